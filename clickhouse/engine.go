@@ -1,0 +1,103 @@
+// Package clickhouse is syncwatch's storage: the connection to ClickHouse,
+// either a server over the native protocol (clickhouse-go v2) or the
+// embedded chDB engine loaded at run time, the golang-migrate migrations
+// that build the schema, and the queries the rest of the program runs.
+//
+// Both ways of reaching ClickHouse run the same SQL. User input reaches that
+// SQL only as bound {name:Type} parameters.
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// engine is what the store needs of a ClickHouse connection. The embedded
+// engine and the server connection both implement it, so that every query
+// is written once.
+type engine interface {
+	// exec runs a statement that returns no rows.
+	exec(ctx context.Context, query string, params Params) error
+	// selectRows runs a SELECT and returns its rows as JSONEachRow lines,
+	// with DateTime values in ISO 8601 and 64-bit integers unquoted.
+	selectRows(ctx context.Context, query string, params Params) ([]byte, error)
+	// insertReports appends rows to the reports table.
+	insertReports(ctx context.Context, rows []reportRow) error
+	// close releases the connection.
+	close() error
+	// kind names the engine for logs and health reports.
+	kind() string
+}
+
+// Params are the values of a query's {name:Type} placeholders. Values are
+// strings, []string, time.Time, integers, floats and bools; they are sent
+// to ClickHouse apart from the SQL text, which never contains them.
+type Params map[string]any
+
+// encode renders the parameters in the text form ClickHouse parses for
+// query parameters.
+func (p Params) encode() (map[string]string, error) {
+	out := make(map[string]string, len(p))
+	for k, v := range p {
+		s, err := encodeParam(v)
+		if err != nil {
+			return nil, fmt.Errorf("parameter %s: %w", k, err)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// paramEscaper escapes a string for ClickHouse's escaped text format, the
+// form query parameter values are parsed in.
+var paramEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`)
+
+// quotedEscaper escapes a string inside a single-quoted literal of an array
+// parameter.
+var quotedEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`)
+
+func encodeParam(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return paramEscaper.Replace(x), nil
+	case []string:
+		var b strings.Builder
+		b.WriteByte('[')
+		for i, s := range x {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('\'')
+			b.WriteString(quotedEscaper.Replace(s))
+			b.WriteByte('\'')
+		}
+		b.WriteByte(']')
+		return b.String(), nil
+	case time.Time:
+		return formatTime(x), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case uint64:
+		return strconv.FormatUint(x, 10), nil
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case bool:
+		if x {
+			return "1", nil
+		}
+		return "0", nil
+	}
+	return "", fmt.Errorf("unsupported type %T", v)
+}
+
+// formatTime renders t as a DateTime64(3, 'UTC') value.
+func formatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05.000")
+}

@@ -1,0 +1,330 @@
+package clickhouse
+
+import (
+	"container/list"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/synclog"
+)
+
+// Config says how to reach ClickHouse.
+type Config struct {
+	// DSN names a ClickHouse server
+	// (clickhouse://user:pass@host:9000/db?compress=lz4&secure=true&dial_timeout=5s).
+	// When empty, the embedded engine is used.
+	DSN string
+	// DataDir holds the embedded engine's data (under DataDir/clickhouse).
+	DataDir string
+	// LibchdbPath is the path of libchdb.so; DefaultLibchdbPath when empty.
+	LibchdbPath string
+	// Database is the embedded engine's database; "syncwatch" when empty.
+	// A server's database comes from the DSN.
+	Database string
+	// Retention is how long runs and reports are kept; 90 days when zero.
+	Retention time.Duration
+	// PoolSize is the number of embedded connections; 4 when zero.
+	PoolSize int
+	// QueryTimeout bounds schema statements; 2 minutes when zero.
+	QueryTimeout time.Duration
+	// AnchorCacheSize bounds the number of runs whose start is remembered
+	// for later reports; 200,000 when zero.
+	AnchorCacheSize int
+}
+
+func (c *Config) defaults() {
+	if c.Database == "" {
+		c.Database = "syncwatch"
+	}
+	if c.Retention == 0 {
+		c.Retention = 90 * 24 * time.Hour
+	}
+	if c.PoolSize == 0 {
+		c.PoolSize = 4
+	}
+	if c.QueryTimeout == 0 {
+		c.QueryTimeout = 2 * time.Minute
+	}
+	if c.AnchorCacheSize == 0 {
+		c.AnchorCacheSize = 200_000
+	}
+	if c.LibchdbPath == "" {
+		c.LibchdbPath = DefaultLibchdbPath()
+	}
+}
+
+// Store is syncwatch's storage API over ClickHouse.
+type Store struct {
+	eng     engine
+	cfg     Config
+	log     logrus.FieldLogger
+	anchors *anchorCache
+}
+
+// Open connects to the server named by cfg.DSN, or starts the embedded
+// engine when the DSN is empty. It does not migrate the schema.
+func Open(ctx context.Context, cfg Config, log logrus.FieldLogger) (*Store, error) {
+	cfg.defaults()
+	var (
+		eng engine
+		err error
+	)
+	if cfg.DSN != "" {
+		eng, err = openNative(ctx, cfg.DSN)
+	} else {
+		if cfg.DataDir == "" {
+			return nil, errors.New("embedded clickhouse needs a data directory")
+		}
+		if !validDatabaseName(cfg.Database) {
+			return nil, fmt.Errorf("database name %q: use letters, digits and '_'", cfg.Database)
+		}
+		eng, err = openEmbedded(cfg.LibchdbPath, embeddedPath(cfg.DataDir), cfg.Database, cfg.PoolSize)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Store{eng: eng, cfg: cfg, log: log, anchors: newAnchorCache(cfg.AnchorCacheSize)}, nil
+}
+
+// embeddedPath is where the embedded engine keeps its data in dataDir.
+func embeddedPath(dataDir string) string { return dataDir + "/clickhouse" }
+
+var databaseName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+func validDatabaseName(s string) bool { return databaseName.MatchString(s) }
+
+// Close closes the connection to ClickHouse.
+func (s *Store) Close() error { return s.eng.close() }
+
+// Engine names the way ClickHouse is reached: "server" or "embedded".
+func (s *Store) Engine() string { return s.eng.kind() }
+
+// Migrator returns the schema migrator for this store's database.
+func (s *Store) Migrator() (*Migrator, error) { return newMigrator(s.eng, s.cfg.QueryTimeout) }
+
+// Migrate applies pending migrations and then the configured retention.
+func (s *Store) Migrate(ctx context.Context) error {
+	m, err := s.Migrator()
+	if err != nil {
+		return err
+	}
+	if err := m.Up(); err != nil {
+		return err
+	}
+	return s.ApplyRetention(ctx)
+}
+
+// ApplyRetention sets the TTL of the tables to the configured retention
+// when it differs, so that a changed setting applies to existing data.
+func (s *Store) ApplyRetention(ctx context.Context) error {
+	days := int(s.cfg.Retention / (24 * time.Hour))
+	if days < 1 {
+		return fmt.Errorf("retention %s: must be at least one day", s.cfg.Retention)
+	}
+	for table, column := range map[string]string{"reports": "received_at", "runs": "started_at"} {
+		out, err := s.eng.selectRows(ctx, `SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}`, Params{"table": table})
+		if err != nil {
+			return fmt.Errorf("read ttl of %s: %w", table, err)
+		}
+		var row struct {
+			EngineFull string `json:"engine_full"`
+		}
+		if err := json.Unmarshal(firstLine(out), &row); err != nil {
+			return fmt.Errorf("table %s is missing; run migrations first: %w", table, err)
+		}
+		if strings.Contains(row.EngineFull, fmt.Sprintf("toIntervalDay(%d)", days)) {
+			continue
+		}
+		// days is an integer from configuration, not user input.
+		stmt := fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(%s) + INTERVAL %d DAY", table, column, days)
+		if err := s.eng.exec(ctx, stmt, nil); err != nil {
+			return fmt.Errorf("set retention of %s: %w", table, err)
+		}
+		s.log.WithFields(logrus.Fields{"table": table, "days": days}).Info("retention changed")
+	}
+	return nil
+}
+
+// Retention returns the configured retention.
+func (s *Store) Retention() time.Duration { return s.cfg.Retention }
+
+// PingResult describes a successful ping.
+type PingResult struct {
+	Version string
+	Latency time.Duration
+}
+
+// Ping checks that ClickHouse answers and returns its version.
+func (s *Store) Ping(ctx context.Context) (PingResult, error) {
+	start := time.Now()
+	out, err := s.eng.selectRows(ctx, `SELECT version() AS version`, nil)
+	if err != nil {
+		return PingResult{}, fmt.Errorf("ping clickhouse: %w", err)
+	}
+	var row struct {
+		Version string `json:"version"`
+	}
+	if err := json.Unmarshal(firstLine(out), &row); err != nil {
+		return PingResult{}, fmt.Errorf("decode version: %w", err)
+	}
+	return PingResult{Version: row.Version, Latency: time.Since(start)}, nil
+}
+
+// reportColumnList names the columns of reports in the order of
+// reportRow.values.
+const reportColumnList = "event_id, run_id, source, sync_type, status, message, fingerprint, total_count, success_count, failed_count, started_at, completed_at, received_at, run_started_at, version, attributes"
+
+// reportRow is one row of the reports table.
+type reportRow struct {
+	EventID      string            `json:"event_id"`
+	RunID        string            `json:"run_id"`
+	Source       string            `json:"source"`
+	SyncType     string            `json:"sync_type"`
+	Status       string            `json:"status"`
+	Message      string            `json:"message"`
+	Fingerprint  uint64            `json:"fingerprint"`
+	TotalCount   uint64            `json:"total_count"`
+	SuccessCount uint64            `json:"success_count"`
+	FailedCount  uint64            `json:"failed_count"`
+	StartedAt    chTime            `json:"started_at"`
+	CompletedAt  *chTime           `json:"completed_at"`
+	ReceivedAt   chTime            `json:"received_at"`
+	RunStartedAt chTime            `json:"run_started_at"`
+	Version      uint64            `json:"version"`
+	Attributes   map[string]string `json:"attributes"`
+}
+
+func (r *reportRow) values() []any {
+	var completed *time.Time
+	if r.CompletedAt != nil {
+		t := time.Time(*r.CompletedAt)
+		completed = &t
+	}
+	attrs := r.Attributes
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	return []any{
+		r.EventID, r.RunID, r.Source, r.SyncType, r.Status, r.Message, r.Fingerprint,
+		r.TotalCount, r.SuccessCount, r.FailedCount,
+		time.Time(r.StartedAt), completed, time.Time(r.ReceivedAt), time.Time(r.RunStartedAt),
+		r.Version, attrs,
+	}
+}
+
+// chTime is a time that encodes as a DateTime64(3) JSON value with
+// millisecond precision.
+type chTime time.Time
+
+// MarshalJSON renders the time as ClickHouse parses it.
+func (t chTime) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(formatTime(time.Time(t)))), nil
+}
+
+// version orders the reports of a run: a terminal status outranks an
+// in-progress one, and among equals the later arrival wins.
+func version(r *synclog.Report) uint64 {
+	ms := uint64(r.ReceivedAt.UnixMilli())
+	return uint64(r.Status.Rank())<<48 | ms&(1<<48-1)
+}
+
+// InsertReports stores a batch of normalised, valid reports. Reports of a
+// run that this store has seen before keep the run's first start time as
+// their run key, so lifecycle updates replace the run's row rather than add
+// one.
+func (s *Store) InsertReports(ctx context.Context, reports []synclog.Report) error {
+	if len(reports) == 0 {
+		return nil
+	}
+	rows := make([]reportRow, len(reports))
+	for i := range reports {
+		r := &reports[i]
+		anchor := s.anchors.resolve(r.RunID, r.StartedAt.Truncate(time.Millisecond))
+		row := reportRow{
+			EventID: r.EventID, RunID: r.RunID, Source: r.Source, SyncType: r.SyncType,
+			Status: string(r.Status), Message: r.Message, Fingerprint: r.Fingerprint,
+			TotalCount: r.TotalCount, SuccessCount: r.SuccessCount, FailedCount: r.FailedCount,
+			StartedAt: chTime(r.StartedAt), ReceivedAt: chTime(r.ReceivedAt), RunStartedAt: chTime(anchor),
+			Version: version(r), Attributes: r.Attributes,
+		}
+		if r.CompletedAt != nil {
+			c := chTime(*r.CompletedAt)
+			row.CompletedAt = &c
+		}
+		rows[i] = row
+	}
+	if err := s.eng.insertReports(ctx, rows); err != nil {
+		return fmt.Errorf("insert %d reports: %w", len(rows), err)
+	}
+	return nil
+}
+
+// LoadAnchors remembers the start of every run still in progress, so that
+// their later reports join them after a restart. Call it once the schema
+// is migrated, and periodically when several collectors share a database.
+func (s *Store) LoadAnchors(ctx context.Context) (int, error) {
+	out, err := s.eng.selectRows(ctx, `SELECT run_id, started_at FROM runs FINAL
+WHERE status IN ('pending', 'processing')
+SETTINGS do_not_merge_across_partitions_select_final = 1`, nil)
+	if err != nil {
+		return 0, fmt.Errorf("load runs in progress: %w", err)
+	}
+	n := 0
+	for _, line := range splitLines(out) {
+		var row struct {
+			RunID     string    `json:"run_id"`
+			StartedAt time.Time `json:"started_at"`
+		}
+		if err := json.Unmarshal(line, &row); err != nil {
+			return n, fmt.Errorf("decode run in progress: %w", err)
+		}
+		s.anchors.resolve(row.RunID, row.StartedAt)
+		n++
+	}
+	return n, nil
+}
+
+// anchorCache remembers the first start time seen for recent runs, bounded
+// in size with least-recently-used eviction.
+type anchorCache struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List // of *anchorEntry, most recent at front
+	byID  map[string]*list.Element
+}
+
+type anchorEntry struct {
+	runID string
+	start time.Time
+}
+
+func newAnchorCache(max int) *anchorCache {
+	return &anchorCache{max: max, order: list.New(), byID: make(map[string]*list.Element)}
+}
+
+// resolve returns the remembered start of runID, or remembers start as its
+// start when the run is new.
+func (c *anchorCache) resolve(runID string, start time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byID[runID]; ok {
+		c.order.MoveToFront(el)
+		return el.Value.(*anchorEntry).start
+	}
+	c.byID[runID] = c.order.PushFront(&anchorEntry{runID: runID, start: start})
+	for c.order.Len() > c.max {
+		last := c.order.Back()
+		delete(c.byID, last.Value.(*anchorEntry).runID)
+		c.order.Remove(last)
+	}
+	return start
+}

@@ -1,0 +1,156 @@
+// Command syncwatch watches sync jobs: it takes their run reports over HTTP,
+// stores them in ClickHouse and publishes metrics for Prometheus.
+//
+//	syncwatch serve     run the ingest, query and metrics service
+//	syncwatch migrate   apply or inspect schema migrations
+//	syncwatch version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/clickhouse"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: syncwatch <command> [flags]
+
+commands:
+  serve     run the ingest, query and metrics service
+  migrate   up | down | version | force N: manage the ClickHouse schema
+  version   print the version
+
+Run 'syncwatch <command> -h' for the flags of a command. Every flag can also
+be set as a SYNCWATCH_* environment variable or a key of the YAML file named
+by --config; flags win over the environment, which wins over the file.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = runServe(ctx, args[1:], getenv, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "syncwatch", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "syncwatch: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "syncwatch:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// usageError marks an error in the command line.
+type usageError struct{ error }
+
+// storageOptions are the settings every command that reaches ClickHouse
+// shares.
+type storageOptions struct {
+	dsn       string
+	dataDir   string
+	libchdb   string
+	database  string
+	retention time.Duration
+}
+
+func (o *storageOptions) register(s *settings) {
+	s.String(&o.dsn, "clickhouse-dsn", "", "ClickHouse server DSN, clickhouse://user:pass@host:9000/db?compress=lz4; empty for the embedded engine")
+	s.String(&o.dataDir, "data-dir", "./data", "directory of the spool and the embedded database")
+	s.String(&o.libchdb, "libchdb", "", "path of libchdb.so for the embedded engine (default: the cache scripts/fetch-libchdb.sh fills)")
+	s.String(&o.database, "database", "syncwatch", "database of the embedded engine")
+	s.Duration(&o.retention, "retention", 90*24*time.Hour, "how long runs are kept, e.g. 90d")
+}
+
+func (o *storageOptions) config() clickhouse.Config {
+	return clickhouse.Config{
+		DSN:         o.dsn,
+		DataDir:     o.dataDir,
+		LibchdbPath: o.libchdb,
+		Database:    o.database,
+		Retention:   o.retention,
+	}
+}
+
+// logOptions configure the logger.
+type logOptions struct {
+	format string
+	level  string
+}
+
+func (o *logOptions) register(s *settings) {
+	s.String(&o.format, "log-format", "auto", "log format: json, text, or auto (text on a terminal, else JSON)")
+	s.String(&o.level, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+func (o *logOptions) logger(out io.Writer) (*logrus.Logger, error) {
+	l := logrus.New()
+	l.SetOutput(out)
+	lvl, err := logrus.ParseLevel(o.level)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	l.SetLevel(lvl)
+	format := o.format
+	if format == "auto" {
+		format = "json"
+		if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			format = "text"
+		}
+	}
+	switch format {
+	case "json":
+		l.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
+	case "text":
+		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	default:
+		return nil, usageError{fmt.Errorf("--log-format %q: want json, text or auto", o.format)}
+	}
+	return l, nil
+}
+
+func parseSettings(s *settings, args []string, getenv func(string) string) error {
+	if err := s.parse(args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}

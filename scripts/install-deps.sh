@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests need when they are missing:
+#   clickhouse-server  a real ClickHouse server for the native-protocol tests
+# It uses apt-get (as root, or through sudo) and does nothing when every
+# command is already there.
+set -euo pipefail
+
+declare -A want=(
+  [/usr/bin/clickhouse-server]=clickhouse-server
+)
+missing=()
+for bin in "${!want[@]}"; do
+  [ -x "$bin" ] || missing+=("${want[$bin]}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo=sudo; else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq >&2
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
