@@ -248,7 +248,10 @@ func (s *Store) InsertReports(ctx context.Context, reports []synclog.Report) err
 	rows := make([]reportRow, len(reports))
 	for i := range reports {
 		r := &reports[i]
-		anchor := s.anchors.resolve(r.RunID, r.StartedAt.Truncate(time.Millisecond))
+		anchor := r.RunStartedAt
+		if anchor.IsZero() {
+			anchor = s.RunStart(r.RunID, r.StartedAt)
+		}
 		row := reportRow{
 			EventID: r.EventID, RunID: r.RunID, Source: r.Source, SyncType: r.SyncType,
 			Status: string(r.Status), Message: r.Message, Fingerprint: r.Fingerprint,
@@ -266,6 +269,19 @@ func (s *Store) InsertReports(ctx context.Context, reports []synclog.Report) err
 		return fmt.Errorf("insert %d reports: %w", len(rows), err)
 	}
 	return nil
+}
+
+// RunStart returns the start of run runID as its first report seen by
+// this store gave it, remembering start when the run is new. Reports carry
+// it so that every report of a run has the same sorting key in ClickHouse.
+func (s *Store) RunStart(runID string, start time.Time) time.Time {
+	return s.anchors.resolve(runID, start.Truncate(time.Millisecond))
+}
+
+// ServerVersion returns the version ClickHouse reports.
+func (s *Store) ServerVersion(ctx context.Context) (string, error) {
+	p, err := s.Ping(ctx)
+	return p.Version, err
 }
 
 // LoadAnchors remembers the start of every run still in progress, so that
@@ -291,6 +307,29 @@ SETTINGS do_not_merge_across_partitions_select_final = 1`, nil)
 		n++
 	}
 	return n, nil
+}
+
+// RecentEventIDs returns the ids of up to limit reports received since
+// since, newest first, so that the collector can answer a retry of a report
+// stored before a restart as a duplicate.
+func (s *Store) RecentEventIDs(ctx context.Context, since time.Time, limit int) ([]string, error) {
+	out, err := s.eng.selectRows(ctx, `SELECT event_id FROM reports
+WHERE received_at >= {since:DateTime64(3, 'UTC')}
+ORDER BY received_at DESC LIMIT {limit:UInt32}`, Params{"since": since, "limit": limit})
+	if err != nil {
+		return nil, fmt.Errorf("recent event ids: %w", err)
+	}
+	rows, err := decodeRows[struct {
+		EventID string `json:"event_id"`
+	}](out)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.EventID
+	}
+	return ids, nil
 }
 
 // anchorCache remembers the first start time seen for recent runs, bounded

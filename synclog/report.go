@@ -2,6 +2,7 @@ package synclog
 
 import (
 	"fmt"
+	"math/big"
 	"sort"
 	"strings"
 	"time"
@@ -50,6 +51,10 @@ type Report struct {
 	// Fingerprint identifies the shape of Message so that errors group; set
 	// by Normalize from the redacted message (0 for an empty message).
 	Fingerprint uint64 `json:"fingerprint,string,omitempty"`
+	// RunStartedAt is the start of the run as its first report gave it,
+	// the same in every report of the run; set by the server after
+	// Normalize. Zero until then.
+	RunStartedAt time.Time `json:"run_started_at,omitzero"`
 }
 
 // Duration is CompletedAt − StartedAt, or zero while the run is in progress.
@@ -119,10 +124,8 @@ func (r *Report) Normalize(now time.Time) {
 	default:
 		r.StartedAt = now
 	}
-	if r.ReceivedAt.IsZero() {
-		r.ReceivedAt = now
-	}
-	r.ReceivedAt = r.ReceivedAt.UTC()
+	r.ReceivedAt = now
+	r.RunStartedAt = time.Time{}
 	r.Message = Redact(r.Message)
 	r.Attributes = RedactAttributes(r.Attributes)
 	r.Fingerprint = Fingerprint(r.Message)
@@ -162,8 +165,11 @@ func (r *Report) Validate(types SyncTypes, now time.Time) error {
 	if r.FailedCount > r.TotalCount {
 		return invalid("failed_count", "must not exceed total_count (%d > %d)", r.FailedCount, r.TotalCount)
 	}
-	if r.SuccessCount+r.FailedCount > r.TotalCount {
-		return invalid("total_count", "must be at least success_count + failed_count (%d < %d)", r.TotalCount, r.SuccessCount+r.FailedCount)
+	// FailedCount <= TotalCount here, so the subtraction cannot wrap (the
+	// sum could).
+	if r.SuccessCount > r.TotalCount-r.FailedCount {
+		sum := new(big.Int).Add(new(big.Int).SetUint64(r.SuccessCount), new(big.Int).SetUint64(r.FailedCount))
+		return invalid("total_count", "must be at least success_count + failed_count (%d < %d)", r.TotalCount, sum)
 	}
 	latest := now.Add(MaxClockSkew)
 	if r.StartedAt.Before(earliest) {

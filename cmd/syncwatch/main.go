@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/mattn/go-isatty"
 	"github.com/sirupsen/logrus"
 
@@ -39,6 +40,7 @@ by --config; flags win over the environment, which wins over the file.
 `
 
 func main() {
+	gin.SetMode(gin.ReleaseMode)
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 

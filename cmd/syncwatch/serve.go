@@ -2,48 +2,213 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"runtime"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/synclog"
 )
+
+// serveOptions are the settings of `syncwatch serve`.
+type serveOptions struct {
+	storage storageOptions
+	logs    logOptions
+
+	listen          string
+	migrate         bool
+	syncTypes       []string
+	tokensFile      string
+	ingestTokens    string
+	queryTokens     string
+	adminTokens     string
+	rateLimit       int
+	maxBodyBytes    int
+	maxItems        int
+	spoolMaxBytes   int
+	batchSize       int
+	batchMaxAge     time.Duration
+	shutdownTimeout time.Duration
+	dedupWindow     int
+}
+
+func (o *serveOptions) register(s *settings) {
+	o.storage.register(s)
+	o.logs.register(s)
+	s.String(&o.listen, "listen", "127.0.0.1:8080", "address to listen on; without tokens only a loopback address is used")
+	s.Bool(&o.migrate, "migrate", true, "apply schema migrations at start-up")
+	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypes, "comma-separated sync types reports may name")
+	s.String(&o.tokensFile, "tokens-file", "", "YAML file of bearer tokens (name, token or token_sha256, roles, sources, rate_limit)")
+	s.String(&o.ingestTokens, "ingest-tokens", "", "comma-separated ingest tokens (prefer the environment to a flag)")
+	s.String(&o.queryTokens, "query-tokens", "", "comma-separated query tokens")
+	s.String(&o.adminTokens, "admin-tokens", "", "comma-separated admin tokens")
+	s.Int(&o.rateLimit, "rate-limit", 0, "requests per second per token unless the token sets its own; 0 for no limit")
+	s.Int(&o.maxBodyBytes, "max-body-bytes", 10<<20, "largest request body, decompressed")
+	s.Int(&o.maxItems, "max-items", 10000, "most reports in one request")
+	s.Int(&o.spoolMaxBytes, "spool-max-bytes", 1<<30, "the spool's limit in bytes; when full, ingest answers 503")
+	s.Int(&o.batchSize, "batch-size", 5000, "reports per insert into ClickHouse")
+	s.Duration(&o.batchMaxAge, "batch-max-age", time.Second, "longest a report waits for a fuller batch")
+	s.Duration(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "time to drain requests and flush the batcher on SIGTERM")
+	s.Int(&o.dedupWindow, "dedup-window", 1_000_000, "recent event ids remembered to answer retries as duplicates")
+}
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	s := newSettings("serve")
 	s.fs.SetOutput(stderr)
-	var store storageOptions
-	var logs logOptions
-	var listen string
-	var migrate bool
-	store.register(s)
-	logs.register(s)
-	s.String(&listen, "listen", "127.0.0.1:8080", "address to listen on")
-	s.Bool(&migrate, "migrate", true, "apply schema migrations at start-up")
+	var o serveOptions
+	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
-	log, err := logs.logger(stderr)
+	log, err := o.logs.logger(stderr)
 	if err != nil {
 		return err
 	}
-	st, err := clickhouse.Open(ctx, store.config(), log)
+	types, err := synclog.NewSyncTypes(o.syncTypes)
+	if err != nil {
+		return usageError{fmt.Errorf("--sync-types: %w", err)}
+	}
+	auth, err := o.auth()
+	if err != nil {
+		return usageError{err}
+	}
+	listen, err := listenAddress(o.listen, auth.Enabled())
+	if err != nil {
+		return usageError{err}
+	}
+	if !auth.Enabled() {
+		log.WithField("listen", listen).Warn("no tokens configured: the API is open to anyone who can reach it, so syncwatch listens on loopback only")
+	}
+
+	// Start-up, in order; shutdown runs in reverse.
+	store, err := clickhouse.Open(ctx, o.storage.config(), log)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if migrate {
-		if err := st.Migrate(ctx); err != nil {
+	defer closeLogged(log, "clickhouse", store.Close)
+	if o.migrate {
+		if err := store.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
-	n, err := st.LoadAnchors(ctx)
+	inProgress, err := store.LoadAnchors(ctx)
 	if err != nil {
 		return err
 	}
-	log.WithFields(logrus.Fields{"engine": st.Engine(), "runs_in_progress": n}).Info("storage ready")
-	<-ctx.Done()
-	log.Info("shutting down")
+	spool, err := collector.OpenSpool(filepath.Join(o.storage.dataDir, "spool"), int64(o.spoolMaxBytes), log.WithField("component", "spool"))
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "spool", spool.Close)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "syncwatch_build_info",
+		Help: "Always 1; the labels say which build of syncwatch runs.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	reg.MustRegister(buildInfo)
+	metrics := collector.NewMetrics(reg)
+
+	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.batchSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
+	srv, err := collector.NewServer(collector.Config{
+		SyncTypes: types, MaxBodyBytes: int64(o.maxBodyBytes), MaxItems: o.maxItems, DedupWindow: o.dedupWindow,
+	}, collector.Deps{
+		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Storage: store, Metrics: metrics,
+		Registerer: reg, Gatherer: reg,
+	})
+	if err != nil {
+		return err
+	}
+	recent, err := store.RecentEventIDs(ctx, time.Now().Add(-24*time.Hour), o.dedupWindow/2)
+	if err != nil {
+		return err
+	}
+	srv.RememberEvents(recent)
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	go batcher.Run()
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          nil,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	log.WithFields(logrus.Fields{
+		"listen": ln.Addr().String(), "engine": store.Engine(), "runs_in_progress": inProgress,
+		"version": version, "auth": auth.Enabled(),
+	}).Info("syncwatch is serving")
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: no new requests; flushing the batcher")
+	case err := <-serveErr:
+		log.WithError(err).Error("http server stopped")
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.WithError(err).Warn("http shutdown")
+	}
+	if err := batcher.Stop(shutdownCtx); err != nil {
+		log.WithError(err).Warn("batcher stop")
+	}
+	log.Info("stopped")
 	return nil
+}
+
+func (o *serveOptions) auth() (*collector.Auth, error) {
+	var tokens []collector.Token
+	if o.tokensFile != "" {
+		t, err := collector.LoadTokens(o.tokensFile)
+		if err != nil {
+			return nil, err
+		}
+		tokens = t
+	}
+	tokens = append(tokens, collector.TokensFromEnv(o.ingestTokens, o.queryTokens, o.adminTokens)...)
+	return collector.NewAuth(tokens, float64(o.rateLimit))
+}
+
+// listenAddress returns the address to listen on: as configured, or, when
+// no tokens are configured, the loopback address on the same port.
+func listenAddress(addr string, authEnabled bool) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if authEnabled {
+		return addr, nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return addr, nil
+	}
+	if host == "localhost" {
+		return addr, nil
+	}
+	return net.JoinHostPort("127.0.0.1", port), nil
+}
+
+func closeLogged(log logrus.FieldLogger, what string, f func() error) {
+	if err := f(); err != nil {
+		log.WithError(err).WithField("component", what).Error("close failed")
+	}
 }

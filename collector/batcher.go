@@ -1,0 +1,259 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/synclog"
+)
+
+// ReportWriter stores batches of reports; the ClickHouse store is one.
+type ReportWriter interface {
+	InsertReports(ctx context.Context, reports []synclog.Report) error
+}
+
+// BatcherConfig tunes the batcher.
+type BatcherConfig struct {
+	// Size is the number of reports that triggers an insert (default 5000).
+	Size int
+	// MaxAge is how long a report may wait for a fuller batch (default 1s).
+	MaxAge time.Duration
+	// InsertTimeout bounds one insert (default 30s).
+	InsertTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between failed inserts
+	// (defaults 100ms and 30s); the wait doubles with full jitter.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+func (c *BatcherConfig) defaults() {
+	if c.Size <= 0 {
+		c.Size = 5000
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = time.Second
+	}
+	if c.InsertTimeout <= 0 {
+		c.InsertTimeout = 30 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 100 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+}
+
+// Batcher drains the spool into ClickHouse: by size or age, retrying with
+// exponential backoff while inserts fail, and committing spool entries only
+// after ClickHouse has them.
+type Batcher struct {
+	spool   *Spool
+	writer  ReportWriter
+	cfg     BatcherConfig
+	log     logrus.FieldLogger
+	metrics *Metrics
+
+	mu        sync.Mutex
+	lastFlush time.Time
+	lastErr   error
+	lastErrAt time.Time
+	failures  int
+
+	// ctx bounds inserts; Stop cancels it when its deadline passes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	stop    chan struct{}
+	stopped chan struct{}
+	// flushCtx bounds the final flush; set by Stop before stop closes.
+	flushCtx context.Context
+}
+
+// NewBatcher builds a batcher; Run starts it.
+func NewBatcher(spool *Spool, writer ReportWriter, cfg BatcherConfig, log logrus.FieldLogger, metrics *Metrics) *Batcher {
+	cfg.defaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Batcher{spool: spool, writer: writer, cfg: cfg, log: log, metrics: metrics,
+		ctx: ctx, cancel: cancel, stop: make(chan struct{}), stopped: make(chan struct{})}
+}
+
+// BatcherStatus describes the batcher for health reports.
+type BatcherStatus struct {
+	LastFlush time.Time
+	LastError error
+	LastErrAt time.Time
+	// Failures counts consecutive failed inserts.
+	Failures int
+}
+
+// Status returns the batcher's state.
+func (b *Batcher) Status() BatcherStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return BatcherStatus{LastFlush: b.lastFlush, LastError: b.lastErr, LastErrAt: b.lastErrAt, Failures: b.failures}
+}
+
+// Run drains the spool until Stop. It returns after the final flush.
+func (b *Batcher) Run() {
+	defer close(b.stopped)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-b.stop:
+			b.finalFlush()
+			return
+		default:
+		}
+		n, oldest := b.spool.Pending()
+		switch {
+		case n >= b.cfg.Size || (n > 0 && time.Since(oldest) >= b.cfg.MaxAge):
+			if !b.flushOne(b.ctx, false) {
+				b.finalFlush()
+				return
+			}
+			continue
+		case n > 0:
+			timer.Reset(b.cfg.MaxAge - time.Since(oldest))
+		default:
+			timer.Reset(time.Hour)
+		}
+		select {
+		case <-b.stop:
+			b.finalFlush()
+			return
+		case <-b.spool.Notify():
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// finalFlush inserts what it can before the deadline Stop gave; the rest
+// stays in the spool for the next start.
+func (b *Batcher) finalFlush() {
+	ctx := b.flushCtx
+	for ctx.Err() == nil {
+		if n, _ := b.spool.Pending(); n == 0 {
+			return
+		}
+		if !b.flushOne(ctx, true) {
+			return
+		}
+	}
+}
+
+// flushOne inserts one batch, retrying until it succeeds, the batcher is
+// stopped (normal mode) or ctx ends (final mode). It reports whether the
+// batcher should go on.
+func (b *Batcher) flushOne(ctx context.Context, final bool) bool {
+	batch, err := b.spool.Read(b.cfg.Size)
+	if err != nil {
+		b.fail(err)
+		b.log.WithError(err).Error("cannot read the spool")
+		return b.sleep(ctx, final)
+	}
+	if len(batch.Reports) == 0 {
+		return true
+	}
+	for {
+		start := time.Now()
+		ictx, cancel := context.WithTimeout(ctx, b.cfg.InsertTimeout)
+		err := b.writer.InsertReports(ictx, batch.Reports)
+		cancel()
+		b.metrics.observeInsert(len(batch.Reports), time.Since(start), err)
+		if err == nil {
+			if cerr := b.spool.Commit(batch.Last); cerr != nil {
+				// The reports are in ClickHouse; replaying them is harmless
+				// because storage deduplicates by event id.
+				b.log.WithError(cerr).Error("cannot remove inserted reports from the spool")
+			}
+			b.mu.Lock()
+			b.lastFlush = time.Now()
+			b.failures = 0
+			b.mu.Unlock()
+			return true
+		}
+		b.fail(err)
+		b.log.WithError(err).WithField("reports", len(batch.Reports)).Warn("insert into clickhouse failed; retrying")
+		if !b.sleep(ctx, final) {
+			return false
+		}
+	}
+}
+
+func (b *Batcher) fail(err error) {
+	b.mu.Lock()
+	b.lastErr = err
+	b.lastErrAt = time.Now()
+	b.failures++
+	b.mu.Unlock()
+}
+
+// sleep waits out the backoff; it returns false when waiting was cut short
+// by Stop (normal mode) or by ctx (final mode).
+func (b *Batcher) sleep(ctx context.Context, final bool) bool {
+	b.mu.Lock()
+	n := b.failures
+	b.mu.Unlock()
+	d := backoff(n, b.cfg.MinBackoff, b.cfg.MaxBackoff)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	if final {
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	select {
+	case <-t.C:
+		return true
+	case <-b.stop:
+		return false
+	}
+}
+
+// backoff returns a wait with full jitter for the nth consecutive failure.
+func backoff(n int, min, max time.Duration) time.Duration {
+	ceiling := min
+	for i := 1; i < n && ceiling < max; i++ {
+		ceiling *= 2
+	}
+	if ceiling > max {
+		ceiling = max
+	}
+	return min/2 + rand.N(ceiling-min/2+1)
+}
+
+// Stop ends Run: it flushes what it can until ctx ends and leaves the rest
+// in the spool.
+func (b *Batcher) Stop(ctx context.Context) error {
+	b.flushCtx = ctx
+	close(b.stop)
+	defer b.cancel()
+	select {
+	case <-b.stopped:
+	case <-ctx.Done():
+		b.cancel()
+		<-b.stopped
+	}
+	if n, _ := b.spool.Pending(); n > 0 {
+		b.log.WithField("reports", n).Warn("reports left in the spool for the next start")
+		if ctx.Err() != nil {
+			return errors.New("batcher: flush deadline passed; unflushed reports stay in the spool")
+		}
+	}
+	return nil
+}

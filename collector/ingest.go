@@ -1,0 +1,359 @@
+package collector
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/syncwatch/syncwatch/synclog"
+)
+
+// Rejection says why one item of an ingest request was not accepted.
+type Rejection struct {
+	Index int    `json:"index"`
+	Field string `json:"field"`
+	Error string `json:"error"`
+}
+
+// ItemResult tells a client the ids of an item it sent, including the ones
+// the server made.
+type ItemResult struct {
+	Index     int    `json:"index"`
+	RunID     string `json:"run_id"`
+	EventID   string `json:"event_id"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// IngestResponse is the answer to POST /api/v1/runs.
+type IngestResponse struct {
+	Accepted   int          `json:"accepted"`
+	Duplicates int          `json:"duplicates"`
+	Rejected   []Rejection  `json:"rejected"`
+	Items      []ItemResult `json:"items"`
+}
+
+// ErrorResponse is the body of every error answer.
+type ErrorResponse struct {
+	Error string `json:"error"`
+	// Field names the parameter or field at fault, when there is one.
+	Field string `json:"field,omitempty"`
+}
+
+// requestError is a whole-request failure with its HTTP status.
+type requestError struct {
+	status int
+	reason string
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+// decodeBody reads a request body as one JSON report, a JSON array of
+// reports, or NDJSON, and returns the raw items.
+func decodeBody(contentType, contentEncoding string, body io.Reader, maxBytes int64, maxItems int) ([]json.RawMessage, error) {
+	mediaType := "application/json"
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, &requestError{http.StatusUnsupportedMediaType, ReasonUnsupported, fmt.Sprintf("content type %q cannot be parsed: use application/json or application/x-ndjson", contentType)}
+		}
+		mediaType = mt
+	}
+	ndjson := false
+	switch mediaType {
+	case "application/json":
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/jsonlines":
+		ndjson = true
+	default:
+		return nil, &requestError{http.StatusUnsupportedMediaType, ReasonUnsupported, fmt.Sprintf("content type %q is not supported: use application/json (one report or an array) or application/x-ndjson", mediaType)}
+	}
+	switch strings.ToLower(strings.TrimSpace(contentEncoding)) {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, &requestError{http.StatusBadRequest, ReasonMalformed, "body is not valid gzip: " + err.Error()}
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return nil, &requestError{http.StatusUnsupportedMediaType, ReasonUnsupported, fmt.Sprintf("content encoding %q is not supported: use gzip or none", contentEncoding)}
+	}
+	data, err := io.ReadAll(io.LimitReader(body, maxBytes+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(maxBytes)
+		}
+		return nil, &requestError{http.StatusBadRequest, ReasonMalformed, "cannot read body: " + err.Error()}
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, tooLarge(maxBytes)
+	}
+	var items []json.RawMessage
+	if ndjson {
+		for len(data) > 0 {
+			line := data
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data = data[:i], data[i+1:]
+			} else {
+				data = nil
+			}
+			if line = bytes.TrimSpace(line); len(line) > 0 {
+				items = append(items, json.RawMessage(line))
+				if len(items) > maxItems {
+					return nil, tooManyItems(maxItems)
+				}
+			}
+		}
+	} else {
+		trimmed := bytes.TrimSpace(data)
+		switch {
+		case len(trimmed) == 0:
+			return nil, &requestError{http.StatusBadRequest, ReasonMalformed, "body is empty: send one report, an array of reports, or NDJSON"}
+		case trimmed[0] == '[':
+			if err := json.Unmarshal(trimmed, &items); err != nil {
+				return nil, &requestError{http.StatusBadRequest, ReasonMalformed, "body is not a valid JSON array: " + err.Error()}
+			}
+			if len(items) > maxItems {
+				return nil, tooManyItems(maxItems)
+			}
+		default:
+			items = []json.RawMessage{trimmed}
+		}
+	}
+	if len(items) == 0 {
+		return nil, &requestError{http.StatusBadRequest, ReasonMalformed, "body holds no report"}
+	}
+	return items, nil
+}
+
+func tooLarge(max int64) error {
+	return &requestError{http.StatusRequestEntityTooLarge, ReasonTooLarge, fmt.Sprintf("body is larger than %d bytes: split it into smaller requests", max)}
+}
+
+func tooManyItems(max int) error {
+	return &requestError{http.StatusRequestEntityTooLarge, ReasonTooLarge, fmt.Sprintf("more than %d reports in one request: split it into smaller requests", max)}
+}
+
+// wireReport is a report as clients send it. Timestamps are decoded by hand
+// so that a bad one is reported with its field name.
+type wireReport struct {
+	RunID        string            `json:"run_id"`
+	EventID      string            `json:"event_id"`
+	Source       string            `json:"source"`
+	SyncType     string            `json:"sync_type"`
+	Status       string            `json:"status"`
+	Message      string            `json:"message"`
+	TotalCount   uint64            `json:"total_count"`
+	SuccessCount uint64            `json:"success_count"`
+	FailedCount  uint64            `json:"failed_count"`
+	StartedAt    *string           `json:"started_at"`
+	CompletedAt  *string           `json:"completed_at"`
+	Attributes   map[string]string `json:"attributes"`
+}
+
+// decodeItem decodes one item into a report, or says which field is bad.
+func decodeItem(raw json.RawMessage) (synclog.Report, *synclog.ValidationError) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return synclog.Report{}, &synclog.ValidationError{Field: "", Rule: "must be a JSON object"}
+	}
+	var w wireReport
+	if err := json.Unmarshal(raw, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return synclog.Report{}, &synclog.ValidationError{Field: te.Field, Rule: "must be " + describeType(te.Field)}
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return synclog.Report{}, &synclog.ValidationError{Field: "", Rule: fmt.Sprintf("invalid JSON at offset %d: %v", se.Offset, err)}
+		}
+		return synclog.Report{}, &synclog.ValidationError{Field: "", Rule: "invalid JSON: " + err.Error()}
+	}
+	r := synclog.Report{
+		RunID: w.RunID, EventID: w.EventID, Source: w.Source, SyncType: w.SyncType,
+		Status: synclog.Status(w.Status), Message: w.Message,
+		TotalCount: w.TotalCount, SuccessCount: w.SuccessCount, FailedCount: w.FailedCount,
+		Attributes: w.Attributes,
+	}
+	if w.StartedAt != nil && *w.StartedAt != "" {
+		t, err := parseTime(*w.StartedAt)
+		if err != nil {
+			return synclog.Report{}, &synclog.ValidationError{Field: "started_at", Rule: err.Error()}
+		}
+		r.StartedAt = t
+	}
+	if w.CompletedAt != nil && *w.CompletedAt != "" {
+		t, err := parseTime(*w.CompletedAt)
+		if err != nil {
+			return synclog.Report{}, &synclog.ValidationError{Field: "completed_at", Rule: err.Error()}
+		}
+		r.CompletedAt = &t
+	}
+	return r, nil
+}
+
+func describeType(field string) string {
+	switch {
+	case strings.HasSuffix(field, "_count"):
+		return "a non-negative integer"
+	case strings.HasPrefix(field, "attributes"):
+		return "an object of string values"
+	case field == "started_at" || field == "completed_at":
+		return "an RFC 3339 timestamp string"
+	}
+	return "a string"
+}
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got %q", truncate(s, 64))
+	}
+	return t, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// eventSet remembers recent event ids to answer retries as duplicates. It
+// holds at most about max ids in two generations: when the current one is
+// full it becomes the previous one and the oldest generation is dropped.
+type eventSet struct {
+	mu        sync.Mutex
+	max       int
+	cur, prev map[string]struct{}
+}
+
+func newEventSet(max int) *eventSet {
+	if max < 2 {
+		max = 2
+	}
+	return &eventSet{max: max, cur: map[string]struct{}{}, prev: map[string]struct{}{}}
+}
+
+// add records id and reports whether it was new.
+func (s *eventSet) add(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cur[id]; ok {
+		return false
+	}
+	if _, ok := s.prev[id]; ok {
+		return false
+	}
+	if len(s.cur) >= s.max/2 {
+		s.prev, s.cur = s.cur, make(map[string]struct{}, s.max/2)
+	}
+	s.cur[id] = struct{}{}
+	return true
+}
+
+// remove forgets id, after the report carrying it could not be spooled.
+func (s *eventSet) remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cur, id)
+	delete(s.prev, id)
+}
+
+// handleIngest serves POST /api/v1/runs.
+func (s *Server) handleIngest(c *gin.Context) {
+	tok := tokenOf(c)
+	items, err := decodeBody(c.GetHeader("Content-Type"), c.GetHeader("Content-Encoding"), c.Request.Body, s.cfg.MaxBodyBytes, s.cfg.MaxItems)
+	if err != nil {
+		var re *requestError
+		if errors.As(err, &re) {
+			s.metrics.rejections.WithLabelValues(re.reason).Inc()
+			c.JSON(re.status, ErrorResponse{Error: re.msg})
+			return
+		}
+		c.JSON(http.StatusBadRequest, ErrorResponse{Error: err.Error()})
+		return
+	}
+	now := time.Now().UTC()
+	resp := IngestResponse{Rejected: []Rejection{}, Items: []ItemResult{}}
+	accepted := make([]synclog.Report, 0, len(items))
+	forbidden := 0
+	reject := func(i int, field, msg, reason string) {
+		resp.Rejected = append(resp.Rejected, Rejection{Index: i, Field: field, Error: msg})
+		s.metrics.rejections.WithLabelValues(reason).Inc()
+	}
+	for i, raw := range items {
+		r, verr := decodeItem(raw)
+		if verr != nil {
+			reject(i, verr.Field, verr.Rule, ReasonInvalid)
+			continue
+		}
+		r.Normalize(now)
+		if err := r.Validate(s.cfg.SyncTypes, now); err != nil {
+			var ve *synclog.ValidationError
+			if errors.As(err, &ve) {
+				reject(i, ve.Field, ve.Rule, ReasonInvalid)
+			} else {
+				reject(i, "", err.Error(), ReasonInvalid)
+			}
+			continue
+		}
+		if tok != nil && !tok.AllowsSource(r.Source) {
+			forbidden++
+			reject(i, "source", fmt.Sprintf("this token may not report for source %q", r.Source), ReasonForbiddenSource)
+			continue
+		}
+		if !s.events.add(r.EventID) {
+			resp.Duplicates++
+			resp.Items = append(resp.Items, ItemResult{Index: i, RunID: r.RunID, EventID: r.EventID, Duplicate: true})
+			continue
+		}
+		r.RunStartedAt = s.storage.RunStart(r.RunID, r.StartedAt)
+		accepted = append(accepted, r)
+		resp.Items = append(resp.Items, ItemResult{Index: i, RunID: r.RunID, EventID: r.EventID})
+	}
+	s.metrics.reports.WithLabelValues("rejected").Add(float64(len(resp.Rejected)))
+	s.metrics.reports.WithLabelValues("duplicate").Add(float64(resp.Duplicates))
+	if len(accepted) > 0 {
+		if err := s.spool.Append(c.Request.Context(), accepted); err != nil {
+			for _, r := range accepted {
+				s.events.remove(r.EventID)
+			}
+			if errors.Is(err, ErrSpoolFull) {
+				s.metrics.rejections.WithLabelValues(ReasonSpoolFull).Inc()
+				c.Header("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
+				c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: "the spool is full while ClickHouse catches up: retry later; nothing of this request was stored"})
+				return
+			}
+			logEntry(c).WithError(err).Error("cannot write to the spool")
+			c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: "cannot write to the spool: retry later; nothing of this request was stored"})
+			return
+		}
+		resp.Accepted = len(accepted)
+		s.metrics.reports.WithLabelValues("accepted").Add(float64(len(accepted)))
+		if s.cfg.OnAccepted != nil {
+			s.cfg.OnAccepted(accepted)
+		}
+	}
+	switch {
+	case resp.Accepted+resp.Duplicates > 0:
+		c.JSON(http.StatusAccepted, resp)
+	case forbidden > 0:
+		c.JSON(http.StatusForbidden, resp)
+	default:
+		c.JSON(http.StatusBadRequest, resp)
+	}
+}

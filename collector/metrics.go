@@ -1,0 +1,112 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the collector's own instruments: HTTP requests, ingest
+// outcomes, the spool and the batcher.
+type Metrics struct {
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	reports         *prometheus.CounterVec
+	rejections      *prometheus.CounterVec
+	batchSize       prometheus.Histogram
+	insertDuration  prometheus.Histogram
+	insertErrors    prometheus.Counter
+	clickhouseUp    prometheus.Gauge
+}
+
+// Reasons a report or a request is refused, the values of the reason label.
+const (
+	ReasonInvalid         = "invalid"
+	ReasonForbiddenSource = "forbidden_source"
+	ReasonSpoolFull       = "spool_full"
+	ReasonTooLarge        = "too_large"
+	ReasonUnsupported     = "unsupported_media_type"
+	ReasonMalformed       = "malformed"
+	ReasonRateLimited     = "rate_limited"
+	ReasonUnauthorized    = "unauthorized"
+)
+
+// NewMetrics creates the collector's instruments and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncwatch_http_requests_total",
+			Help: "HTTP requests served, by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:                        "syncwatch_http_request_duration_seconds",
+			Help:                        "Time to serve an HTTP request, by route and method.",
+			Buckets:                     []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			NativeHistogramBucketFactor: 1.1,
+		}, []string{"route", "method"}),
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncwatch_ingest_reports_total",
+			Help: "Reports received by the ingest API, by outcome: accepted (spooled), duplicate (event_id seen before) or rejected.",
+		}, []string{"outcome"}),
+		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncwatch_ingest_rejections_total",
+			Help: "Reports or requests the ingest API refused, by reason.",
+		}, []string{"reason"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "syncwatch_batch_size_reports",
+			Help:    "Reports per insert into ClickHouse.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		insertDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:                        "syncwatch_insert_duration_seconds",
+			Help:                        "Time of one insert into ClickHouse, failed ones included.",
+			Buckets:                     []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			NativeHistogramBucketFactor: 1.1,
+		}),
+		insertErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "syncwatch_insert_errors_total",
+			Help: "Inserts into ClickHouse that failed (each is retried).",
+		}),
+		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "syncwatch_clickhouse_up",
+			Help: "1 when the last insert or health check reached ClickHouse, else 0.",
+		}),
+	}
+	for _, o := range []string{"accepted", "duplicate", "rejected"} {
+		m.reports.WithLabelValues(o)
+	}
+	for _, r := range []string{ReasonInvalid, ReasonForbiddenSource, ReasonSpoolFull, ReasonTooLarge, ReasonUnsupported, ReasonMalformed, ReasonRateLimited, ReasonUnauthorized} {
+		m.rejections.WithLabelValues(r)
+	}
+	reg.MustRegister(m.requests, m.requestDuration, m.reports, m.rejections, m.batchSize, m.insertDuration, m.insertErrors, m.clickhouseUp)
+	return m
+}
+
+// registerSpool publishes the spool's figures, read at scrape time.
+func (m *Metrics) registerSpool(reg prometheus.Registerer, s *Spool) {
+	gauge := func(name, help string, f func(SpoolStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(s.Stats()) })
+	}
+	reg.MustRegister(
+		gauge("syncwatch_spool_reports", "Reports in the spool, waiting for ClickHouse.", func(st SpoolStats) float64 { return float64(st.Reports) }),
+		gauge("syncwatch_spool_bytes", "Bytes of reports in the spool.", func(st SpoolStats) float64 { return float64(st.Bytes) }),
+		gauge("syncwatch_spool_max_bytes", "The spool's limit in bytes; at it, ingest answers 503.", func(st SpoolStats) float64 { return float64(st.MaxBytes) }),
+		gauge("syncwatch_spool_oldest_age_seconds", "Age of the oldest report in the spool; 0 when empty.", func(st SpoolStats) float64 {
+			if st.Oldest.IsZero() {
+				return 0
+			}
+			return time.Since(st.Oldest).Seconds()
+		}),
+	)
+}
+
+func (m *Metrics) observeInsert(n int, d time.Duration, err error) {
+	m.insertDuration.Observe(d.Seconds())
+	if err != nil {
+		m.insertErrors.Inc()
+		m.clickhouseUp.Set(0)
+		return
+	}
+	m.batchSize.Observe(float64(n))
+	m.clickhouseUp.Set(1)
+}

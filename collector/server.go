@@ -1,0 +1,271 @@
+// Package collector is syncwatch's HTTP service: the ingest API that sync
+// jobs report to, the health endpoints, and the durable spool and batcher
+// that feed ClickHouse.
+package collector
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/synclog"
+)
+
+// Storage is what the collector needs of ClickHouse.
+type Storage interface {
+	ReportWriter
+	// ServerVersion pings ClickHouse and returns its version.
+	ServerVersion(ctx context.Context) (string, error)
+	// RunStart returns the start time every report of the run must carry.
+	RunStart(runID string, start time.Time) time.Time
+}
+
+// Config configures the HTTP service.
+type Config struct {
+	// SyncTypes are the sync types reports may name.
+	SyncTypes synclog.SyncTypes
+	// MaxBodyBytes limits a request body, decompressed (default 10 MiB).
+	MaxBodyBytes int64
+	// MaxItems limits the reports in one request (default 10,000).
+	MaxItems int
+	// RetryAfter is what a 503 or 429 asks clients to wait (default 5s).
+	RetryAfter time.Duration
+	// SpoolHighWater is the fill ratio of the spool above which /readyz
+	// fails (default 0.9).
+	SpoolHighWater float64
+	// DedupWindow is how many recent event ids are remembered to answer
+	// retries as duplicates (default 1,000,000).
+	DedupWindow int
+	// OnAccepted, when set, sees every report once it is spooled.
+	OnAccepted func([]synclog.Report)
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 10 << 20
+	}
+	if c.MaxItems <= 0 {
+		c.MaxItems = 10000
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5 * time.Second
+	}
+	if c.SpoolHighWater <= 0 || c.SpoolHighWater > 1 {
+		c.SpoolHighWater = 0.9
+	}
+	if c.DedupWindow <= 0 {
+		c.DedupWindow = 1_000_000
+	}
+}
+
+// Server is the collector's HTTP service.
+type Server struct {
+	cfg      Config
+	log      logrus.FieldLogger
+	auth     *Auth
+	spool    *Spool
+	batcher  *Batcher
+	storage  Storage
+	metrics  *Metrics
+	gatherer prometheus.Gatherer
+	events   *eventSet
+	engine   *gin.Engine
+}
+
+// Deps are the parts the server is built from.
+type Deps struct {
+	Log     logrus.FieldLogger
+	Auth    *Auth
+	Spool   *Spool
+	Batcher *Batcher
+	Storage Storage
+	Metrics *Metrics
+	// Registerer receives the spool's gauges; Gatherer serves /metrics.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+// NewServer builds the HTTP service and its routes.
+func NewServer(cfg Config, d Deps) (*Server, error) {
+	cfg.defaults()
+	if len(cfg.SyncTypes.Names()) == 0 {
+		return nil, errors.New("collector: no sync types configured")
+	}
+	if d.Auth == nil {
+		a, err := NewAuth(nil, 0)
+		if err != nil {
+			return nil, err
+		}
+		d.Auth = a
+	}
+	s := &Server{
+		cfg: cfg, log: d.Log, auth: d.Auth, spool: d.Spool, batcher: d.Batcher, storage: d.Storage,
+		metrics: d.Metrics, gatherer: d.Gatherer, events: newEventSet(cfg.DedupWindow),
+	}
+	d.Metrics.registerSpool(d.Registerer, d.Spool)
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Engine returns the gin engine so that other packages can add routes.
+func (s *Server) Engine() *gin.Engine { return s.engine }
+
+// Require returns middleware that admits only requests with a token of role
+// r (when auth is configured).
+func (s *Server) Require(r Role) gin.HandlerFunc { return s.require(r) }
+
+// RememberEvents marks event ids as seen, so that a retry of a report
+// stored before a restart is answered as a duplicate.
+func (s *Server) RememberEvents(ids []string) {
+	for _, id := range ids {
+		s.events.add(id)
+	}
+}
+
+func (s *Server) routes() {
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.Use(s.requestID, s.accessLog, gin.CustomRecovery(s.recovered))
+	e.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, ErrorResponse{Error: "no such route: " + c.Request.Method + " " + c.Request.URL.Path})
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, ErrorResponse{Error: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path})
+	})
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
+	e.GET("/api/v1/health", s.require(RoleQuery), s.handleHealth)
+	e.POST("/api/v1/runs", s.require(RoleIngest), s.limitBody, s.handleIngest)
+	s.engine = e
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// Keys of values the middleware puts in a gin context.
+const (
+	keyLog   = "syncwatch.log"
+	keyToken = "syncwatch.token"
+)
+
+// requestID takes a well-formed X-Request-ID from the client or makes one,
+// echoes it, and puts a logger carrying it in the context.
+func (s *Server) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !requestIDPattern.MatchString(id) {
+		id = uuid.NewString()
+	}
+	c.Header("X-Request-ID", id)
+	c.Set(keyLog, s.log.WithField("request_id", id))
+	c.Next()
+}
+
+// logEntry returns the request's logger.
+func logEntry(c *gin.Context) logrus.FieldLogger {
+	if v, ok := c.Get(keyLog); ok {
+		return v.(logrus.FieldLogger)
+	}
+	return logrus.StandardLogger()
+}
+
+func tokenOf(c *gin.Context) *Token {
+	if v, ok := c.Get(keyToken); ok {
+		return v.(*Token)
+	}
+	return nil
+}
+
+// accessLog logs each request once it is served and counts it. It logs no
+// body, no query string and no header but the request id.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	code := c.Writer.Status()
+	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(code)).Inc()
+	s.metrics.requestDuration.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
+	if route == "/metrics" || route == "/healthz" || route == "/readyz" {
+		if code < 400 {
+			return // probes are frequent; log only their failures
+		}
+	}
+	fields := logrus.Fields{
+		"method": c.Request.Method, "route": route, "path": c.Request.URL.Path, "status": code,
+		"duration_ms": float64(d.Microseconds()) / 1000, "bytes_in": c.Request.ContentLength,
+		"bytes_out": c.Writer.Size(), "client": c.ClientIP(),
+	}
+	if t := tokenOf(c); t != nil {
+		fields["token"] = t.Name
+	}
+	entry := logEntry(c).WithFields(fields)
+	switch {
+	case code >= 500:
+		entry.Warn("request")
+	default:
+		entry.Info("request")
+	}
+}
+
+func (s *Server) recovered(c *gin.Context, err any) {
+	logEntry(c).WithField("panic", err).Error("handler panicked")
+	c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorResponse{Error: "internal error"})
+}
+
+// require admits requests with a token of role r, when tokens are
+// configured, and applies the token's rate limit.
+func (s *Server) require(r Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !s.auth.Enabled() {
+			c.Next()
+			return
+		}
+		t := s.auth.Authenticate(c.GetHeader("Authorization"))
+		if t == nil {
+			s.metrics.rejections.WithLabelValues(ReasonUnauthorized).Inc()
+			c.Header("WWW-Authenticate", `Bearer realm="syncwatch"`)
+			c.AbortWithStatusJSON(http.StatusUnauthorized, ErrorResponse{Error: "a valid bearer token is required (Authorization: Bearer <token>)"})
+			return
+		}
+		if !t.Has(r) {
+			c.AbortWithStatusJSON(http.StatusForbidden, ErrorResponse{Error: "this token lacks the " + string(r) + " role"})
+			return
+		}
+		if ok, wait := s.auth.Allow(t); !ok {
+			s.metrics.rejections.WithLabelValues(ReasonRateLimited).Inc()
+			secs := int(wait/time.Second) + 1
+			c.Header("Retry-After", strconv.Itoa(secs))
+			c.AbortWithStatusJSON(http.StatusTooManyRequests, ErrorResponse{Error: "rate limit of this token exceeded: retry after " + strconv.Itoa(secs) + "s"})
+			return
+		}
+		c.Set(keyToken, t)
+		c.Next()
+	}
+}
+
+// limitBody refuses bodies that declare a length over the limit before
+// reading them, and caps the raw body for the rest.
+func (s *Server) limitBody(c *gin.Context) {
+	if c.Request.ContentLength > s.cfg.MaxBodyBytes {
+		s.metrics.rejections.WithLabelValues(ReasonTooLarge).Inc()
+		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, ErrorResponse{Error: tooLarge(s.cfg.MaxBodyBytes).Error()})
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+	c.Next()
+}
