@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -190,7 +192,7 @@ func (e *chdbEngine) query(h unsafe.Pointer, query, format string, params map[st
 	}
 	defer e.lib.destroy(res)
 	if msg := e.lib.resultError(res); msg != nil {
-		return nil, &ServerError{Message: goString(msg)}
+		return nil, chdbError(goString(msg))
 	}
 	n := e.lib.resultLength(res)
 	if n == 0 {
@@ -288,6 +290,24 @@ func quoteIdent(name string) string {
 	}
 	b.WriteByte('`')
 	return b.String()
+}
+
+// chdbError turns chDB's error text, such as "Code: 60. DB::Exception:
+// Unknown table expression identifier 'x' ... (UNKNOWN_TABLE)", into a
+// ServerError with the code apart and the message alone, as a server
+// reports them over the native protocol.
+func chdbError(text string) *ServerError {
+	text = strings.TrimSpace(text)
+	rest, ok := strings.CutPrefix(text, "Code: ")
+	if !ok {
+		return &ServerError{Message: text}
+	}
+	num, msg, ok := strings.Cut(rest, ". ")
+	code, err := strconv.ParseInt(num, 10, 32)
+	if !ok || err != nil {
+		return &ServerError{Message: text}
+	}
+	return &ServerError{Code: int32(code), Message: strings.TrimPrefix(msg, "DB::Exception: ")}
 }
 
 // ServerError is an error ClickHouse reported for a statement.

@@ -19,14 +19,23 @@ var testDataDir string
 var testDBSeq atomic.Int64
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "syncwatch-chtest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	// SYNCWATCH_BENCH_DIR keeps the engine's data, so that the large
+	// benchmark dataset is loaded once and reused by later runs.
+	dir, keep := os.Getenv("SYNCWATCH_BENCH_DIR"), true
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "syncwatch-chtest-"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		keep = false
 	}
 	testDataDir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	stopTestServer()
+	if !keep {
+		os.RemoveAll(dir)
+	}
 	os.Exit(code)
 }
 

@@ -64,7 +64,7 @@ func (e *nativeEngine) exec(ctx context.Context, query string, params Params) er
 		return err
 	}
 	if err := e.conn.Exec(ctx, query); err != nil {
-		return wrapServerError(err)
+		return queryError(ctx, err)
 	}
 	return nil
 }
@@ -79,7 +79,7 @@ func (e *nativeEngine) selectRows(ctx context.Context, query string, params Para
 	}
 	rows, err := e.conn.Query(ctx, query)
 	if err != nil {
-		return nil, wrapServerError(err)
+		return nil, queryError(ctx, err)
 	}
 	defer rows.Close()
 	types := rows.ColumnTypes()
@@ -91,7 +91,7 @@ func (e *nativeEngine) selectRows(ctx context.Context, query string, params Para
 			dest[i] = reflect.New(t.ScanType()).Interface()
 		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("scan row: %w", err)
+			return nil, fmt.Errorf("scan row: %w", queryError(ctx, err))
 		}
 		out.WriteByte('{')
 		for i, name := range names {
@@ -110,7 +110,7 @@ func (e *nativeEngine) selectRows(ctx context.Context, query string, params Para
 		out.WriteString("}\n")
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrapServerError(err)
+		return nil, queryError(ctx, err)
 	}
 	return out.Bytes(), nil
 }
@@ -140,7 +140,7 @@ func (e *nativeEngine) insertReports(ctx context.Context, rows []reportRow) erro
 	}
 	batch, err := e.conn.PrepareBatch(ctx, "INSERT INTO reports ("+reportColumnList+")")
 	if err != nil {
-		return wrapServerError(err)
+		return queryError(ctx, err)
 	}
 	for i := range rows {
 		if err := batch.Append(rows[i].values()...); err != nil {
@@ -149,12 +149,30 @@ func (e *nativeEngine) insertReports(ctx context.Context, rows []reportRow) erro
 		}
 	}
 	if err := batch.Send(); err != nil {
-		return wrapServerError(err)
+		return queryError(ctx, err)
 	}
 	return nil
 }
 
 func (e *nativeEngine) close() error { return e.conn.Close() }
+
+// queryError is the error a statement returns for err from the driver:
+// the context's error when ctx has ended, which the driver may report as
+// an I/O timeout on its connection, and otherwise wrapServerError's.
+func queryError(ctx context.Context, err error) error {
+	ctxErr := ctx.Err()
+	if ctxErr == nil {
+		// The driver sets ctx's deadline on the connection, and that
+		// timeout can fire just before ctx's own timer does.
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			ctxErr = context.DeadlineExceeded
+		}
+	}
+	if ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("%w (%v)", ctxErr, err)
+	}
+	return wrapServerError(err)
+}
 
 // wrapServerError turns an exception from the server into a *ServerError
 // and keeps other errors (network, context) as they are.

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 declare -A want=(
-  [/usr/bin/clickhouse-server]=clickhouse-server
+  [/usr/sbin/clickhouse-server]=clickhouse-server
 )
 missing=()
 for bin in "${!want[@]}"; do
