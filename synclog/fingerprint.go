@@ -24,27 +24,28 @@ const (
 	templateString = "<str>"
 )
 
+// The anchored patterns MessageTemplate tries where a time may start.
 var (
-	uuidPattern = regexp.MustCompile(`[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}`)
-
-	// timePattern matches ISO 8601 / RFC 3339 timestamps and dates (with
+	// datePattern matches ISO 8601 / RFC 3339 timestamps and dates (with
 	// 'T' or a space, optional fractions and zones, as Go's time.String
-	// writes them too), slash dates, RFC 1123 HTTP dates and times of day.
-	timePattern = regexp.MustCompile(
-		`\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?` +
+	// writes them too) and slash dates.
+	datePattern = regexp.MustCompile(
+		`^(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?` +
 			`(?:Z| ?[+-]\d{2}:?\d{2}(?: ` + zoneNames + `\b)?| ` + zoneNames + `\b)?)?` +
-			`|\d{4}/\d{2}/\d{2}(?: \d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?` +
-			`|\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2}(?: (?:GMT|UTC|[+-]\d{4}))?` +
-			`|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?`)
-
-	emailPattern = regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`)
-	ipv4Pattern  = regexp.MustCompile(`\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}`)
-	hexPattern   = regexp.MustCompile(`0[xX][0-9a-fA-F]+|[0-9a-fA-F]{8,}`)
-	numPattern   = regexp.MustCompile(`[-+]?\d+(?:\.\d+)?`)
+			`|\d{4}/\d{2}/\d{2}(?: \d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?)?)`)
+	// httpDatePattern matches RFC 1123 dates as HTTP headers carry them.
+	httpDatePattern = regexp.MustCompile(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2}(?: (?:GMT|UTC|[+-]\d{4}))?`)
+	// clockPattern matches times of day.
+	clockPattern = regexp.MustCompile(`^\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?`)
+	// domainPattern matches the domain of an e-mail address.
+	domainPattern = regexp.MustCompile(`^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`)
 )
 
 // zoneNames are the time zone abbreviations a timestamp may end with.
 const zoneNames = `(?:UTC|GMT|CST|CDT|EST|EDT|MST|MDT|PST|PDT|CET|CEST|EET|EEST|BST|IST|JST|KST|HKT|SGT|AEST|AEDT)`
+
+// maxTimeLen bounds the text an anchored time pattern looks at.
+const maxTimeLen = 96
 
 // Fingerprint identifies the shape of a message so that messages that
 // differ only in variable values (ids, numbers, times, quoted values) group
@@ -64,8 +65,8 @@ func Fingerprint(message string) uint64 {
 // trimmed, UUIDs replaced by <uuid>, timestamps and dates by <time>, e-mail
 // addresses by <email>, IPv4 addresses by <ip>, hexadecimal ids (0x-prefixed,
 // or at least 8 hex digits mixing digits and letters) by <hex>, numbers by
-// <num> and quoted values by <str>. Letters keep their case and Redacted
-// stays as it is.
+// <num> and quoted values by <str>, in that order. Letters keep their case
+// and Redacted stays as it is.
 func MessageTemplate(message string) string {
 	if len(message) > MaxTemplateInput {
 		n := MaxTemplateInput
@@ -74,56 +75,275 @@ func MessageTemplate(message string) string {
 		}
 		message = message[:n]
 	}
-	s := strings.Join(strings.Fields(message), " ")
-	s = uuidPattern.ReplaceAllLiteralString(s, templateUUID)
-	s = timePattern.ReplaceAllLiteralString(s, templateTime)
-	s = emailPattern.ReplaceAllLiteralString(s, templateEmail)
-	s = replaceWhere(s, ipv4Pattern, templateIP, func(s string, start, end int) (int, int, bool) {
-		ok := (start == 0 || !isDigitOrDot(s[start-1])) && (end == len(s) || !isDigitOrDot(s[end]))
-		return start, end, ok
-	})
-	s = replaceWhere(s, hexPattern, templateHex, func(s string, start, end int) (int, int, bool) {
-		if start > 0 && isAlnumByte(s[start-1]) || end < len(s) && isAlnumByte(s[end]) {
-			return 0, 0, false
-		}
-		v := s[start:end]
-		if v[0] == '0' && (v[1] == 'x' || v[1] == 'X') {
-			return start, end, true
-		}
-		return start, end, strings.ContainsAny(v, "0123456789") && strings.ContainsAny(v, "abcdefABCDEF")
-	})
-	s = replaceWhere(s, numPattern, templateNumber, func(s string, start, end int) (int, int, bool) {
-		// A sign belongs to the number only where it cannot be a hyphen or
-		// an operator: at the start or after a space or an opening mark.
-		if c := s[start]; (c == '-' || c == '+') && start > 0 && !strings.ContainsRune(" =:([{,;\"'", rune(s[start-1])) {
-			start++
-		}
-		return start, end, true
-	})
+	s := collapseSpace(message)
+	s = foldUUIDs(s)
+	s = foldTimes(s)
+	s = foldEmails(s)
+	s = foldIPs(s)
+	s = foldHexIDs(s)
+	s = foldNumbers(s)
 	return foldQuotes(s)
 }
 
-// replaceWhere replaces the matches of re in s by repl where keep allows,
-// over the range keep returns.
-func replaceWhere(s string, re *regexp.Regexp, repl string, keep func(s string, start, end int) (int, int, bool)) string {
-	locs := re.FindAllStringIndex(s, -1)
-	if locs == nil {
-		return s
+// rewriter builds a copy of s with spans replaced, in order; it copies
+// nothing while nothing is replaced.
+type rewriter struct {
+	s    string
+	b    strings.Builder
+	last int // end of the last replaced span
+}
+
+func (w *rewriter) replace(start, end int, repl string) {
+	if w.b.Cap() == 0 {
+		w.b.Grow(len(w.s) + 16)
 	}
+	w.b.WriteString(w.s[w.last:start])
+	w.b.WriteString(repl)
+	w.last = end
+}
+
+func (w *rewriter) String() string {
+	if w.b.Cap() == 0 {
+		return w.s
+	}
+	w.b.WriteString(w.s[w.last:])
+	return w.b.String()
+}
+
+// collapseSpace returns s with leading and trailing white space removed
+// and every inner run of it replaced by one space; other bytes, even
+// invalid UTF-8, stay as they are.
+func collapseSpace(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
-	last := 0
-	for _, loc := range locs {
-		start, end, ok := keep(s, loc[0], loc[1])
-		if !ok {
+	pending := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			pending = b.Len() > 0
+		} else {
+			if pending {
+				b.WriteByte(' ')
+				pending = false
+			}
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	if b.Len() == len(s) {
+		return s
+	}
+	return b.String()
+}
+
+// foldUUIDs replaces UUIDs (8-4-4-4-12 hex digits) by <uuid>.
+func foldUUIDs(s string) string {
+	w := rewriter{s: s}
+	for i := 0; i < len(s); {
+		d := strings.IndexByte(s[i:], '-')
+		if d < 0 {
+			break
+		}
+		start := i + d - 8
+		if start >= w.last && uuidAt(s, start) {
+			w.replace(start, start+36, templateUUID)
+			i = start + 36
 			continue
 		}
-		b.WriteString(s[last:start])
-		b.WriteString(repl)
-		last = end
+		i += d + 1
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	return w.String()
+}
+
+// uuidAt reports whether a UUID starts at s[i].
+func uuidAt(s string, i int) bool {
+	if i < 0 || len(s)-i < 36 {
+		return false
+	}
+	for k := range 36 {
+		c := s[i+k]
+		if k == 8 || k == 13 || k == 18 || k == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !isHexByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// foldTimes replaces timestamps, dates and times of day by <time>.
+func foldTimes(s string) string {
+	w := rewriter{s: s}
+	for i := 0; i < len(s); i++ {
+		n := 0
+		switch c := s[i]; {
+		case isDigitByte(c):
+			if i+4 < len(s) && (s[i+4] == '-' || s[i+4] == '/') {
+				n = anchoredLen(datePattern, s, i)
+			}
+			if n == 0 && wordStart(s, i) && (i+2 < len(s) && s[i+1] == ':' || i+3 < len(s) && s[i+2] == ':') {
+				n = anchoredLen(clockPattern, s, i)
+			}
+		case strings.IndexByte("MTWFS", c) >= 0 && wordStart(s, i):
+			n = anchoredLen(httpDatePattern, s, i)
+		}
+		if n > 0 {
+			w.replace(i, i+n, templateTime)
+			i += n - 1
+		}
+	}
+	return w.String()
+}
+
+// anchoredLen returns the length of the match of the anchored pattern re
+// at s[i], or 0.
+func anchoredLen(re *regexp.Regexp, s string, i int) int {
+	loc := re.FindStringIndex(s[i:min(len(s), i+maxTimeLen)])
+	if loc == nil {
+		return 0
+	}
+	return loc[1]
+}
+
+// foldEmails replaces e-mail addresses by <email>.
+func foldEmails(s string) string {
+	w := rewriter{s: s}
+	for i := 0; i < len(s); {
+		at := strings.IndexByte(s[i:], '@')
+		if at < 0 {
+			break
+		}
+		at += i
+		start := at
+		for start > w.last && isEmailLocalByte(s[start-1]) {
+			start--
+		}
+		if start < at {
+			if loc := domainPattern.FindStringIndex(s[at+1:]); loc != nil {
+				end := at + 1 + loc[1]
+				w.replace(start, end, templateEmail)
+				i = end
+				continue
+			}
+		}
+		i = at + 1
+	}
+	return w.String()
+}
+
+// foldIPs replaces IPv4 addresses (not parts of longer dotted numbers) by
+// <ip>.
+func foldIPs(s string) string {
+	w := rewriter{s: s}
+	for i := 0; i < len(s); i++ {
+		if !isDigitByte(s[i]) || i > 0 && (isDigitByte(s[i-1]) || s[i-1] == '.') {
+			continue
+		}
+		if n := ipv4Len(s, i); n > 0 {
+			w.replace(i, i+n, templateIP)
+			i += n - 1
+		}
+	}
+	return w.String()
+}
+
+// ipv4Len returns the length of the IPv4 address at s[i], or 0.
+func ipv4Len(s string, i int) int {
+	p := i
+	for g := range 4 {
+		d := 0
+		for p+d < len(s) && isDigitByte(s[p+d]) {
+			d++
+		}
+		if d == 0 || d > 3 {
+			return 0
+		}
+		p += d
+		if g < 3 {
+			if p >= len(s) || s[p] != '.' {
+				return 0
+			}
+			p++
+		}
+	}
+	// A sentence may end after an address, a longer dotted number may not.
+	if p < len(s) && (isDigitByte(s[p]) || s[p] == '.' && p+1 < len(s) && isDigitByte(s[p+1])) {
+		return 0
+	}
+	return p - i
+}
+
+// foldHexIDs replaces words that are hexadecimal ids by <hex>: 0x-prefixed
+// hex numbers, and at least 8 hex digits with both digits and letters.
+func foldHexIDs(s string) string {
+	w := rewriter{s: s}
+	for i := 0; i < len(s); {
+		if !isAlnumByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isAlnumByte(s[j]) {
+			j++
+		}
+		if hexID(s[i:j]) {
+			w.replace(i, j, templateHex)
+		}
+		i = j
+	}
+	return w.String()
+}
+
+// hexID reports whether the word v is a hexadecimal id.
+func hexID(v string) bool {
+	if len(v) >= 3 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X') {
+		return allHex(v[2:])
+	}
+	return len(v) >= 8 && allHex(v) && strings.ContainsAny(v, "0123456789") && strings.ContainsAny(v, "abcdefABCDEF")
+}
+
+func allHex(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !isHexByte(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// signContext lists the bytes after which a '-' or '+' is a sign rather
+// than a hyphen or an operator.
+const signContext = " =:([{,;\"'"
+
+// foldNumbers replaces numbers (digits, with a decimal fraction and a sign
+// where there is one) by <num>; digits inside words count too.
+func foldNumbers(s string) string {
+	w := rewriter{s: s}
+	for i := 0; i < len(s); i++ {
+		if !isDigitByte(s[i]) {
+			continue
+		}
+		start := i
+		if i > 0 && (s[i-1] == '-' || s[i-1] == '+') && i-1 >= w.last &&
+			(i == 1 || strings.IndexByte(signContext, s[i-2]) >= 0) {
+			start = i - 1
+		}
+		j := i
+		for j < len(s) && isDigitByte(s[j]) {
+			j++
+		}
+		if j+1 < len(s) && s[j] == '.' && isDigitByte(s[j+1]) {
+			j++
+			for j < len(s) && isDigitByte(s[j]) {
+				j++
+			}
+		}
+		w.replace(start, j, templateNumber)
+		i = j - 1
+	}
+	return w.String()
 }
 
 // foldQuotes replaces quoted values by <str>: "…" (with backslash escapes)
@@ -137,18 +357,21 @@ func foldQuotes(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	last := 0
+	// Once a quote has no closing one, no later quote of its kind has one.
+	openDouble, openSingle := true, true
 	for i := 0; i < len(s); i++ {
-		var end int
+		end := -1
 		switch s[i] {
 		case '"':
-			end = closingDoubleQuote(s, i+1)
-		case '\'':
-			if r, _ := utf8.DecodeLastRuneInString(s[:i]); i > 0 && wordRune(r) {
-				continue
+			if openDouble {
+				end = closingDoubleQuote(s, i+1)
+				openDouble = end >= 0
 			}
-			end = closingSingleQuote(s, i+1)
-		default:
-			continue
+		case '\'':
+			if r, _ := utf8.DecodeLastRuneInString(s[:i]); openSingle && (i == 0 || !wordRune(r)) {
+				end = closingSingleQuote(s, i+1)
+				openSingle = end >= 0
+			}
 		}
 		if end < 0 {
 			continue
@@ -179,8 +402,8 @@ func closingDoubleQuote(s string, from int) int {
 	return -1
 }
 
-// closingSingleQuote returns the index of the first '\'' at or after from
-// that no letter or digit follows, or -1.
+// closingSingleQuote returns the index of the first single quote at or after
+// from that no letter or digit follows, or -1.
 func closingSingleQuote(s string, from int) int {
 	for i := from; i < len(s); i++ {
 		if s[i] != '\'' {
@@ -195,4 +418,16 @@ func closingSingleQuote(s string, from int) int {
 
 func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
-func isDigitOrDot(c byte) bool { return '0' <= c && c <= '9' || c == '.' }
+func isDigitByte(c byte) bool { return '0' <= c && c <= '9' }
+
+func isHexByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isEmailLocalByte(c byte) bool {
+	return isAlnumByte(c) || strings.IndexByte("._%+-", c) >= 0
+}
+
+// wordStart reports whether a word starts at s[i]: no ASCII letter, digit
+// or '_' precedes it.
+func wordStart(s string, i int) bool { return i == 0 || !isWordByte(s[i-1]) }

@@ -21,7 +21,7 @@ const secretValue = `[!#$%(-+\--:<-\[\]-~]`
 // secretKeyWords are the words that make a key name a secret's, as matched
 // in free text (case-insensitive, with any prefix or suffix such as
 // client_secret, access_token or aws_secret_access_key).
-const secretKeyWords = `passw(?:or)?d|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|authorization|cookie`
+const secretKeyWords = `passw(?:or)?d|passphrase|pass\b|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|authorization|cookie`
 
 // secretPattern is one form a secret takes in free text.
 type secretPattern struct {
@@ -29,98 +29,107 @@ type secretPattern struct {
 	// that took part in a match is the value to redact (the rest of the
 	// match, such as a key name, stays); otherwise the whole match is.
 	re *regexp.Regexp
-	// hints lists lowercase words of which the text (folded by hintText)
-	// contains at least one whenever re can match; re is skipped otherwise.
-	// No hint may be a substring of Redacted.
-	hints []string
+	// anchors, when set, are words every match contains and that start a
+	// match or follow its start within a run of backOver bytes; re then
+	// never matches across a line break. Only the lines holding an anchor
+	// are searched, each from the first anchor (less the run of backOver
+	// bytes before it) to its end, so that a long text costs little more
+	// than a substring search. Without anchors re is searched over the
+	// whole text. Either way every byte is searched at most once, so the
+	// cost stays linear in the length of the text.
+	anchors []string
+	// fold makes anchors match regardless of ASCII case (anchors are then
+	// lowercase).
+	fold bool
+	// backOver reports whether a byte before an anchor may belong to the
+	// match, or to the word whose start re checks with \b.
+	backOver func(c byte) bool
 	// trimGroup is the group whose unbalanced closing brackets at the end are
 	// left in place (as in "map[token:abc]"); 0 for none.
 	trimGroup int
-	// accept, when set, tells whether the value s[start:end] is a secret.
-	accept func(s string, start, end int) bool
+	// accept, when set, tells whether the match s[m0:m1] with value
+	// s[start:end] is a secret.
+	accept func(s string, m0, m1, start, end int) bool
 }
 
 // secretPatterns are the forms of secrets, in the order Redact applies them.
 var secretPatterns = []secretPattern{
 	{
 		// PEM private key blocks, also truncated ones: the body goes.
-		re:    regexp.MustCompile(`-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----((?s:.*?))(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|$)`),
-		hints: []string{"private key"},
+		re: regexp.MustCompile(`-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----((?s:.*?))(?:-----END[A-Z0-9 ]*PRIVATE KEY-----|$)`),
 	},
 	{
 		// Credentials in URLs: scheme://user:password@host.
-		re:    regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://[^\s/?#@:]*:([^\s/?#]+)@`),
-		hints: []string{"://"},
+		re:       regexp.MustCompile(`(?i)[a-z][a-z0-9+.-]*://[^\s/?#@:]*:([^\s/?#]+)@`),
+		anchors:  []string{"://"},
+		backOver: isSchemeByte,
 	},
 	{
 		// key=value, key: value, "key": "value", key='value', \"key\":\"value\",
-		// query parameters and Authorization headers (the scheme stays).
-		re: regexp.MustCompile(`(?i)[a-z0-9_.-]*(?:` + secretKeyWords + `)[a-z0-9_.-]*(?:\\?["'])?[ \t]*(?::=|=>|[:=])[ \t]*` +
+		// query parameters and Authorization headers (the scheme stays). Any
+		// prefix of the key (client_secret, db.password) stays as well.
+		re: regexp.MustCompile(`(?i)(?:` + secretKeyWords + `)[a-z0-9_.-]*(?:\\?["'])?[ \t]*(?::=|=>|[:=])[ \t]*` +
 			`(?:"((?:[^"\\\r\n]|\\.)*)"` +
 			`|\\"((?:[^"\\\r\n]|\\[^"\r\n])*)\\"` +
 			`|'([^'\r\n]*)'` +
 			`|(?:\\?["'])?(?:(?:bearer|basic|digest|negotiate|token)[ \t]+)?(` + secretValue + `+))`),
-		hints:     []string{"pass", "pwd", "secret", "token", "key", "authorization", "cookie"},
+		anchors:   []string{"pass", "pwd", "secret", "token", "api", "access", "private", "authorization", "cookie"},
+		fold:      true,
 		trimGroup: 4,
 	},
 	{
 		// A bare bearer token outside a header.
-		re:     regexp.MustCompile(`(?i)\bbearer[ \t]+([a-z0-9._~+/-]+=*)`),
-		hints:  []string{"bearer"},
-		accept: tokenLike,
+		re:       regexp.MustCompile(`(?i)\bbearer[ \t]+([a-z0-9._~+/-]+=*)`),
+		anchors:  []string{"bearer"},
+		fold:     true,
+		backOver: isWordByte,
+		accept:   func(s string, _, _, start, end int) bool { return tokenLike(s[start:end]) },
 	},
 	{
 		// JSON Web Tokens: three base64url segments, the header's JSON
 		// starting "eyJ".
-		re:    regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`),
-		hints: []string{"eyj"},
+		re:      regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`),
+		anchors: []string{"eyJ"},
 	},
 	{
 		// A 40-character AWS secret access key near an aws or secret key word.
 		re: regexp.MustCompile(`(?i)\b(?:aws|secret)[a-z0-9_-]*(?:[ \t]+[a-z0-9_.\[\]-]+){0,3}?` +
 			`(?:["']?[ \t]*[:=][ \t]*["']?|[ \t]+)([a-z0-9/+]{40})`),
-		hints:  []string{"aws", "secret"},
-		accept: func(s string, _, end int) bool { return end == len(s) || !isBase64Byte(s[end]) },
+		anchors:  []string{"aws", "secret"},
+		fold:     true,
+		backOver: isWordByte,
+		accept:   func(s string, _, m1, _, _ int) bool { return m1 == len(s) || !isBase64Byte(s[m1]) },
 	},
 	{
 		// AWS access key ids, long-term (AKIA) and temporary (ASIA).
-		re:    regexp.MustCompile(`(?:AKIA|ASIA)[A-Z0-9]{16}`),
-		hints: []string{"akia", "asia"},
-		accept: func(s string, start, end int) bool {
-			return (start == 0 || !isAlnumByte(s[start-1])) && (end == len(s) || !isAlnumByte(s[end]))
+		re:       regexp.MustCompile(`(?:AKIA|ASIA)[A-Z0-9]{16}`),
+		anchors:  []string{"AKIA", "ASIA"},
+		backOver: isAlnumByte,
+		accept: func(s string, m0, m1, _, _ int) bool {
+			return (m0 == 0 || !isAlnumByte(s[m0-1])) && (m1 == len(s) || !isAlnumByte(s[m1]))
 		},
 	},
 }
 
 // Redact returns s with the secrets it contains replaced by Redacted:
-// values of password, secret, token, API key, access key, cookie and
-// authorization keys (in key=value, key: value, JSON, quoted and query
-// string forms; the key name stays so that the text remains readable),
-// bearer tokens, credentials in URLs, JSON Web Tokens, AWS access key ids
-// and secret keys, and PEM private key blocks. Text without secrets is
-// returned unchanged. Redact is idempotent, and its result is valid UTF-8
-// when s is.
+// values of password (pass, passwd, pwd), secret, token, API key, access
+// key, private key, cookie and authorization keys (in key=value,
+// key: value, JSON, quoted and query string forms; the key name stays so
+// that the text remains readable), bearer tokens, credentials in URLs,
+// JSON Web Tokens, AWS access key ids and secret keys, and PEM private key
+// blocks. Text without secrets is returned unchanged. Redact is
+// idempotent, and its result is valid UTF-8 when s is.
 func Redact(s string) string {
 	if s == "" {
 		return s
 	}
-	// Redaction never creates a hint word (Redacted contains none), so the
-	// patterns that cannot match s cannot match any later text either.
-	hints := hintText(s)
-	active := make([]*secretPattern, 0, len(secretPatterns))
-	for i := range secretPatterns {
-		if secretPatterns[i].hinted(hints) {
-			active = append(active, &secretPatterns[i])
-		}
-	}
-	if len(active) == 0 {
-		return s
-	}
+	lower := asciiLower(s)
 	for range maxRedactPasses {
 		changed := false
-		for _, p := range active {
-			if spans := p.spans(s); len(spans) > 0 {
-				s = replaceSpans(s, spans)
+		for i := range secretPatterns {
+			if spans := secretPatterns[i].spans(s, lower); len(spans) > 0 {
+				s = replaceSpans(s, spans, Redacted)
+				lower = replaceSpans(lower, spans, redactedLower)
 				changed = true
 			}
 		}
@@ -132,23 +141,15 @@ func Redact(s string) string {
 	return Redacted
 }
 
+// redactedLower is Redacted in lowercase, for the lowercase copy of a text.
+const redactedLower = "[redacted]"
+
 // containsSecret reports whether s contains a secret that Redact would
 // replace; it is false for every result of Redact.
 func containsSecret(s string) bool {
-	hints := hintText(s)
+	lower := asciiLower(s)
 	for i := range secretPatterns {
-		p := &secretPatterns[i]
-		if p.hinted(hints) && len(p.spans(s)) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// hinted reports whether the folded text contains one of p's hints.
-func (p *secretPattern) hinted(folded string) bool {
-	for _, h := range p.hints {
-		if strings.Contains(folded, h) {
+		if len(secretPatterns[i].spans(s, lower)) > 0 {
 			return true
 		}
 	}
@@ -156,40 +157,98 @@ func (p *secretPattern) hinted(folded string) bool {
 }
 
 // spans returns the byte ranges of the secret values p finds in s, in order
-// and without overlap. Empty values and values that are already Redacted
-// are not secrets.
-func (p *secretPattern) spans(s string) [][2]int {
+// and without overlap; lower is s with ASCII letters lowercased. Empty
+// values and values that are already Redacted are not secrets.
+func (p *secretPattern) spans(s, lower string) [][2]int {
 	var out [][2]int
-	for _, m := range p.re.FindAllStringSubmatchIndex(s, -1) {
-		start, end, group := m[0], m[1], 0
-		for g := 1; 2*g < len(m); g++ {
-			if m[2*g] >= 0 {
-				start, end, group = m[2*g], m[2*g+1], g
-				break
+	if p.anchors == nil {
+		for _, m := range p.re.FindAllStringSubmatchIndex(s, -1) {
+			if sp, ok := p.value(s, 0, m); ok {
+				out = append(out, sp)
 			}
 		}
-		if group != 0 && group == p.trimGroup {
-			end = trimClosers(s, start, end)
+		return out
+	}
+	hay := s
+	if p.fold {
+		hay = lower
+	}
+	// next[k] caches where anchors[k] next occurs: -2 not yet searched,
+	// -1 nowhere. Each anchor's searches together read s once.
+	var nextBuf [16]int
+	next := nextBuf[:len(p.anchors)]
+	for k := range next {
+		next[k] = -2
+	}
+	for i := 0; i < len(s); {
+		// i is the start of a line; find the first anchor at or after it.
+		j := -1
+		for k, a := range p.anchors {
+			if next[k] != -1 && next[k] < i {
+				next[k] = -1
+				if n := strings.Index(hay[i:], a); n >= 0 {
+					next[k] = i + n
+				}
+			}
+			if next[k] >= 0 && (j < 0 || next[k] < j) {
+				j = next[k]
+			}
 		}
-		if start >= end || s[start:end] == Redacted {
-			continue
+		if j < 0 {
+			break
 		}
-		if p.accept != nil && !p.accept(s, start, end) {
-			continue
+		start := j
+		for p.backOver != nil && start > i && p.backOver(s[start-1]) {
+			start--
 		}
-		out = append(out, [2]int{start, end})
+		lineEnd := len(s)
+		if n := strings.IndexByte(s[j:], '\n'); n >= 0 {
+			lineEnd = j + n
+		}
+		// The search starts at a line start or after a byte that backOver
+		// rejects, so \b and the like see what they would in all of s.
+		for _, m := range p.re.FindAllStringSubmatchIndex(s[start:lineEnd], -1) {
+			if sp, ok := p.value(s, start, m); ok {
+				out = append(out, sp)
+			}
+		}
+		i = lineEnd + 1
 	}
 	return out
 }
 
-// replaceSpans returns s with every span replaced by Redacted.
-func replaceSpans(s string, spans [][2]int) string {
+// value returns the span of the secret value in match m of p, found in s
+// from offset off, and whether it is a secret.
+func (p *secretPattern) value(s string, off int, m []int) ([2]int, bool) {
+	start, end, group := m[0], m[1], 0
+	for g := 1; 2*g < len(m); g++ {
+		if m[2*g] >= 0 {
+			start, end, group = m[2*g], m[2*g+1], g
+			break
+		}
+	}
+	start += off
+	end += off
+	if group != 0 && group == p.trimGroup {
+		end = trimClosers(s, start, end)
+	}
+	if start >= end || s[start:end] == Redacted {
+		return [2]int{}, false
+	}
+	if p.accept != nil && !p.accept(s, off+m[0], off+m[1], start, end) {
+		return [2]int{}, false
+	}
+	return [2]int{start, end}, true
+}
+
+// replaceSpans returns s with every span replaced by repl.
+func replaceSpans(s string, spans [][2]int, repl string) string {
 	var b strings.Builder
-	b.Grow(len(s) + len(spans)*len(Redacted))
+	b.Grow(len(s) + len(spans)*len(repl))
 	last := 0
 	for _, sp := range spans {
 		b.WriteString(s[last:sp[0]])
-		b.WriteString(Redacted)
+		b.WriteString(repl)
 		last = sp[1]
 	}
 	b.WriteString(s[last:])
@@ -218,34 +277,35 @@ func trimClosers(s string, start, end int) int {
 	return end
 }
 
-// tokenLike reports whether s[start:end] looks like a token rather than a
-// word: at least 8 characters with a digit, or at least 20.
-func tokenLike(s string, start, end int) bool {
-	v := s[start:end]
+// tokenLike reports whether v looks like a token rather than a word: at
+// least 8 characters with a digit, or at least 20.
+func tokenLike(v string) bool {
 	return len(v) >= 20 || len(v) >= 8 && strings.ContainsAny(v, "0123456789")
 }
 
-// hintText folds s for matching hints: ASCII letters are lowercased, and
-// the two non-ASCII letters that case-insensitive regular expressions match
-// as ASCII ones (KELVIN SIGN and LONG S) become 'k' and 's'.
-func hintText(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'A' <= c && c <= 'Z':
-			b = append(b, c+'a'-'A')
-		case c == 0xE2 && strings.HasPrefix(s[i:], "\u212A"):
-			b = append(b, 'k')
-			i += len("\u212A") - 1
-		case c == 0xC5 && strings.HasPrefix(s[i:], "\u017F"):
-			b = append(b, 's')
-			i += len("\u017F") - 1
-		default:
-			b = append(b, c)
+func isWordByte(c byte) bool { return isAlnumByte(c) || c == '_' }
+
+// asciiLower returns s with ASCII letters lowercased and every other byte,
+// and so every offset, unchanged.
+func asciiLower(s string) string {
+	i := 0
+	for i < len(s) && !('A' <= s[i] && s[i] <= 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
 	}
 	return string(b)
+}
+
+func isSchemeByte(c byte) bool {
+	return isAlnumByte(c) || c == '+' || c == '.' || c == '-'
 }
 
 func isAlnumByte(c byte) bool {

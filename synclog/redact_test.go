@@ -1,0 +1,271 @@
+package synclog
+
+import (
+	"maps"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	testJWT       = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+	testAWSKeyID  = "AKIAIOSFODNN7EXAMPLE"
+	testAWSSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	testPEMBody   = "\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
+)
+
+func TestRedact(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		// Key/value pairs.
+		{"password equals", "login failed for user=bob password=hunter2", "login failed for user=bob password=[REDACTED]"},
+		{"passwd colon", "ftp login: passwd: s3cr3t! rejected", "ftp login: passwd: [REDACTED] rejected"},
+		{"pass", "dsn user=bob pass=hunter2 host=db", "dsn user=bob pass=[REDACTED] host=db"},
+		{"db_pass", "db_pass: s3cret", "db_pass: [REDACTED]"},
+		{"pwd uppercase", "PWD=abc123 user=bob", "PWD=[REDACTED] user=bob"},
+		{"password case-insensitive", "PassWord: Hunter2", "PassWord: [REDACTED]"},
+		{"db password prefix", "config db.password=Tr0ub4dor&3 invalid", "config db.password=[REDACTED]&3 invalid"},
+		{"json password", `{"user": "bob", "password": "p@ss w0rd", "retry": 3}`, `{"user": "bob", "password": "[REDACTED]", "retry": 3}`},
+		{"json compact with escapes", `{"password":"a\"b\\c","x":1}`, `{"password":"[REDACTED]","x":1}`},
+		{"escaped json in text", `response body: {\"token\":\"abc123\",\"ok\":false}`, `response body: {\"token\":\"[REDACTED]\",\"ok\":false}`},
+		{"client_secret single quotes", "client_secret='xyz789' scope='read'", "client_secret='[REDACTED]' scope='read'"},
+		{"secret spaced equals", "secret = topsecretvalue", "secret = [REDACTED]"},
+		{"access_token query", "GET https://api.supplier.com/v1/products?access_token=abc123&page=2 returned 401", "GET https://api.supplier.com/v1/products?access_token=[REDACTED]&page=2 returned 401"},
+		{"token query first", "/oauth?token=abc&x=1", "/oauth?token=[REDACTED]&x=1"},
+		{"refresh_token colon", "refresh_token: def456, expires_in: 3600", "refresh_token: [REDACTED], expires_in: 3600"},
+		{"auth token header", "X-Auth-Token: 0123456789abcdef", "X-Auth-Token: [REDACTED]"},
+		{"api_key", "api_key=AbC123", "api_key=[REDACTED]"},
+		{"apikey", "apikey: zzz999", "apikey: [REDACTED]"},
+		{"api-key quoted", `X-Api-Key="k-1"`, `X-Api-Key="[REDACTED]"`},
+		{"access_key", "access_key=ak-42", "access_key=[REDACTED]"},
+		{"access_key_id", "access_key_id=" + testAWSKeyID, "access_key_id=[REDACTED]"},
+		{"secret_access_key", "aws_secret_access_key = " + testAWSSecret, "aws_secret_access_key = [REDACTED]"},
+		{"go map value", "params map[password:abc user:bob]", "params map[password:[REDACTED] user:bob]"},
+		{"go map last value", "params map[token:abc]", "params map[token:[REDACTED]]"},
+		{"go assignment", `token := "abc"`, `token := "[REDACTED]"`},
+		{"ruby hash", `{"password" => "abc"}`, `{"password" => "[REDACTED]"}`},
+		{"cookie header", "Set-Cookie: sid=abc123; Path=/", "Set-Cookie: [REDACTED]; Path=/"},
+		{"chinese text around", "同步失败 token=abc123，请检查", "同步失败 token=[REDACTED]，请检查"},
+		{"several secrets", "user=bob password=x1 api_key=y2 token=z3", "user=bob password=[REDACTED] api_key=[REDACTED] token=[REDACTED]"},
+		{"unterminated quote", `password="abc`, `password="[REDACTED]`},
+		// Authorization headers and bearer tokens.
+		{"authorization bearer jwt", "Authorization: Bearer " + testJWT, "Authorization: Bearer [REDACTED]"},
+		{"authorization basic", "authorization: Basic dXNlcjpwYXNz", "authorization: Basic [REDACTED]"},
+		{"authorization bare", "Authorization: abcdef", "Authorization: [REDACTED]"},
+		{"authorization json", `{"Authorization": "Bearer abc.def"}`, `{"Authorization": "[REDACTED]"}`},
+		{"bare bearer", "retrying with Bearer 9f8e7d6c5b4a3210 after 401", "retrying with Bearer [REDACTED] after 401"},
+		{"token value with bearer", "access_token: Bearer abc123", "access_token: Bearer [REDACTED]"},
+		// Credentials in URLs.
+		{"url basic auth", "fetch https://feed:S3cret@ftp.supplier.com/prices.csv failed", "fetch https://feed:[REDACTED]@ftp.supplier.com/prices.csv failed"},
+		{"url with at in password", "https://user:p@ss@host/x", "https://user:[REDACTED]@host/x"},
+		{"url empty user", "redis://:hunter2@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"},
+		{"mongodb url", "mongodb://admin:p%40ss@db:27017/shop", "mongodb://admin:[REDACTED]@db:27017/shop"},
+		// Tokens and keys recognised by their shape.
+		{"jwt", "session " + testJWT + " expired", "session [REDACTED] expired"},
+		{"aws access key id", "using " + testAWSKeyID + " for s3", "using [REDACTED] for s3"},
+		{"aws temporary key id", "ASIAY34FZKBOKMUTVV7A,", "[REDACTED],"},
+		{"aws secret after word", "aws secret " + testAWSSecret, "aws secret [REDACTED]"},
+		{"aws secret after colon", "AWS: " + testAWSSecret + ".", "AWS: [REDACTED]."},
+		{"pem block", "key:\n-----BEGIN RSA PRIVATE KEY-----" + testPEMBody + "-----END RSA PRIVATE KEY-----\nnext", "key:\n-----BEGIN RSA PRIVATE KEY-----[REDACTED]-----END RSA PRIVATE KEY-----\nnext"},
+		{"pem truncated", "loaded -----BEGIN PRIVATE KEY-----" + testPEMBody + "MIIB", "loaded -----BEGIN PRIVATE KEY-----[REDACTED]"},
+		{"pem openssh", "-----BEGIN OPENSSH PRIVATE KEY-----abc-----END OPENSSH PRIVATE KEY-----", "-----BEGIN OPENSSH PRIVATE KEY-----[REDACTED]-----END OPENSSH PRIVATE KEY-----"},
+		// Placeholders stay as they are.
+		{"already redacted", "password=[REDACTED] token: [REDACTED]", "password=[REDACTED] token: [REDACTED]"},
+		{"empty json value", `{"password": ""}`, `{"password": ""}`},
+		// Ordinary text stays unchanged.
+		{"empty", "", ""},
+		{"http status", "HTTP 503 from supplier after 30s", "HTTP 503 from supplier after 30s"},
+		{"timeout", "timeout reading products page 4", "timeout reading products page 4"},
+		{"url without credentials", "GET https://api.supplier.com/v1/products?page=4&limit=100 returned 502", "GET https://api.supplier.com/v1/products?page=4&limit=100 returned 502"},
+		{"url with port", "postgres://db.internal:5432/shop unreachable", "postgres://db.internal:5432/shop unreachable"},
+		{"dial error", "dial tcp 10.0.0.5:443: connect: connection refused", "dial tcp 10.0.0.5:443: connect: connection refused"},
+		{"counts", "processed 120 of 150 items, 30 failed (20.0%)", "processed 120 of 150 items, 30 failed (20.0%)"},
+		{"chinese", "库存同步失败：供应商接口超时", "库存同步失败：供应商接口超时"},
+		{"json syntax error", "unexpected token } in JSON at position 42", "unexpected token } in JSON at position 42"},
+		{"unmarshal error", "json: cannot unmarshal string into Go struct field Product.price of type float64", "json: cannot unmarshal string into Go struct field Product.price of type float64"},
+		{"unique constraint", `duplicate key value violates unique constraint "products_pkey"`, `duplicate key value violates unique constraint "products_pkey"`},
+		{"bearer word", "Bearer token missing in request", "Bearer token missing in request"},
+		{"passed count", "passed=5 passes: 3 passport=no", "passed=5 passes: 3 passport=no"},
+		{"invalid token", "invalid token, please re-authenticate", "invalid token, please re-authenticate"},
+		{"uuid", "run 0190a6e2-7c1b-7d3e-9f00-1234567890ab done", "run 0190a6e2-7c1b-7d3e-9f00-1234567890ab done"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Redact(tt.in)
+			if got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+			if again := Redact(got); again != got {
+				t.Errorf("Redact is not idempotent: Redact(%q) = %q", got, again)
+			}
+			if containsSecret(got) {
+				t.Errorf("containsSecret(%q) = true after redaction", got)
+			}
+			if tt.in == tt.want && containsSecret(tt.in) {
+				t.Errorf("containsSecret(%q) = true for ordinary text", tt.in)
+			}
+		})
+	}
+}
+
+func TestContainsSecret(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"password=hunter2", true},
+		{"password=[REDACTED]", false},
+		{Redacted, false},
+		{"Authorization: Bearer [REDACTED]", false},
+		{"https://user:[REDACTED]@host", false},
+		{"-----BEGIN PRIVATE KEY-----[REDACTED]", false},
+		{"-----BEGIN PRIVATE KEY-----abc", true},
+		{testJWT, true},
+		{testAWSKeyID, true},
+		{"HTTP 503 from supplier after 30s", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := containsSecret(tt.in); got != tt.want {
+				t.Errorf("containsSecret(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactAttributes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   map[string]string
+		want map[string]string
+	}{
+		{"nil", nil, nil},
+		{"empty", map[string]string{}, nil},
+		{
+			name: "secret keys",
+			in: map[string]string{
+				"password": "hunter2", "DB_PASSWD": "x", "pwd": "y", "client_secret": "z",
+				"access_token": "t", "X-Api-Key": "k", "apikey": "k2", "aws_access_key_id": testAWSKeyID,
+				"Authorization": "Bearer abc", "cookie": "sid=1", "credentials": "c", "private_key": "-----BEGIN",
+				"empty_token": "",
+			},
+			want: map[string]string{
+				"password": Redacted, "DB_PASSWD": Redacted, "pwd": Redacted, "client_secret": Redacted,
+				"access_token": Redacted, "X-Api-Key": Redacted, "apikey": Redacted, "aws_access_key_id": Redacted,
+				"Authorization": Redacted, "cookie": Redacted, "credentials": Redacted, "private_key": Redacted,
+				"empty_token": Redacted,
+			},
+		},
+		{
+			name: "secrets in values",
+			in: map[string]string{
+				"url":   "https://feed:S3cret@ftp.supplier.com/prices.csv",
+				"query": "page=2&api_key=abc",
+				"note":  "sent " + testJWT,
+			},
+			want: map[string]string{
+				"url":   "https://feed:[REDACTED]@ftp.supplier.com/prices.csv",
+				"query": "page=2&api_key=[REDACTED]",
+				"note":  "sent [REDACTED]",
+			},
+		},
+		{
+			name: "ordinary values",
+			in:   map[string]string{"supplier": "acme", "page": "4", "endpoint": "https://api.acme.com/v1/stock", "": ""},
+			want: map[string]string{"supplier": "acme", "page": "4", "endpoint": "https://api.acme.com/v1/stock", "": ""},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := maps.Clone(tt.in)
+			got := RedactAttributes(tt.in)
+			if !maps.Equal(got, tt.want) || (got == nil) != (tt.want == nil) {
+				t.Errorf("RedactAttributes(%v)\n got %v\nwant %v", tt.in, got, tt.want)
+			}
+			if !maps.Equal(tt.in, before) {
+				t.Errorf("RedactAttributes changed its input: %v, was %v", tt.in, before)
+			}
+		})
+	}
+}
+
+func TestRedactAttributesReturnsNewMap(t *testing.T) {
+	in := map[string]string{"supplier": "acme"}
+	out := RedactAttributes(in)
+	out["supplier"] = "changed"
+	if in["supplier"] != "acme" {
+		t.Fatalf("RedactAttributes returned its input map")
+	}
+}
+
+func TestRedactFallback(t *testing.T) {
+	// Every result, however contrived the input, is free of secrets.
+	for _, in := range []string{
+		"token=" + strings.Repeat("token=", 20) + "x",
+		"aws " + testAWSKeyID + " " + testAWSSecret,
+		"https://a:b@c https://d:e@f password=g",
+	} {
+		out := Redact(in)
+		if containsSecret(out) || Redact(out) != out {
+			t.Errorf("Redact(%q) = %q: not settled", in, out)
+		}
+	}
+}
+
+// TestRedactLongInputs guards against inputs that make the search for
+// secrets quadratic: a 64 KiB message of one repeated fragment once took
+// close to a minute.
+func TestRedactLongInputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	for _, unit := range []string{
+		"eyJ", "passwordpassword", "token ", "token\n", "password=a ", `password="`, "x://", "https://u:p@h ",
+		"AKIA", "Bearer ", "aws ", "-----BEGIN PRIVATE KEY-----", "api", "\"", "'a",
+	} {
+		t.Run(unit, func(t *testing.T) {
+			in := strings.Repeat(unit, MaxMessageBytes/len(unit))
+			start := time.Now()
+			out := Redact(in)
+			MessageTemplate(in)
+			if d := time.Since(start); d > 15*time.Second {
+				t.Errorf("Redact of %d bytes took %v", len(in), d)
+			}
+			if containsSecret(out) {
+				t.Errorf("secret survived")
+			}
+		})
+	}
+}
+
+// benchmarkMessage is a realistic 4 KiB failure message: an HTTP error with
+// request details, a response body and a stack trace, one token included.
+func benchmarkMessage() string {
+	var b strings.Builder
+	b.WriteString("sync products failed for supplier acme-foods after 3 retries: GET https://api.acme-foods.com/v2/products?page=17&per_page=100&updated_since=2024-05-01T00:00:00Z returned HTTP 502 Bad Gateway (took 30.2s)\n")
+	b.WriteString("request headers: Accept: application/json, User-Agent: syncwatch-agent/1.4.2, Authorization: Bearer " + testJWT + "\n")
+	b.WriteString(`response body: {"error":{"code":502,"message":"upstream timeout","request_id":"0190a6e2-7c1b-7d3e-9f00-1234567890ab"}}` + "\n")
+	for i := 0; b.Len() < 4096; i++ {
+		b.WriteString("\tgithub.com/acme/sync/internal/supplier.(*Client).fetchPage(0xc000123456, {0x1a2b3c4d, 0x10}, 0x11)\n\t\t/build/internal/supplier/client.go:214 +0x1f4\n")
+	}
+	return b.String()[:4096]
+}
+
+func BenchmarkRedact(b *testing.B) {
+	msg := benchmarkMessage()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		Redact(msg)
+	}
+}
+
+func BenchmarkRedactPlain(b *testing.B) {
+	msg := strings.Repeat("timeout reading products page 4 from supplier after 30s; ", 72)[:4096]
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		Redact(msg)
+	}
+}
