@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need when they are missing:
 #   clickhouse-server  a real ClickHouse server for the native-protocol tests
+#   prometheus         promtool and a Prometheus server for the metrics tests
+#   prometheus-alertmanager  amtool and an Alertmanager for the alerting tests
 # It uses apt-get (as root, or through sudo) and does nothing when every
 # command is already there.
 set -euo pipefail
 
 declare -A want=(
   [/usr/sbin/clickhouse-server]=clickhouse-server
+  [/usr/bin/promtool]=prometheus
+  [/usr/bin/amtool]=prometheus-alertmanager
+  [/usr/bin/prometheus-alertmanager]=prometheus-alertmanager
 )
 missing=()
 for bin in "${!want[@]}"; do
