@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS run_activity_mv;
+DROP TABLE IF EXISTS run_activity;
