@@ -1,12 +1,16 @@
 package clickhouse
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/syncwatch/syncwatch/synclog"
@@ -25,6 +29,9 @@ type RunFilter struct {
 	// Query searches the run's latest message, case-insensitively, as a
 	// substring.
 	Query string
+	// Fingerprint, when not zero, selects the runs whose latest message
+	// has this fingerprint (an error group).
+	Fingerprint uint64
 }
 
 // finalSettings lets FINAL work partition by partition, in parallel.
@@ -61,6 +68,10 @@ func (f RunFilter) where(p Params) string {
 	if q := strings.TrimSpace(f.Query); q != "" {
 		conds = append(conds, "lowerUTF8(message) LIKE {f_query:String}")
 		p["f_query"] = "%" + likeEscaper.Replace(strings.ToLower(q)) + "%"
+	}
+	if f.Fingerprint != 0 {
+		conds = append(conds, "fingerprint = {f_fingerprint:UInt64}")
+		p["f_fingerprint"] = f.Fingerprint
 	}
 	return strings.Join(conds, " AND ")
 }
@@ -112,27 +123,73 @@ type ListOptions struct {
 const runColumns = `run_id, event_id, source, sync_type, toString(status) AS status, message, toString(fingerprint) AS fingerprint,
 total_count, success_count, failed_count, started_at, completed_at, duration_ms, received_at, attributes`
 
+// listSpans are how far back from its start ListRuns reads in successive
+// queries, until it has a page: the sorting key leads with started_at, so
+// a query bounded in time reads only that slice of the table, while one
+// without bounds would reconcile (FINAL) every row before its ORDER BY ...
+// LIMIT, since ClickHouse reads with FINAL in the key's direct order only.
+var listSpans = []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}
+
 // ListRuns returns runs newest first (by start, then run id) and the cursor
 // of the next page, nil on the last page.
+//
+// It reads the newest slice of time first (from the cursor, Until or now
+// back by each of listSpans in turn, then all the rest), and the older ones
+// only while the page is not full.
 func (s *Store) ListRuns(ctx context.Context, opt ListOptions) ([]Run, *Cursor, error) {
 	if opt.Limit < 1 || opt.Limit > 10000 {
 		return nil, nil, fmt.Errorf("limit %d: must be between 1 and 10000", opt.Limit)
 	}
-	p := Params{"limit": opt.Limit + 1}
-	where := opt.Filter.where(p)
+	f := opt.Filter
+	base := Params{}
+	where := f.where(base)
+	from := time.Now()
+	if !f.Until.IsZero() && f.Until.Before(from) {
+		from = f.Until
+	}
 	if opt.After != nil {
 		where += " AND started_at <= {c_started:DateTime64(3, 'UTC')} AND (started_at, run_id) < ({c_started:DateTime64(3, 'UTC')}, {c_run:String})"
-		p["c_started"] = opt.After.StartedAt
-		p["c_run"] = opt.After.RunID
+		base["c_started"] = opt.After.StartedAt
+		base["c_run"] = opt.After.RunID
+		if opt.After.StartedAt.Before(from) {
+			from = opt.After.StartedAt
+		}
 	}
-	out, err := s.eng.selectRows(ctx, `SELECT `+runColumns+` FROM runs FINAL WHERE `+where+`
+	var runs []Run
+	var upper time.Time // the older end of the slices read so far
+	for i := 0; ; i++ {
+		p := maps.Clone(base)
+		cond := where
+		var lower time.Time
+		if i < len(listSpans) {
+			lower = from.Add(-listSpans[i])
+			if !f.Since.IsZero() && !lower.After(f.Since) {
+				lower = time.Time{} // the filter bounds this slice
+			}
+		}
+		if !lower.IsZero() {
+			cond += " AND started_at >= {w_lower:DateTime64(3, 'UTC')}"
+			p["w_lower"] = lower
+		}
+		if !upper.IsZero() {
+			cond += " AND started_at < {w_upper:DateTime64(3, 'UTC')}"
+			p["w_upper"] = upper
+		}
+		p["limit"] = opt.Limit + 1 - len(runs)
+		out, err := s.eng.selectRows(ctx, `SELECT `+runColumns+` FROM runs FINAL WHERE `+cond+`
 ORDER BY started_at DESC, run_id DESC LIMIT {limit:UInt32}`+finalSettings, p)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list runs: %w", err)
-	}
-	runs, err := decodeRows[Run](out)
-	if err != nil {
-		return nil, nil, err
+		if err != nil {
+			return nil, nil, fmt.Errorf("list runs: %w", err)
+		}
+		page, err := decodeRows[Run](out)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, page...)
+		if len(runs) > opt.Limit || lower.IsZero() {
+			break
+		}
+		upper = lower
 	}
 	var next *Cursor
 	if len(runs) > opt.Limit {
@@ -166,10 +223,13 @@ type RunDetail struct {
 
 // GetRun returns a run with every report it sent, or ErrNotFound.
 func (s *Store) GetRun(ctx context.Context, runID string) (RunDetail, error) {
+	// Repeated deliveries of a report (one event_id) are collapsed by
+	// LIMIT BY, keeping the highest version as FINAL would: FINAL would
+	// reconcile a whole granule of every part for these few rows.
 	out, err := s.eng.selectRows(ctx, `SELECT event_id, run_id, source, sync_type, toString(status) AS status, message,
 fingerprint, total_count, success_count, failed_count, started_at, completed_at, received_at, run_started_at, version, attributes
-FROM reports FINAL WHERE run_id = {run_id:String}
-ORDER BY version ASC, received_at ASC`, Params{"run_id": runID})
+FROM reports WHERE run_id = {run_id:String}
+ORDER BY event_id, version DESC LIMIT 1 BY event_id`, Params{"run_id": runID})
 	if err != nil {
 		return RunDetail{}, fmt.Errorf("get run: %w", err)
 	}
@@ -189,6 +249,9 @@ ORDER BY version ASC, received_at ASC`, Params{"run_id": runID})
 	if len(rows) == 0 {
 		return RunDetail{}, ErrNotFound
 	}
+	slices.SortFunc(rows, func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.Version, b.Version), a.ReceivedAt.Compare(b.ReceivedAt), strings.Compare(a.EventID, b.EventID))
+	})
 	var d RunDetail
 	for _, r := range rows {
 		d.Reports = append(d.Reports, r.Report)
@@ -263,6 +326,12 @@ type Stats struct {
 	DurationMax *float64 `json:"duration_max_seconds"`
 }
 
+// terminalCond selects terminal runs. It names the statuses rather than
+// comparing with 'success' so that it holds both on the Enum8 column and on
+// the String alias a status group gives the name status: compared as
+// strings, 'failed' and 'partial' sort before 'success'.
+const terminalCond = `status IN ('success', 'failed', 'partial')`
+
 // statsAggregates are the aggregate columns shared by statistics queries.
 const statsAggregates = `count() AS runs,
 countIf(status = 'pending') AS pending,
@@ -270,12 +339,12 @@ countIf(status = 'processing') AS processing,
 countIf(status = 'success') AS success,
 countIf(status = 'failed') AS failed,
 countIf(status = 'partial') AS partial,
-sumIf(total_count, status >= 'success') AS records_total,
-sumIf(success_count, status >= 'success') AS records_success,
-sumIf(failed_count, status >= 'success') AS records_failed,
-avgIf(duration_ms, status >= 'success') / 1000 AS duration_avg,
-arrayMap(x -> x / 1000, quantilesIf(0.5, 0.95, 0.99)(duration_ms, status >= 'success')) AS duration_q,
-maxIf(duration_ms, status >= 'success') / 1000 AS duration_max`
+sumIf(total_count, ` + terminalCond + `) AS records_total,
+sumIf(success_count, ` + terminalCond + `) AS records_success,
+sumIf(failed_count, ` + terminalCond + `) AS records_failed,
+avgIf(duration_ms, ` + terminalCond + `) / 1000 AS duration_avg,
+arrayMap(x -> x / 1000, quantilesIf(0.5, 0.95, 0.99)(duration_ms, ` + terminalCond + `)) AS duration_q,
+maxIf(duration_ms, ` + terminalCond + `) / 1000 AS duration_max`
 
 type statsRow struct {
 	Bucket      *time.Time `json:"bucket"`
@@ -393,13 +462,15 @@ func dedupGroupBy(gs []GroupBy) []GroupBy {
 	return out
 }
 
-// DayFigures are one sync type's figures for a day.
+// DayFigures are one sync type's figures for a day, or for the average day
+// of a week.
 type DayFigures struct {
 	Runs        float64  `json:"runs"`
 	Success     float64  `json:"success"`
 	Failed      float64  `json:"failed"`
 	Partial     float64  `json:"partial"`
 	SuccessRate *float64 `json:"success_rate"`
+	// Records is the total_count of the terminal runs, as in Stats.
 	Records     float64  `json:"records"`
 	DurationAvg *float64 `json:"duration_avg_seconds"`
 	DurationP95 *float64 `json:"duration_p95_seconds"`
@@ -418,107 +489,102 @@ type DailyRow struct {
 	ChangeSuccessRate *float64 `json:"change_success_rate"`
 }
 
-// DailyReport returns, per sync type, the figures of the day that starts at
-// midnight of day in loc, compared with the previous day and the average of
-// the seven days before it. Sync types without runs in those eight days are
-// left out.
-func (s *Store) DailyReport(ctx context.Context, day time.Time, loc *time.Location) ([]DailyRow, error) {
-	y, m, d := day.In(loc).Date()
-	start := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	from := start.AddDate(0, 0, -7)
-	to := start.AddDate(0, 0, 1)
-	out, err := s.eng.selectRows(ctx, `SELECT sync_type, toString(toDate(started_at, {tz:String})) AS day,
-count() AS runs,
-countIf(status = 'success') AS success,
-countIf(status = 'failed') AS failed,
-countIf(status = 'partial') AS partial,
-sum(total_count) AS records,
-avgIf(duration_ms, status >= 'success') / 1000 AS duration_avg,
-quantileIf(0.95)(duration_ms, status >= 'success') / 1000 AS duration_p95
+// dailyPeriods are the periods of the daily report, as conditions on the
+// start of a run over the bound parameters day (midnight of the day) and
+// prev (midnight of the day before).
+var dailyPeriods = []struct{ name, cond string }{
+	{"day", "started_at >= {day:DateTime64(3, 'UTC')}"},
+	{"prev", "started_at >= {prev:DateTime64(3, 'UTC')} AND started_at < {day:DateTime64(3, 'UTC')}"},
+	{"week", "started_at < {day:DateTime64(3, 'UTC')}"},
+}
+
+// dailyQuery computes, per sync type, the figures of each daily period.
+var dailyQuery = func() string {
+	var cols []string
+	for _, p := range dailyPeriods {
+		term := p.cond + " AND " + terminalCond
+		cols = append(cols,
+			fmt.Sprintf("countIf(%s) AS %s_runs", p.cond, p.name),
+			fmt.Sprintf("countIf(%s AND status = 'success') AS %s_success", p.cond, p.name),
+			fmt.Sprintf("countIf(%s AND status = 'failed') AS %s_failed", p.cond, p.name),
+			fmt.Sprintf("countIf(%s AND status = 'partial') AS %s_partial", p.cond, p.name),
+			fmt.Sprintf("sumIf(total_count, %s) AS %s_records", term, p.name),
+			fmt.Sprintf("avgIf(duration_ms, %s) / 1000 AS %s_duration_avg", term, p.name),
+			fmt.Sprintf("quantileIf(0.95)(duration_ms, %s) / 1000 AS %s_duration_p95", term, p.name),
+		)
+	}
+	return "SELECT sync_type,\n" + strings.Join(cols, ",\n") + `
 FROM runs FINAL
 WHERE started_at >= {from:DateTime64(3, 'UTC')} AND started_at < {to:DateTime64(3, 'UTC')}
-GROUP BY sync_type, day ORDER BY sync_type, day`+finalSettings, Params{"tz": loc.String(), "from": from, "to": to})
+GROUP BY sync_type ORDER BY sync_type` + finalSettings
+}()
+
+// DailyReport returns, per sync type, the figures of the day that starts at
+// midnight of day in loc (UTC when nil), compared with the previous day and
+// with the average day of the seven days before it (the previous day
+// included). The average day's counts are the week's divided by seven; its
+// success rate and durations are those of all the week's runs together.
+// Days follow loc's calendar, so a day may last 23 or 25 hours. Sync types
+// without runs in those eight days are left out.
+func (s *Store) DailyReport(ctx context.Context, day time.Time, loc *time.Location) ([]DailyRow, error) {
+	if loc == nil {
+		loc = time.UTC
+	}
+	y, m, d := day.In(loc).Date()
+	start := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	p := Params{
+		"day":  start,
+		"prev": start.AddDate(0, 0, -1),
+		"from": start.AddDate(0, 0, -7),
+		"to":   start.AddDate(0, 0, 1),
+	}
+	out, err := s.eng.selectRows(ctx, dailyQuery, p)
 	if err != nil {
 		return nil, fmt.Errorf("daily report: %w", err)
 	}
-	type row struct {
-		SyncType    string   `json:"sync_type"`
-		Day         string   `json:"day"`
-		Runs        float64  `json:"runs"`
-		Success     float64  `json:"success"`
-		Failed      float64  `json:"failed"`
-		Partial     float64  `json:"partial"`
-		Records     float64  `json:"records"`
-		DurationAvg *float64 `json:"duration_avg"`
-		DurationP95 *float64 `json:"duration_p95"`
-	}
-	rows, err := decodeRows[row](out)
+	rows, err := decodeRows[map[string]any](out)
 	if err != nil {
 		return nil, err
 	}
-	dayKey := start.Format(time.DateOnly)
-	prevKey := start.AddDate(0, 0, -1).Format(time.DateOnly)
-	byType := map[string]*DailyRow{}
-	var order []string
-	type acc struct {
-		avgSum, p95Sum float64
-		avgN, p95N     int
-	}
-	accs := map[string]*acc{}
+	res := make([]DailyRow, 0, len(rows))
 	for _, r := range rows {
-		dr, ok := byType[r.SyncType]
-		if !ok {
-			dr = &DailyRow{SyncType: r.SyncType}
-			byType[r.SyncType] = dr
-			accs[r.SyncType] = &acc{}
-			order = append(order, r.SyncType)
+		num := func(name string) float64 {
+			v, _ := r[name].(float64)
+			return v
 		}
-		fig := DayFigures{Runs: r.Runs, Success: r.Success, Failed: r.Failed, Partial: r.Partial,
-			Records: r.Records, DurationAvg: r.DurationAvg, DurationP95: r.DurationP95}
-		fig.SuccessRate = rate(fig.Success, fig.Success+fig.Failed+fig.Partial)
-		switch r.Day {
-		case dayKey:
-			dr.Day = fig
-			continue
-		case prevKey:
-			dr.Previous = fig
+		opt := func(name string) *float64 {
+			v, ok := r[name].(float64)
+			if !ok || math.IsNaN(v) {
+				return nil
+			}
+			return &v
 		}
-		w := &dr.SevenDay
-		w.Runs += r.Runs / 7
-		w.Success += r.Success / 7
-		w.Failed += r.Failed / 7
-		w.Partial += r.Partial / 7
-		w.Records += r.Records / 7
-		a := accs[r.SyncType]
-		if r.DurationAvg != nil {
-			a.avgSum += *r.DurationAvg
-			a.avgN++
+		figures := func(period string, days float64) DayFigures {
+			f := DayFigures{
+				Runs: num(period+"_runs") / days, Success: num(period+"_success") / days,
+				Failed: num(period+"_failed") / days, Partial: num(period+"_partial") / days,
+				Records: num(period+"_records") / days,
+			}
+			f.SuccessRate = rate(f.Success, f.Success+f.Failed+f.Partial)
+			if f.SuccessRate != nil {
+				f.DurationAvg = opt(period + "_duration_avg")
+				f.DurationP95 = opt(period + "_duration_p95")
+			}
+			return f
 		}
-		if r.DurationP95 != nil {
-			a.p95Sum += *r.DurationP95
-			a.p95N++
-		}
-	}
-	res := make([]DailyRow, 0, len(order))
-	for _, t := range order {
-		dr := byType[t]
-		a := accs[t]
-		w := &dr.SevenDay
-		w.SuccessRate = rate(w.Success, w.Success+w.Failed+w.Partial)
-		if a.avgN > 0 {
-			v := a.avgSum / float64(a.avgN)
-			w.DurationAvg = &v
-		}
-		if a.p95N > 0 {
-			v := a.p95Sum / float64(a.p95N)
-			w.DurationP95 = &v
+		syncType, _ := r["sync_type"].(string)
+		dr := DailyRow{
+			SyncType: syncType,
+			Day:      figures("day", 1),
+			Previous: figures("prev", 1),
+			SevenDay: figures("week", 7),
 		}
 		dr.ChangeRuns = dr.Day.Runs - dr.Previous.Runs
 		if dr.Day.SuccessRate != nil && dr.Previous.SuccessRate != nil {
 			v := *dr.Day.SuccessRate - *dr.Previous.SuccessRate
 			dr.ChangeSuccessRate = &v
 		}
-		res = append(res, *dr)
+		res = append(res, dr)
 	}
 	return res, nil
 }
@@ -563,7 +629,7 @@ func (s *Store) ErrorGroups(ctx context.Context, f RunFilter, limit int) ([]Erro
 	p := Params{"since": since, "limit": limit}
 	out, err := s.eng.selectRows(ctx, `SELECT toString(fingerprint) AS fingerprint,
 countIf(started_at >= {since:DateTime64(3, 'UTC')}) AS count,
-countIf(started_at < {since:DateTime64(3, 'UTC')}) AS previous,
+countIf(started_at < {since:DateTime64(3, 'UTC')}) AS previous_count,
 minIf(started_at, started_at >= {since:DateTime64(3, 'UTC')}) AS first_seen,
 maxIf(started_at, started_at >= {since:DateTime64(3, 'UTC')}) AS last_seen,
 arraySort(groupUniqArrayIf(20)(sync_type, started_at >= {since:DateTime64(3, 'UTC')})) AS sync_types,
@@ -594,6 +660,9 @@ type DeleteResult struct {
 	DryRun  bool   `json:"dry_run"`
 }
 
+// deleteSeq numbers the tables that hold the runs a delete removes.
+var deleteSeq atomic.Uint64
+
 // DeleteRuns removes the runs f selects, with all their reports. f must
 // have an upper time bound. With dryRun it only counts them.
 func (s *Store) DeleteRuns(ctx context.Context, f RunFilter, dryRun bool) (DeleteResult, error) {
@@ -602,9 +671,35 @@ func (s *Store) DeleteRuns(ctx context.Context, f RunFilter, dryRun bool) (Delet
 	}
 	p := Params{}
 	selected := `SELECT run_id FROM runs FINAL WHERE ` + f.where(p)
-	out, err := s.eng.selectRows(ctx, `SELECT
+	if dryRun {
+		out, err := s.eng.selectRows(ctx, `SELECT
 (SELECT count() FROM (`+selected+`)) AS runs,
-(SELECT count() FROM reports FINAL WHERE run_id IN (`+selected+`)) AS reports`, p)
+(SELECT count() FROM reports FINAL WHERE run_id IN (`+selected+`)) AS reports`+finalSettings, p)
+		if err != nil {
+			return DeleteResult{}, fmt.Errorf("count runs to delete: %w", err)
+		}
+		res := DeleteResult{DryRun: true}
+		if err := json.Unmarshal(firstLine(out), &res); err != nil {
+			return DeleteResult{}, fmt.Errorf("decode delete counts: %w", err)
+		}
+		return res, nil
+	}
+	// The runs to delete are fixed in a table first. A DELETE from runs
+	// whose IN subquery reads runs may evaluate the subquery part by part:
+	// once a run's latest row is gone from one part, its older rows in
+	// another no longer match the filter, stay, and bring back a stale
+	// state of the run.
+	tmp := fmt.Sprintf("syncwatch_delete_%d_%d", time.Now().UnixNano(), deleteSeq.Add(1))
+	if err := s.eng.exec(ctx, `CREATE TABLE `+tmp+` ENGINE = Memory AS `+selected+finalSettings, p); err != nil {
+		return DeleteResult{}, fmt.Errorf("select runs to delete: %w", err)
+	}
+	defer func() {
+		_ = s.eng.exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+tmp, nil)
+	}()
+	ids := `(SELECT run_id FROM ` + tmp + `)`
+	out, err := s.eng.selectRows(ctx, `SELECT
+(SELECT count() FROM `+tmp+`) AS runs,
+(SELECT count() FROM reports FINAL WHERE run_id IN `+ids+`) AS reports`+finalSettings, nil)
 	if err != nil {
 		return DeleteResult{}, fmt.Errorf("count runs to delete: %w", err)
 	}
@@ -612,15 +707,13 @@ func (s *Store) DeleteRuns(ctx context.Context, f RunFilter, dryRun bool) (Delet
 	if err := json.Unmarshal(firstLine(out), &res); err != nil {
 		return DeleteResult{}, fmt.Errorf("decode delete counts: %w", err)
 	}
-	res.DryRun = dryRun
-	if dryRun || res.Runs == 0 {
+	if res.Runs == 0 {
 		return res, nil
 	}
-	// Reports first: the run ids are read from runs.
-	if err := s.eng.exec(ctx, `DELETE FROM reports WHERE run_id IN (`+selected+`)`, p); err != nil {
+	if err := s.eng.exec(ctx, `DELETE FROM reports WHERE run_id IN `+ids, nil); err != nil {
 		return DeleteResult{}, fmt.Errorf("delete reports: %w", err)
 	}
-	if err := s.eng.exec(ctx, `DELETE FROM runs WHERE run_id IN (`+selected+`)`, p); err != nil {
+	if err := s.eng.exec(ctx, `DELETE FROM runs WHERE run_id IN `+ids, nil); err != nil {
 		return DeleteResult{}, fmt.Errorf("delete runs: %w", err)
 	}
 	return res, nil

@@ -46,6 +46,9 @@ func (c *BatcherConfig) defaults() {
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 30 * time.Second
 	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = c.MinBackoff
+	}
 }
 
 // Batcher drains the spool into ClickHouse: by size or age, retrying with
@@ -227,6 +230,9 @@ func (b *Batcher) sleep(ctx context.Context, final bool) bool {
 
 // backoff returns a wait with full jitter for the nth consecutive failure.
 func backoff(n int, min, max time.Duration) time.Duration {
+	if max < min {
+		max = min
+	}
 	ceiling := min
 	for i := 1; i < n && ceiling < max; i++ {
 		ceiling *= 2

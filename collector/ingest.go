@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -235,42 +236,91 @@ func truncate(s string, n int) string {
 // eventSet remembers recent event ids to answer retries as duplicates. It
 // holds at most about max ids in two generations: when the current one is
 // full it becomes the previous one and the oldest generation is dropped.
+//
+// An id taken by a request that has not spooled its report yet is pending
+// on that request's claim: a retry arriving meanwhile waits for the claim
+// before it is answered, so that a duplicate's 2xx, like any 2xx, means
+// the report is on disk.
 type eventSet struct {
 	mu        sync.Mutex
 	max       int
 	cur, prev map[string]struct{}
+	pending   map[string]*claim
+}
+
+// claim is one request's hold on the event ids it is spooling.
+type claim struct {
+	ids     []string
+	done    chan struct{}
+	ok      bool // set before done closes
+	settled bool // guarded by the eventSet's mutex
 }
 
 func newEventSet(max int) *eventSet {
 	if max < 2 {
 		max = 2
 	}
-	return &eventSet{max: max, cur: map[string]struct{}{}, prev: map[string]struct{}{}}
+	return &eventSet{max: max, cur: map[string]struct{}{}, prev: map[string]struct{}{}, pending: map[string]*claim{}}
 }
 
-// add records id and reports whether it was new.
-func (s *eventSet) add(id string) bool {
+func newClaim() *claim { return &claim{done: make(chan struct{})} }
+
+// add records id, held by claim c until settle when c is not nil. It
+// reports whether id was new; for an id seen before it also returns the
+// claim still spooling it, if any.
+func (s *eventSet) add(id string, c *claim) (bool, *claim) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if p, ok := s.pending[id]; ok {
+		return false, p
+	}
 	if _, ok := s.cur[id]; ok {
-		return false
+		return false, nil
 	}
 	if _, ok := s.prev[id]; ok {
-		return false
+		return false, nil
 	}
 	if len(s.cur) >= s.max/2 {
 		s.prev, s.cur = s.cur, make(map[string]struct{}, s.max/2)
 	}
 	s.cur[id] = struct{}{}
-	return true
+	if c != nil {
+		s.pending[id] = c
+		c.ids = append(c.ids, id)
+	}
+	return true, nil
 }
 
-// remove forgets id, after the report carrying it could not be spooled.
-func (s *eventSet) remove(id string) {
+// settle ends claim c: its ids stay remembered when its reports were
+// spooled (ok) and are forgotten otherwise, and requests waiting on it go
+// on. Settling a claim again does nothing.
+func (s *eventSet) settle(c *claim, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.cur, id)
-	delete(s.prev, id)
+	if c.settled {
+		return
+	}
+	c.settled = true
+	for _, id := range c.ids {
+		delete(s.pending, id)
+		if !ok {
+			delete(s.cur, id)
+			delete(s.prev, id)
+		}
+	}
+	c.ok = ok
+	close(c.done)
+}
+
+// wait blocks until c is settled or ctx ends, and reports whether c's
+// reports were spooled.
+func (c *claim) wait(ctx context.Context) bool {
+	select {
+	case <-c.done:
+		return c.ok
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // handleIngest serves POST /api/v1/runs.
@@ -291,6 +341,12 @@ func (s *Server) handleIngest(c *gin.Context) {
 	resp := IngestResponse{Rejected: []Rejection{}, Items: []ItemResult{}}
 	accepted := make([]synclog.Report, 0, len(items))
 	forbidden := 0
+	// The claim holds this request's new event ids until its reports are
+	// on disk; settling again after that does nothing, so the deferred call
+	// only frees them when the handler ends early.
+	cl := newClaim()
+	defer s.events.settle(cl, false)
+	var waits []*claim
 	reject := func(i int, field, msg, reason string) {
 		resp.Rejected = append(resp.Rejected, Rejection{Index: i, Field: field, Error: msg})
 		s.metrics.rejections.WithLabelValues(reason).Inc()
@@ -316,7 +372,10 @@ func (s *Server) handleIngest(c *gin.Context) {
 			reject(i, "source", fmt.Sprintf("this token may not report for source %q", r.Source), ReasonForbiddenSource)
 			continue
 		}
-		if !s.events.add(r.EventID) {
+		if isNew, pending := s.events.add(r.EventID, cl); !isNew {
+			if pending != nil && pending != cl {
+				waits = append(waits, pending)
+			}
 			resp.Duplicates++
 			resp.Items = append(resp.Items, ItemResult{Index: i, RunID: r.RunID, EventID: r.EventID, Duplicate: true})
 			continue
@@ -328,13 +387,14 @@ func (s *Server) handleIngest(c *gin.Context) {
 	s.metrics.reports.WithLabelValues("rejected").Add(float64(len(resp.Rejected)))
 	s.metrics.reports.WithLabelValues("duplicate").Add(float64(resp.Duplicates))
 	if len(accepted) > 0 {
-		if err := s.spool.Append(c.Request.Context(), accepted); err != nil {
-			for _, r := range accepted {
-				s.events.remove(r.EventID)
-			}
+		err := s.spool.Append(c.Request.Context(), accepted)
+		s.events.settle(cl, err == nil)
+		if err != nil {
+			// Either way the client should come back: the spool empties as
+			// ClickHouse catches up, and a restarting service is back soon.
+			c.Header("Retry-After", s.retryAfter())
 			if errors.Is(err, ErrSpoolFull) {
 				s.metrics.rejections.WithLabelValues(ReasonSpoolFull).Inc()
-				c.Header("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter/time.Second)))
 				c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: "the spool is full while ClickHouse catches up: retry later; nothing of this request was stored"})
 				return
 			}
@@ -348,6 +408,15 @@ func (s *Server) handleIngest(c *gin.Context) {
 			s.cfg.OnAccepted(accepted)
 		}
 	}
+	// A duplicate of a report another request is still spooling is
+	// answered once that report is on disk.
+	for _, p := range waits {
+		if !p.wait(c.Request.Context()) {
+			c.Header("Retry-After", s.retryAfter())
+			c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: "a report of this request repeats one that another request was storing, and storing it failed: retry later (retrying is safe: stored reports are answered as duplicates)"})
+			return
+		}
+	}
 	switch {
 	case resp.Accepted+resp.Duplicates > 0:
 		c.JSON(http.StatusAccepted, resp)
@@ -356,4 +425,11 @@ func (s *Server) handleIngest(c *gin.Context) {
 	default:
 		c.JSON(http.StatusBadRequest, resp)
 	}
+}
+
+// retryAfter renders the configured wait as whole seconds for a
+// Retry-After header, rounding up so that it never says 0.
+func (s *Server) retryAfter() string {
+	secs := int((s.cfg.RetryAfter + time.Second - 1) / time.Second)
+	return strconv.Itoa(max(secs, 1))
 }

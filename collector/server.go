@@ -92,6 +92,9 @@ type Deps struct {
 	// Registerer receives the spool's gauges; Gatherer serves /metrics.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// Query, when set, answers the query, report and monitor API (see
+	// RegisterQueryAPI).
+	Query Querier
 }
 
 // NewServer builds the HTTP service and its routes.
@@ -112,7 +115,21 @@ func NewServer(cfg Config, d Deps) (*Server, error) {
 		metrics: d.Metrics, gatherer: d.Gatherer, events: newEventSet(cfg.DedupWindow),
 	}
 	d.Metrics.registerSpool(d.Registerer, d.Spool)
+	// Reports spooled before a restart are acknowledged but may not be in
+	// ClickHouse yet: their retries are duplicates too, and the later
+	// reports of their runs keep the runs' start.
+	for _, r := range d.Spool.Replayed() {
+		s.events.add(r.EventID, nil)
+		if !r.RunStartedAt.IsZero() {
+			d.Storage.RunStart(r.RunID, r.RunStartedAt)
+		}
+	}
 	s.routes()
+	if d.Query != nil {
+		if err := s.RegisterQueryAPI(d.Query, d.Registerer); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -130,7 +147,7 @@ func (s *Server) Require(r Role) gin.HandlerFunc { return s.require(r) }
 // stored before a restart is answered as a duplicate.
 func (s *Server) RememberEvents(ids []string) {
 	for _, id := range ids {
-		s.events.add(id)
+		s.events.add(id, nil)
 	}
 }
 
@@ -148,6 +165,7 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.handleReadyz)
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	e.GET("/api/v1/health", s.require(RoleQuery), s.handleHealth)
+	e.GET("/openapi.yaml", handleOpenAPI)
 	e.POST("/api/v1/runs", s.require(RoleIngest), s.limitBody, s.handleIngest)
 	s.engine = e
 }

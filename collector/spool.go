@@ -50,6 +50,16 @@ type Spool struct {
 	reserved int64       // bytes of appends not yet written
 	reports  int
 	lastErr  error
+	// replayed describes the reports found at open until Replayed takes
+	// them.
+	replayed []ReplayedReport
+}
+
+// ReplayedReport identifies a report the spool held when it was opened.
+type ReplayedReport struct {
+	EventID      string
+	RunID        string
+	RunStartedAt time.Time
 }
 
 type entryInfo struct {
@@ -145,6 +155,9 @@ func (s *Spool) scan() error {
 		var e spoolEntry
 		if err := json.Unmarshal(data, &e); err != nil {
 			return fmt.Errorf("decode spool entry %d: %w", i, err)
+		}
+		for _, r := range e.Reports {
+			s.replayed = append(s.replayed, ReplayedReport{EventID: r.EventID, RunID: r.RunID, RunStartedAt: r.RunStartedAt})
 		}
 		s.entries = append(s.entries, entryInfo{index: i, size: int64(len(data)), reports: len(e.Reports), at: e.At})
 		s.bytes += int64(len(data))
@@ -332,6 +345,19 @@ func (s *Spool) Commit(last uint64) error {
 	}
 	s.entries = append(s.entries[:0:0], s.entries[i:]...)
 	return nil
+}
+
+// Replayed returns, once, the reports the spool held when it was opened:
+// acknowledged before a restart, and perhaps not yet in ClickHouse. The
+// server remembers their event ids, so that a retry is answered as a
+// duplicate rather than stored again, and their runs' start, so that later
+// reports of those runs join them.
+func (s *Spool) Replayed() []ReplayedReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.replayed
+	s.replayed = nil
+	return r
 }
 
 // Stats returns the spool's current figures.

@@ -1,0 +1,140 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/syncwatch/syncwatch/synclog"
+)
+
+// FuzzDecodeBody feeds arbitrary bodies, content types and encodings to the
+// request decoder, the item decoder, Normalize and Validate, and to the
+// whole ingest handler: nothing panics, a bad request is always a 4xx
+// naming what is wrong, and a report that passes validation survives the
+// spool's encoding unchanged and still valid.
+func FuzzDecodeBody(f *testing.F) {
+	one := report("seed-1")
+	for _, seed := range []struct {
+		body        string
+		contentType string
+		encoding    string
+	}{
+		{one, "application/json", ""},
+		{"[" + one + "," + report("seed-2", "status", `"pending"`, "completed_at", "<delete>") + "]", "application/json", ""},
+		{one + "\n" + report("seed-3") + "\n", "application/x-ndjson", ""},
+		{string(gzipped(f, "["+one+"]")), "application/json", "gzip"},
+		{`{"sync_type":"stock","status":"processing"}`, "", ""},
+		{`{"sync_type":"stock","status":"failed","message":"token=abc123 at /api?x=1","attributes":{"host":"a"}}`, "application/json; charset=utf-8", "identity"},
+		{`[1, "x", null, {}, []]`, "application/json", ""},
+		{`{"total_count":18446744073709551615,"success_count":18446744073709551615,"failed_count":1,"sync_type":"order","status":"partial"}`, "application/json", ""},
+		{`{"started_at":"2026-01-02T15:04:05.999999999+14:00","completed_at":"2026-01-02T15:04:05-12:00","sync_type":"order","status":"success"}`, "application/json", ""},
+		{"{\"message\":\"\xff\xfe\",\"sync_type\":\"manual\",\"status\":\"success\",\"attributes\":{\"\xff\":\"\xfe\"}}", "application/json", ""},
+		{`{"event_id":"` + string(bytes.Repeat([]byte("e"), 200)) + `"}`, "application/ndjson", ""},
+		{"", "application/json", ""},
+		{"[", "application/json", "gzip"},
+		{"x", "text/plain", "br"},
+		{"x", "/", ""},
+	} {
+		f.Add([]byte(seed.body), seed.contentType, seed.encoding)
+	}
+
+	const maxBytes, maxItems = 64 << 10, 50
+	types := synclog.MustSyncTypes(synclog.DefaultSyncTypes)
+	// The handler under test, with a spool drained into a storage that
+	// forgets what it gets.
+	e := newEnv(f, envOptions{
+		cfg:        Config{MaxBodyBytes: maxBytes, MaxItems: maxItems, DedupWindow: 1 << 16},
+		spoolBytes: 1 << 30, runBatcher: true, batcher: BatcherConfig{MaxAge: time.Millisecond},
+	})
+	e.fake.discard = true
+
+	f.Fuzz(func(t *testing.T, body []byte, contentType, encoding string) {
+		now := time.Now().UTC()
+		items, err := decodeBody(contentType, encoding, bytes.NewReader(body), maxBytes, maxItems)
+		if err != nil {
+			var re *requestError
+			if !errors.As(err, &re) {
+				t.Fatalf("decodeBody returned %T %v, want a *requestError", err, err)
+			}
+			if re.status < 400 || re.status >= 500 || re.msg == "" || re.reason == "" {
+				t.Fatalf("decodeBody refused with %d %q (%s)", re.status, re.msg, re.reason)
+			}
+		}
+		if len(items) > maxItems {
+			t.Fatalf("%d items over the limit of %d", len(items), maxItems)
+		}
+		for _, raw := range items {
+			r, verr := decodeItem(raw)
+			if verr != nil {
+				if verr.Rule == "" {
+					t.Fatalf("item %q rejected without a rule", raw)
+				}
+				continue
+			}
+			r.Normalize(now)
+			if err := r.Validate(types, now); err != nil {
+				var ve *synclog.ValidationError
+				if !errors.As(err, &ve) || ve.Field == "" || ve.Rule == "" {
+					t.Fatalf("Validate returned %v: want a ValidationError naming a field", err)
+				}
+				continue
+			}
+			// What the spool writes and reads back is the same valid report.
+			enc, err := json.Marshal(r)
+			if err != nil {
+				t.Fatalf("encode a valid report: %v", err)
+			}
+			var back synclog.Report
+			if err := json.Unmarshal(enc, &back); err != nil {
+				t.Fatalf("decode a valid report: %v", err)
+			}
+			if err := back.Validate(types, now); err != nil {
+				t.Fatalf("a valid report is invalid after the spool's encoding: %v\n%s", err, enc)
+			}
+			if back.EventID != r.EventID || back.Message != r.Message || back.Fingerprint != r.Fingerprint ||
+				!back.StartedAt.Equal(r.StartedAt) || len(back.Attributes) != len(r.Attributes) {
+				t.Fatalf("the spool's encoding changed the report:\n%+v\n%+v", r, back)
+			}
+		}
+
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/runs", bytes.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if encoding != "" {
+			req.Header.Set("Content-Encoding", encoding)
+		}
+		w := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("bad input got %d: %s", w.Code, w.Body)
+		}
+		switch w.Code {
+		case 202, 400, 403:
+			var resp IngestResponse
+			if json.Unmarshal(w.Body.Bytes(), &resp) == nil && (resp.Items != nil || resp.Rejected != nil) {
+				if w.Code == 202 && resp.Accepted+resp.Duplicates == 0 {
+					t.Fatalf("202 with nothing accepted: %s", w.Body)
+				}
+				if w.Code != 202 && resp.Accepted+resp.Duplicates != 0 {
+					t.Fatalf("%d with reports accepted: %s", w.Code, w.Body)
+				}
+				if len(resp.Items)+len(resp.Rejected) != len(items) {
+					t.Fatalf("%d items answered for %d sent: %s", len(resp.Items)+len(resp.Rejected), len(items), w.Body)
+				}
+				return
+			}
+			fallthrough
+		default:
+			var er ErrorResponse
+			if err := json.Unmarshal(w.Body.Bytes(), &er); err != nil || er.Error == "" {
+				t.Fatalf("%d without an error message: %q", w.Code, w.Body)
+			}
+		}
+	})
+}
