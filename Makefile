@@ -19,9 +19,10 @@ deps: libchdb
 	@scripts/install-deps.sh
 	$(GO) mod download
 
-## run: the service on the embedded engine at http://127.0.0.1:8080
+## run: the service on the embedded engine at http://127.0.0.1:8080, fed by
+## `syncwatch demo` (DEMO=0 for the service alone; DEMO_FLAGS for the demo)
 run: libchdb build
-	$(BIN) serve --data-dir $(DATA_DIR) --libchdb "$$(scripts/fetch-libchdb.sh)"
+	@DATA_DIR=$(DATA_DIR) scripts/run-demo.sh $(BIN)
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -2,7 +2,11 @@
 // stores them in ClickHouse and publishes metrics for Prometheus.
 //
 //	syncwatch serve     run the ingest, query and metrics service
+//	syncwatch export    serve the metrics computed from ClickHouse alone
 //	syncwatch migrate   apply or inspect schema migrations
+//	syncwatch run       run a job and report its run
+//	syncwatch send      send one run report (for shell scripts)
+//	syncwatch demo      feed a server realistic demo runs
 //	syncwatch version   print the version
 package main
 
@@ -31,7 +35,11 @@ const usage = `usage: syncwatch <command> [flags]
 
 commands:
   serve     run the ingest, query and metrics service
+  export    serve the metrics computed from ClickHouse alone (beside replicas)
   migrate   up | down | version | force N: manage the ClickHouse schema
+  run       --type T -- CMD ARGS: run a job and report its run
+  send      --type T --status S: send one run report, print its run_id
+  demo      feed a server realistic runs of a supplier integration
   version   print the version
 
 Run 'syncwatch <command> -h' for the flags of a command. Every flag can also
@@ -55,8 +63,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	switch args[0] {
 	case "serve":
 		err = runServe(ctx, args[1:], getenv, stderr)
+	case "export":
+		err = runExport(ctx, args[1:], getenv, stderr)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], getenv, stdout, stderr)
+	case "run":
+		return runWrapped(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
+	case "send":
+		err = runSend(ctx, args[1:], getenv, stdout, stderr)
+	case "demo":
+		err = runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "syncwatch", version)
 	case "help", "-h", "--help":

@@ -8,15 +8,13 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -24,6 +22,9 @@ import (
 type serveOptions struct {
 	storage storageOptions
 	logs    logOptions
+	metrics exporterOptions
+	// exporter publishes the ClickHouse-backed metrics in this process.
+	exporter bool
 
 	listen          string
 	migrate         bool
@@ -45,6 +46,8 @@ type serveOptions struct {
 func (o *serveOptions) register(s *settings) {
 	o.storage.register(s)
 	o.logs.register(s)
+	o.metrics.register(s)
+	s.Bool(&o.exporter, "exporter", true, "publish the metrics computed from ClickHouse on /metrics; turn off on replicas when syncwatch export publishes them")
 	s.String(&o.listen, "listen", "127.0.0.1:8080", "address to listen on; without tokens only a loopback address is used")
 	s.Bool(&o.migrate, "migrate", true, "apply schema migrations at start-up")
 	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypes, "comma-separated sync types reports may name")
@@ -111,22 +114,29 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer closeLogged(log, "spool", spool.Close)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "syncwatch_build_info",
-		Help: "Always 1; the labels say which build of syncwatch runs.",
-	}, []string{"version", "goversion"})
-	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
-	reg.MustRegister(buildInfo)
+	reg := newRegistry()
 	metrics := collector.NewMetrics(reg)
+	// The ingest instruments and the ClickHouse-backed collector share the
+	// source cap.
+	limiter := exporter.NewSourceLimiter(o.metrics.maxSources)
+	ingest, err := exporter.NewIngest(reg, types.Names(), limiter)
+	if err != nil {
+		return err
+	}
+	var exp *exporter.Collector
+	if o.exporter {
+		if exp, err = o.metrics.newExporter(reg, types, limiter, store, log); err != nil {
+			return err
+		}
+	}
 
 	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.batchSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := collector.NewServer(collector.Config{
 		SyncTypes: types, MaxBodyBytes: int64(o.maxBodyBytes), MaxItems: o.maxItems, DedupWindow: o.dedupWindow,
+		OnAccepted: ingest.Observe,
 	}, collector.Deps{
 		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Storage: store, Metrics: metrics,
-		Registerer: reg, Gatherer: reg,
+		Registerer: reg, Gatherer: reg, Query: store,
 	})
 	if err != nil {
 		return err
@@ -142,8 +152,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen: %w", err)
 	}
 	go batcher.Run()
+	handler := srv.Handler()
+	if exp != nil {
+		// Scrapes of /metrics wait for fresh ClickHouse-backed values
+		// within their timeout.
+		handler = exp.WrapHandler(handler, "/metrics")
+	}
 	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

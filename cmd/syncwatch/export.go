@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/synclog"
+)
+
+// newRegistry returns the registry every command that serves /metrics
+// starts from: the Go and process collectors and syncwatch_build_info.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "syncwatch_build_info",
+		Help: "Always 1; the labels say which build of syncwatch runs.",
+	}, []string{"version", "goversion"})
+	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	reg.MustRegister(buildInfo)
+	return reg
+}
+
+// exporterOptions are the settings of the metrics that serve and export
+// share.
+type exporterOptions struct {
+	maxSources        int
+	expectedIntervals []string
+	maxRuntimes       []string
+	windows           []string
+	cacheTTL          time.Duration
+	lookback          time.Duration
+	maxStaleness      time.Duration
+}
+
+func (o *exporterOptions) register(s *settings) {
+	s.Int(&o.maxSources, "max-sources", exporter.DefaultMaxSources, "sources that keep their own label in metrics; later ones are counted as source=\"other\"")
+	s.List(&o.expectedIntervals, "expected-intervals", nil, "how often each sync type should succeed, e.g. products=6h,prices=1h; 0 for none (defaults: products=6h, prices=1h, stock=15m, order=5m, logistics=30m, manual=0)")
+	s.List(&o.maxRuntimes, "max-runtimes", nil, "how long a run of each sync type may take, e.g. products=2h,order=5m (defaults: products=2h, prices=30m, stock=15m, order=5m, logistics=15m, manual=1h)")
+	s.List(&o.windows, "exporter-windows", []string{"1h", "24h"}, "windows of the syncwatch_window_* metrics")
+	s.Duration(&o.cacheTTL, "exporter-cache-ttl", exporter.DefaultCacheTTL, "how long metrics computed from ClickHouse are served before scrapes query it again")
+	s.Duration(&o.lookback, "exporter-lookback", exporter.DefaultLookback, "runs read for runs in progress and consecutive failures")
+	s.Duration(&o.maxStaleness, "exporter-max-staleness", exporter.DefaultMaxStaleness, "while ClickHouse fails, how long cached metrics are still served")
+}
+
+// config returns the exporter's configuration for the sync types.
+func (o *exporterOptions) config(types synclog.SyncTypes, limiter *exporter.SourceLimiter, log logrus.FieldLogger) (exporter.Config, error) {
+	names := types.Names()
+	expected, err := exporter.ParseDurations(o.expectedIntervals, names)
+	if err != nil {
+		return exporter.Config{}, usageError{fmt.Errorf("--expected-intervals: %w", err)}
+	}
+	runtimes, err := exporter.ParseDurations(o.maxRuntimes, names)
+	if err != nil {
+		return exporter.Config{}, usageError{fmt.Errorf("--max-runtimes: %w", err)}
+	}
+	if o.maxSources < 1 {
+		return exporter.Config{}, usageError{fmt.Errorf("--max-sources %d: must be at least 1", o.maxSources)}
+	}
+	var windows []time.Duration
+	for _, w := range o.windows {
+		var d durationValue
+		if err := d.Set(w); err != nil {
+			return exporter.Config{}, usageError{fmt.Errorf("--exporter-windows: %w", err)}
+		}
+		windows = append(windows, time.Duration(d))
+	}
+	return exporter.Config{
+		SyncTypes:         names,
+		Windows:           windows,
+		CacheTTL:          o.cacheTTL,
+		Lookback:          o.lookback,
+		MaxStaleness:      o.maxStaleness,
+		ExpectedIntervals: exporter.MergeDurations(exporter.DefaultExpectedIntervals(), expected, names),
+		MaxRuntimes:       exporter.MergeDurations(exporter.DefaultMaxRuntimes(), runtimes, names),
+		Limiter:           limiter,
+		Log:               log.WithField("component", "exporter"),
+	}, nil
+}
+
+// newExporter builds the ClickHouse-backed collector over store and
+// registers it with reg.
+func (o *exporterOptions) newExporter(reg prometheus.Registerer, types synclog.SyncTypes, limiter *exporter.SourceLimiter, store *clickhouse.Store, log logrus.FieldLogger) (*exporter.Collector, error) {
+	cfg, err := o.config(types, limiter, log)
+	if err != nil {
+		return nil, err
+	}
+	c, err := exporter.New(storeSource{store}, cfg, reg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+// storeSource adapts the ClickHouse store to the exporter's Source. The
+// conversions fail to compile when the two packages' types drift apart.
+type storeSource struct{ store *clickhouse.Store }
+
+func (s storeSource) WindowStats(ctx context.Context, q exporter.WindowQuery) ([]exporter.WindowStat, error) {
+	rows, err := s.store.ExporterWindowStats(ctx, q.Since, q.Until, q.Sources)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]exporter.WindowStat, len(rows))
+	for i, r := range rows {
+		out[i] = exporter.WindowStat(r)
+	}
+	return out, nil
+}
+
+func (s storeSource) TypeStates(ctx context.Context, since time.Time) ([]exporter.TypeState, error) {
+	rows, err := s.store.ExporterTypeStates(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]exporter.TypeState, len(rows))
+	for i, r := range rows {
+		out[i] = exporter.TypeState(r)
+	}
+	return out, nil
+}
+
+// exportOptions are the settings of `syncwatch export`.
+type exportOptions struct {
+	storage   storageOptions
+	logs      logOptions
+	metrics   exporterOptions
+	listen    string
+	migrate   bool
+	syncTypes []string
+}
+
+func (o *exportOptions) register(s *settings) {
+	o.storage.register(s)
+	o.logs.register(s)
+	o.metrics.register(s)
+	s.String(&o.listen, "listen", "127.0.0.1:9464", "address to serve /metrics on")
+	s.Bool(&o.migrate, "migrate", false, "apply schema migrations at start-up (serve usually does)")
+	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypes, "comma-separated sync types to publish")
+}
+
+const exportUsage = `usage: syncwatch export [flags]
+
+Serves the metrics computed from ClickHouse (success ratios, durations,
+error frequencies, last success, runs in progress) on /metrics, apart from
+the collectors: run one beside several 'syncwatch serve --exporter=false'
+replicas so that every series is published once.
+`
+
+// runExport serves the ClickHouse-backed metrics alone.
+func runExport(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	s := newSettings("export")
+	s.fs.SetOutput(stderr)
+	s.fs.Usage = func() { fmt.Fprint(stderr, exportUsage); s.fs.PrintDefaults() }
+	var o exportOptions
+	o.register(s)
+	if err := parseSettings(s, args, getenv); err != nil {
+		return err
+	}
+	log, err := o.logs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	types, err := synclog.NewSyncTypes(o.syncTypes)
+	if err != nil {
+		return usageError{fmt.Errorf("--sync-types: %w", err)}
+	}
+	store, err := clickhouse.Open(ctx, o.storage.config(), log)
+	if err != nil {
+		return err
+	}
+	defer closeLogged(log, "clickhouse", store.Close)
+	if o.migrate {
+		if err := store.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+	reg := newRegistry()
+	c, err := o.metrics.newExporter(reg, types, exporter.NewSourceLimiter(o.metrics.maxSources), store, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           exportHandler(reg, c, store),
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	log.WithFields(logrus.Fields{"listen": ln.Addr().String(), "engine": store.Engine(), "version": version}).Info("syncwatch export is serving /metrics")
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.WithError(err).Warn("http shutdown")
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// exportHandler serves the export command's routes: /metrics, waiting for
+// fresh ClickHouse-backed values within the scrape timeout; /healthz; and
+// /readyz, which pings ClickHouse.
+func exportHandler(reg *prometheus.Registry, c *exporter.Collector, store *clickhouse.Store) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", c.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}), ""))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := store.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "failing", "error": err.Error()})
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	return mux
+}
