@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -70,8 +71,10 @@ func (f RunFilter) where(p Params) string {
 		p["f_query"] = "%" + likeEscaper.Replace(strings.ToLower(q)) + "%"
 	}
 	if f.Fingerprint != 0 {
-		conds = append(conds, "fingerprint = {f_fingerprint:UInt64}")
-		p["f_fingerprint"] = f.Fingerprint
+		// Compared as a string: the run list selects the column as
+		// toString(fingerprint) AS fingerprint, and the alias shadows it.
+		conds = append(conds, "toString(fingerprint) = {f_fingerprint:String}")
+		p["f_fingerprint"] = strconv.FormatUint(f.Fingerprint, 10)
 	}
 	return strings.Join(conds, " AND ")
 }

@@ -95,6 +95,9 @@ type Deps struct {
 	// Query, when set, answers the query, report and monitor API (see
 	// RegisterQueryAPI).
 	Query Querier
+	// Console, when set with Query, serves the web console under /ui/
+	// (see RegisterConsole).
+	Console *ConsoleConfig
 }
 
 // NewServer builds the HTTP service and its routes.
@@ -128,6 +131,11 @@ func NewServer(cfg Config, d Deps) (*Server, error) {
 	if d.Query != nil {
 		if err := s.RegisterQueryAPI(d.Query, d.Registerer); err != nil {
 			return nil, err
+		}
+		if d.Console != nil {
+			if err := s.RegisterConsole(d.Query, *d.Console); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s, nil

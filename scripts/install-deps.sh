@@ -3,8 +3,10 @@
 #   clickhouse-server  a real ClickHouse server for the native-protocol tests
 #   prometheus         promtool and a Prometheus server for the metrics tests
 #   prometheus-alertmanager  amtool and an Alertmanager for the alerting tests
+#   chromium           the headless browser of the web console's end-to-end test
+#   fonts-wqy-microhei a CJK font, so that its Chinese screenshots are legible
 # It uses apt-get (as root, or through sudo) and does nothing when every
-# command is already there.
+# file is already there.
 set -euo pipefail
 
 declare -A want=(
@@ -12,10 +14,12 @@ declare -A want=(
   [/usr/bin/promtool]=prometheus
   [/usr/bin/amtool]=prometheus-alertmanager
   [/usr/bin/prometheus-alertmanager]=prometheus-alertmanager
+  [/usr/bin/chromium]=chromium
+  [/usr/share/fonts/truetype/wqy/wqy-microhei.ttc]=fonts-wqy-microhei
 )
 missing=()
 for bin in "${!want[@]}"; do
-  [ -x "$bin" ] || missing+=("${want[$bin]}")
+  [ -e "$bin" ] || missing+=("${want[$bin]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

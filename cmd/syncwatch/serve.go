@@ -130,13 +130,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
+	// The console rates each sync type's last success against the
+	// intervals the exporter alerts on.
+	expected, err := o.metrics.config(types, limiter, log)
+	if err != nil {
+		return err
+	}
 	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.batchSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := collector.NewServer(collector.Config{
 		SyncTypes: types, MaxBodyBytes: int64(o.maxBodyBytes), MaxItems: o.maxItems, DedupWindow: o.dedupWindow,
 		OnAccepted: ingest.Observe,
 	}, collector.Deps{
 		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Storage: store, Metrics: metrics,
-		Registerer: reg, Gatherer: reg, Query: store,
+		Registerer: reg, Gatherer: reg, Query: store, Console: &collector.ConsoleConfig{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
 	})
 	if err != nil {
 		return err
