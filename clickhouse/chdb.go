@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -252,17 +251,15 @@ func (e *chdbEngine) insertReports(ctx context.Context, rows []reportRow) error 
 	if len(rows) == 0 {
 		return nil
 	}
-	var b bytes.Buffer
-	b.WriteString("INSERT INTO reports (")
-	b.WriteString(reportColumnList)
-	b.WriteString(") FORMAT JSONEachRow\n")
-	enc := json.NewEncoder(&b)
+	head := "INSERT INTO reports (" + reportColumnList + ") FORMAT JSONEachRow\n"
+	// Reports run to a few hundred bytes; size the buffer once.
+	b := make([]byte, 0, len(head)+len(rows)*512)
+	b = append(b, head...)
 	for i := range rows {
-		if err := enc.Encode(&rows[i]); err != nil {
-			return fmt.Errorf("encode report %s: %w", rows[i].EventID, err)
-		}
+		b = rows[i].appendJSON(b)
+		b = append(b, '\n')
 	}
-	return e.exec(ctx, b.String(), nil)
+	return e.exec(ctx, string(b), nil)
 }
 
 // close closes every connection once all statements have finished.

@@ -178,6 +178,16 @@ func (s *Store) ListRuns(ctx context.Context, opt ListOptions) ([]Run, *Cursor, 
 			cond += " AND started_at < {w_upper:DateTime64(3, 'UTC')}"
 			p["w_upper"] = upper
 		}
+		if strings.TrimSpace(f.Query) != "" {
+			// The message search is the costly condition under FINAL,
+			// which reads and reconciles every message of the slice. The
+			// runs with a matching row are found without FINAL first
+			// (where the ngram index and the query condition cache help),
+			// and only those are reconciled: a run whose latest row
+			// matches has a matching row, and the outer condition drops
+			// the runs that only an older row matched.
+			cond += " AND (started_at, run_id) IN (SELECT started_at, run_id FROM runs WHERE " + cond + ")"
+		}
 		p["limit"] = opt.Limit + 1 - len(runs)
 		out, err := s.eng.selectRows(ctx, `SELECT `+runColumns+` FROM runs FINAL WHERE `+cond+`
 ORDER BY started_at DESC, run_id DESC LIMIT {limit:UInt32}`+finalSettings, p)
