@@ -7,6 +7,7 @@
 //	syncwatch run       run a job and report its run
 //	syncwatch send      send one run report (for shell scripts)
 //	syncwatch demo      feed a server realistic demo runs
+//	syncwatch healthcheck  check a running syncwatch's /readyz (for containers)
 //	syncwatch version   print the version
 package main
 
@@ -40,6 +41,7 @@ commands:
   run       --type T -- CMD ARGS: run a job and report its run
   send      --type T --status S: send one run report, print its run_id
   demo      feed a server realistic runs of a supplier integration
+  healthcheck  exit 0 when a running syncwatch answers /readyz (for containers)
   version   print the version
 
 Run 'syncwatch <command> -h' for the flags of a command. Every flag can also
@@ -73,6 +75,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		err = runSend(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], getenv, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "syncwatch", version)
 	case "help", "-h", "--help":
