@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/syncwatch/syncwatch/synclog"
@@ -673,9 +672,6 @@ type DeleteResult struct {
 	DryRun  bool   `json:"dry_run"`
 }
 
-// deleteSeq numbers the tables that hold the runs a delete removes.
-var deleteSeq atomic.Uint64
-
 // DeleteRuns removes the runs f selects, with all their reports. f must
 // have an upper time bound. With dryRun it only counts them.
 func (s *Store) DeleteRuns(ctx context.Context, f RunFilter, dryRun bool) (DeleteResult, error) {
@@ -702,7 +698,7 @@ func (s *Store) DeleteRuns(ctx context.Context, f RunFilter, dryRun bool) (Delet
 	// once a run's latest row is gone from one part, its older rows in
 	// another no longer match the filter, stay, and bring back a stale
 	// state of the run.
-	tmp := fmt.Sprintf("syncwatch_delete_%d_%d", time.Now().UnixNano(), deleteSeq.Add(1))
+	tmp := "syncwatch_delete_" + strings.ReplaceAll(synclog.NewID(), "-", "_")
 	if err := s.eng.exec(ctx, `CREATE TABLE `+tmp+` ENGINE = Memory AS `+selected+finalSettings, p); err != nil {
 		return DeleteResult{}, fmt.Errorf("select runs to delete: %w", err)
 	}

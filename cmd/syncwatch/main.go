@@ -54,7 +54,13 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
+// run runs a command line with the process's standard input.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runIO(args, getenv, os.Stdin, stdout, stderr)
+}
+
+// runIO runs a command line with the given streams.
+func runIO(args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -72,7 +78,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case "run":
 		return runWrapped(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "send":
-		err = runSend(ctx, args[1:], getenv, stdout, stderr)
+		err = runSend(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "demo":
 		err = runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -63,11 +62,8 @@ error otherwise, 2 for a mistake on the command line.
 flags:
 `
 
-// sendStdin is where --message - reads the message from.
-var sendStdin io.Reader = os.Stdin
-
 // runSend is `syncwatch send`.
-func runSend(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func runSend(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	s := newSettings("send")
 	s.fs.SetOutput(stderr)
 	s.fs.Usage = func() {
@@ -94,7 +90,7 @@ func runSend(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	msg := o.message
 	if msg == "-" {
-		data, err := readTail(sendStdin, synclog.MaxMessageBytes)
+		data, err := readTail(stdin, synclog.MaxMessageBytes)
 		if err != nil {
 			return fmt.Errorf("read the message from stdin: %w", err)
 		}

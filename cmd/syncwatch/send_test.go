@@ -166,9 +166,8 @@ func TestSend(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			sendStdin = strings.NewReader(tt.stdin)
 			var stdout, stderr bytes.Buffer
-			code := run(append([]string{"send"}, tt.args...), func(k string) string { return env[k] }, &stdout, &stderr)
+			code := runIO(append([]string{"send"}, tt.args...), func(k string) string { return env[k] }, strings.NewReader(tt.stdin), &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Fatalf("exit code %d, want %d\nstdout %s\nstderr %s", code, tt.wantCode, stdout.String(), stderr.String())
 			}
@@ -199,7 +198,6 @@ func TestSend(t *testing.T) {
 			}
 		})
 	}
-	sendStdin = strings.NewReader("")
 }
 
 func equalReports(a, b client.Report) bool {
