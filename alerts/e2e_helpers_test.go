@@ -338,8 +338,13 @@ func (l *lockedBuffer) String() string {
 // ends, and logs its output if the test failed.
 func startProcess(t testing.TB, name string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(tool(t, name), args...)
+	return startCommand(t, name, exec.Command(tool(t, name), args...))
+}
+
+// startCommand starts cmd (its output is captured) as startProcess does.
+func startCommand(t testing.TB, name string, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	if err := p.cmd.Start(); err != nil {
@@ -410,25 +415,33 @@ func startAlertmanager(t testing.TB, configPath string) string {
 // promOptions configures startPrometheus.
 type promOptions struct {
 	Target       string   // host:port scraped as job "syncwatch"
+	Targets      []string // more targets of job "syncwatch" (replicas)
 	RuleFiles    []string // usually writeShortRules' result
 	Alertmanager string   // base URL of the Alertmanager, or empty
 	Interval     time.Duration
 }
 
 // startPrometheus runs Prometheus on a free loopback port with a temporary
-// config: the target scraped as job "syncwatch" every Interval (default 1s),
+// config: the targets scraped as job "syncwatch" every Interval (default 1s),
 // rules evaluated as often, alerts sent to the Alertmanager. It returns its
 // base URL once the rules are loaded and every rule group has been evaluated.
 //
 // Prometheus' scrape manager applies new targets on a 5-second tick, so right
 // after start-up up{job="syncwatch"} is absent for a few seconds, which the
 // shortened SyncwatchDown would report. The rules are therefore loaded only
-// once the target has been scraped: Prometheus starts with an empty rules
-// directory, which is filled and reloaded (SIGHUP) after the first scrape.
+// once every target has been scraped successfully: Prometheus starts with an
+// empty rules directory, which is filled and reloaded (SIGHUP) after that.
 func startPrometheus(t testing.TB, o promOptions) string {
 	t.Helper()
 	if o.Interval == 0 {
 		o.Interval = time.Second
+	}
+	targets := o.Targets
+	if o.Target != "" {
+		targets = append([]string{o.Target}, targets...)
+	}
+	if len(targets) == 0 {
+		t.Fatal("startPrometheus: no target")
 	}
 	dir := t.TempDir()
 	rulesDir := filepath.Join(dir, "rules")
@@ -444,7 +457,7 @@ func startPrometheus(t testing.TB, o promOptions) string {
 		"rule_files": []string{filepath.Join(rulesDir, "*.yml")},
 		"scrape_configs": []any{map[string]any{
 			"job_name":       "syncwatch",
-			"static_configs": []any{map[string]any{"targets": []string{o.Target}}},
+			"static_configs": []any{map[string]any{"targets": targets}},
 		}},
 	}
 	if o.Alertmanager != "" {
@@ -481,13 +494,13 @@ func startPrometheus(t testing.TB, o promOptions) string {
 		return base
 	}
 
-	waitUntil(t, p, 30*time.Second, "the first scrape of "+o.Target, func() bool {
+	waitUntil(t, p, 30*time.Second, "a successful scrape of "+strings.Join(targets, ", "), func() bool {
 		var r struct {
 			Data struct {
 				Result []any `json:"result"`
 			} `json:"data"`
 		}
-		return promAPI(base, "/api/v1/query?query="+url.QueryEscape(`up{job="syncwatch"}`), &r) == nil && len(r.Data.Result) > 0
+		return promAPI(base, "/api/v1/query?query="+url.QueryEscape(`up{job="syncwatch"} == 1`), &r) == nil && len(r.Data.Result) == len(targets)
 	})
 	for i, f := range o.RuleFiles {
 		b, err := os.ReadFile(f)
@@ -551,6 +564,75 @@ func promAPI(base, path string, v any) error {
 // failure messages.
 func promAlerts(base string) string {
 	resp, err := http.Get(base + "/api/v1/alerts")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// promSample is one element of an instant query's vector result.
+type promSample struct {
+	Metric map[string]string
+	Value  float64
+}
+
+// promQuery runs an instant query and returns its vector result.
+func promQuery(base, query string) ([]promSample, error) {
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := promAPI(base, "/api/v1/query?query="+url.QueryEscape(query), &r); err != nil {
+		return nil, err
+	}
+	if r.Data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %s: result type %q, want vector", query, r.Data.ResultType)
+	}
+	out := make([]promSample, 0, len(r.Data.Result))
+	for _, s := range r.Data.Result {
+		str, _ := s.Value[1].(string)
+		v, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %s: value %v: %w", query, s.Value[1], err)
+		}
+		out = append(out, promSample{Metric: s.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// promAlert is one active alert of Prometheus' /api/v1/alerts.
+type promAlert struct {
+	Labels   map[string]string `json:"labels"`
+	State    string            `json:"state"` // pending or firing
+	ActiveAt time.Time         `json:"activeAt"`
+	Value    string            `json:"value"`
+}
+
+// promActiveAlerts returns Prometheus' pending and firing alerts.
+func promActiveAlerts(base string) ([]promAlert, error) {
+	var r struct {
+		Data struct {
+			Alerts []promAlert `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := promAPI(base, "/api/v1/alerts", &r); err != nil {
+		return nil, err
+	}
+	return r.Data.Alerts, nil
+}
+
+// amAlerts returns the alerts Alertmanager holds (GET /api/v2/alerts: the
+// unresolved ones, with their state and inhibitions), for failure messages.
+func amAlerts(base string) string {
+	resp, err := http.Get(base + "/api/v2/alerts")
 	if err != nil {
 		return err.Error()
 	}

@@ -165,6 +165,9 @@ type cacheState struct {
 	attemptDur time.Duration
 	// inflight is when the running refresh started; zero when none runs.
 	inflight time.Time
+	// late is set when a scrape stopped waiting for the running refresh
+	// (its timeout came first) and cleared when a refresh ends.
+	late bool
 	// failing is true from a failed refresh to the next successful one.
 	failing bool
 }
@@ -279,7 +282,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		c.group.DoChan(refreshKey, c.refresh) // buffered; nobody waits
 	}
 
-	fresh := st.snap != nil && st.err == nil && now.Sub(st.snap.done) < c.cfg.CacheTTL
+	// Fresh means what scrape_success documents: values exist, the last
+	// refresh succeeded, and no refresh is late: a scrape gave up waiting
+	// for it, or it has run longer than a scrape waits by default. Not the
+	// age against CacheTTL: a scrape whose wrapper found the cache fresh
+	// may gather it a moment after the TTL ran out, which with scrapes
+	// every TTL happens about every other time, and nothing failed then.
+	late := st.late || (!st.inflight.IsZero() && now.Sub(st.inflight) >= c.cfg.ScrapeTimeout)
+	fresh := st.snap != nil && st.err == nil && !late && now.Sub(st.snap.done) <= c.cfg.MaxStaleness
 	if st.snap != nil && now.Sub(st.snap.done) <= c.cfg.MaxStaleness {
 		for _, m := range st.snap.metrics {
 			ch <- m
@@ -338,6 +348,11 @@ func (c *Collector) Refresh(ctx context.Context) error {
 	case r := <-c.group.DoChan(refreshKey, c.refresh):
 		return r.Err
 	case <-ctx.Done():
+		c.mu.Lock()
+		if !c.cache.inflight.IsZero() {
+			c.cache.late = true
+		}
+		c.mu.Unlock()
 		return ctx.Err()
 	}
 }
@@ -364,6 +379,7 @@ func (c *Collector) refresh() (any, error) {
 	defer c.mu.Unlock()
 	st := &c.cache
 	st.inflight = time.Time{}
+	st.late = false
 	st.attemptEnd = end
 	st.attemptDur = end.Sub(start)
 	st.err = err

@@ -485,7 +485,7 @@ func TestCacheConcurrentScrapes(t *testing.T) {
 				body, _, err := f.scrapeErr(5 * time.Second)
 				if err != nil {
 					t.Error(err)
-				} else if !strings.Contains(body, "syncwatch_exporter_scrape_success 1") {
+				} else if !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 1\n") {
 					t.Errorf("scrape without fresh values:\n%s", body)
 				}
 			})
@@ -534,7 +534,7 @@ func TestScrapeWhileSourceSlow(t *testing.T) {
 		t.Errorf("scrape took %v, over its timeout of %v", took, timeout)
 	}
 	for _, want := range []string{
-		"syncwatch_exporter_scrape_success 0",
+		"\nsyncwatch_exporter_scrape_success 0\n",
 		`syncwatch_runs_total{source="haier",status="success",sync_type="stock"} 1`,
 		`syncwatch_expected_interval_seconds{sync_type="stock"} 900`,
 	} {
@@ -557,7 +557,7 @@ func TestScrapeWhileSourceSlow(t *testing.T) {
 func TestScrapeServesStale(t *testing.T) {
 	f := newFixture(t, handDataset(), nil)
 	body, _ := f.scrape(t, time.Second)
-	if !strings.Contains(body, "syncwatch_exporter_scrape_success 1") || !strings.Contains(body, "syncwatch_window_runs") {
+	if !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 1\n") || !strings.Contains(body, "syncwatch_window_runs") {
 		t.Fatalf("first scrape:\n%s", body)
 	}
 
@@ -570,7 +570,7 @@ func TestScrapeServesStale(t *testing.T) {
 			if took > time.Second {
 				t.Errorf("scrape took %v", took)
 			}
-			for _, want := range []string{"syncwatch_exporter_scrape_success 0", "syncwatch_window_runs{", "syncwatch_exporter_cache_age_seconds 15"} {
+			for _, want := range []string{"\nsyncwatch_exporter_scrape_success 0\n", "syncwatch_window_runs{", "syncwatch_exporter_cache_age_seconds 15"} {
 				if !strings.Contains(body, want) {
 					t.Errorf("scrape lacks %q:\n%s", want, body)
 				}
@@ -593,7 +593,7 @@ func TestScrapeServesStale(t *testing.T) {
 		f.src.set(0, nil, nil)
 		f.clock.Add(exporter.DefaultRetryInterval)
 		body, _ := f.scrape(t, time.Second)
-		if !strings.Contains(body, "syncwatch_exporter_scrape_success 1") {
+		if !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 1\n") {
 			t.Errorf("after recovery:\n%s", body)
 		}
 	})
@@ -607,7 +607,7 @@ func TestScrapeServesStale(t *testing.T) {
 		if took > 500*time.Millisecond {
 			t.Errorf("scrape took %v", took)
 		}
-		for _, want := range []string{"syncwatch_exporter_scrape_success 0", `syncwatch_consecutive_failures{source="haier",sync_type="stock"} 2`} {
+		for _, want := range []string{"\nsyncwatch_exporter_scrape_success 0\n", `syncwatch_consecutive_failures{source="haier",sync_type="stock"} 2`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("scrape lacks %q:\n%s", want, body)
 			}
@@ -618,7 +618,7 @@ func TestScrapeServesStale(t *testing.T) {
 		if strings.Contains(body, "syncwatch_window_runs") || strings.Contains(body, "syncwatch_exporter_cache_age_seconds") {
 			t.Errorf("values older than the staleness limit served:\n%s", body)
 		}
-		if !strings.Contains(body, "syncwatch_exporter_scrape_success 0") {
+		if !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 0\n") {
 			t.Errorf("scrape lacks scrape_success 0:\n%s", body)
 		}
 	})
