@@ -453,7 +453,7 @@ func TestExportCommand(t *testing.T) {
 	}, "http://"+addr+"/healthz")
 	body := fetchMetrics(t, "http://"+addr+"/metrics")
 	for _, want := range []string{
-		"syncwatch_exporter_scrape_success 1",
+		"\nsyncwatch_exporter_scrape_success 1\n", // whole line: its HELP text starts with "1 when"
 		`syncwatch_window_runs{source="erp",status="success",sync_type="products",window="6h"}`,
 		`syncwatch_window_success_ratio{source="erp",sync_type="products",window="30m"}`,
 		`syncwatch_consecutive_failures{source="erp",sync_type="products"} 3`,

@@ -207,7 +207,7 @@ func TestServeMetrics(t *testing.T) {
 			`syncwatch_last_run_timestamp_seconds{source="beta"`,
 			`syncwatch_window_record_success_ratio{source="alpha"`,
 			`syncwatch_window_duration_seconds{source="beta"`,
-			"syncwatch_exporter_scrape_success 1",
+			"\nsyncwatch_exporter_scrape_success 1\n", // whole line: its HELP text starts with "1 when"
 		} {
 			complete = complete && strings.Contains(exposition, want)
 		}
