@@ -25,6 +25,13 @@ var ErrSpoolFull = errors.New("spool is full")
 // ErrSpoolClosed is returned by Append after Close.
 var ErrSpoolClosed = errors.New("spool is closed")
 
+// spoolCacheBytes bounds the entries the spool keeps in memory as well as
+// on disk, so that the batcher reads them without going to the log. A log
+// read takes the log's lock, which every group commit holds through its
+// fsync: read entry by entry, a batch of single-report entries waited for
+// thousands of fsyncs and the batcher fell behind the ingest API.
+const spoolCacheBytes = 64 << 20
+
 // Spool is the durable queue between the ingest API and ClickHouse: a
 // write-ahead log (github.com/tidwall/wal) on local disk. Append returns
 // once its entry is fsync'd; concurrent appends share one fsync (group
@@ -48,6 +55,8 @@ type Spool struct {
 	entries  []entryInfo // unconsumed entries, oldest first
 	bytes    int64       // payload bytes of entries (committed or not)
 	reserved int64       // bytes of appends not yet written
+	cached   int64       // payload bytes kept in memory (entries' and appends')
+	cacheMax int64       // limit of cached; spoolCacheBytes
 	reports  int
 	lastErr  error
 	// replayed describes the reports found at open until Replayed takes
@@ -67,12 +76,16 @@ type entryInfo struct {
 	size    int64
 	reports int
 	at      time.Time
+	// payload is the entry as written, kept in memory while the cache has
+	// room; nil when it must be read from the log.
+	payload []byte
 }
 
 type appendReq struct {
 	payload []byte
 	reports int
 	at      time.Time
+	cache   bool // keep payload in memory once written
 	err     chan error
 }
 
@@ -123,7 +136,7 @@ func OpenSpool(dir string, maxBytes int64, logger logrus.FieldLogger) (*Spool, e
 		return nil, fmt.Errorf("open spool %s: %w", dir, err)
 	}
 	s := &Spool{
-		log: l, dir: dir, maxBytes: maxBytes, logger: logger,
+		log: l, dir: dir, maxBytes: maxBytes, logger: logger, cacheMax: spoolCacheBytes,
 		reqs: make(chan *appendReq, 1024), done: make(chan struct{}), loopDone: make(chan struct{}), notify: make(chan struct{}, 1),
 	}
 	if err := s.scan(); err != nil {
@@ -190,8 +203,12 @@ func (s *Spool) Append(ctx context.Context, reports []synclog.Report) error {
 		return ErrSpoolFull
 	}
 	s.reserved += size
+	cache := s.cached+size <= s.cacheMax
+	if cache {
+		s.cached += size
+	}
 	s.mu.Unlock()
-	req := &appendReq{payload: payload, reports: len(reports), at: at, err: make(chan error, 1)}
+	req := &appendReq{payload: payload, reports: len(reports), at: at, cache: cache, err: make(chan error, 1)}
 	s.reqs <- req
 	s.sendMu.RUnlock()
 	// The entry is written whatever happens to ctx now; wait for the fsync
@@ -243,9 +260,15 @@ func (s *Spool) writeGroup(batch *wal.Batch, group []*appendReq) {
 		size := int64(len(r.payload))
 		s.reserved -= size
 		if err == nil {
-			s.entries = append(s.entries, entryInfo{index: last + 1 + uint64(i), size: size, reports: r.reports, at: r.at})
+			e := entryInfo{index: last + 1 + uint64(i), size: size, reports: r.reports, at: r.at}
+			if r.cache {
+				e.payload = r.payload
+			}
+			s.entries = append(s.entries, e)
 			s.bytes += size
 			s.reports += r.reports
+		} else if r.cache {
+			s.cached -= size
 		}
 	}
 	if err != nil {
@@ -316,9 +339,12 @@ func (s *Spool) Read(max int) (SpooledBatch, error) {
 	}
 	b.Reports = make([]synclog.Report, 0, n)
 	for _, info := range infos {
-		data, err := s.log.Read(info.index)
-		if err != nil {
-			return SpooledBatch{}, fmt.Errorf("read spool entry %d: %w", info.index, err)
+		data := info.payload
+		if data == nil {
+			var err error
+			if data, err = s.log.Read(info.index); err != nil {
+				return SpooledBatch{}, fmt.Errorf("read spool entry %d: %w", info.index, err)
+			}
 		}
 		var e spoolEntry
 		if err := json.Unmarshal(data, &e); err != nil {
@@ -342,6 +368,9 @@ func (s *Spool) Commit(last uint64) error {
 	for _, e := range s.entries[:i] {
 		s.bytes -= e.size
 		s.reports -= e.reports
+		if e.payload != nil {
+			s.cached -= e.size
+		}
 	}
 	s.entries = append(s.entries[:0:0], s.entries[i:]...)
 	return nil
