@@ -7,7 +7,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 DATA_DIR  ?= ./data
 
-.PHONY: run test bench build deps libchdb vet fmt-check
+.PHONY: run test bench bench-ingest build deps libchdb vet fmt-check
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/syncwatch
@@ -37,3 +37,8 @@ test: deps fmt-check vet
 ## bench: the benchmarks whose figures the issues ask for
 bench: deps
 	SYNCWATCH_LIBCHDB="$$(scripts/fetch-libchdb.sh)" $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./...
+
+## bench-ingest: the ingest throughput, latency and overload benchmark on
+## loopback beside gin and Prometheus Pushgateway (docs/benchmarks.md)
+bench-ingest: libchdb
+	scripts/bench-ingest.sh

@@ -23,6 +23,7 @@ type serveOptions struct {
 	storage storageOptions
 	logs    logOptions
 	metrics exporterOptions
+	pprof   pprofOptions
 	// exporter publishes the ClickHouse-backed metrics in this process.
 	exporter bool
 
@@ -47,6 +48,7 @@ func (o *serveOptions) register(s *settings) {
 	o.storage.register(s)
 	o.logs.register(s)
 	o.metrics.register(s)
+	o.pprof.register(s)
 	s.Bool(&o.exporter, "exporter", true, "publish the metrics computed from ClickHouse on /metrics; turn off on replicas when syncwatch export publishes them")
 	s.String(&o.listen, "listen", "127.0.0.1:8080", "address to listen on; without tokens only a loopback address is used")
 	s.Bool(&o.migrate, "migrate", true, "apply schema migrations at start-up")
@@ -89,6 +91,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageError{err}
 	}
+	defer o.pprof.start(log)()
 	if !auth.Enabled() {
 		log.WithField("listen", listen).Warn("no tokens configured: the API is open to anyone who can reach it, so syncwatch listens on loopback only")
 	}
