@@ -29,6 +29,7 @@ const (
 	ReasonMalformed       = "malformed"
 	ReasonRateLimited     = "rate_limited"
 	ReasonUnauthorized    = "unauthorized"
+	ReasonOverloaded      = "overloaded"
 )
 
 // NewMetrics creates the collector's instruments and registers them with reg.
@@ -75,7 +76,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{"accepted", "duplicate", "rejected"} {
 		m.reports.WithLabelValues(o)
 	}
-	for _, r := range []string{ReasonInvalid, ReasonForbiddenSource, ReasonSpoolFull, ReasonTooLarge, ReasonUnsupported, ReasonMalformed, ReasonRateLimited, ReasonUnauthorized} {
+	for _, r := range []string{ReasonInvalid, ReasonForbiddenSource, ReasonSpoolFull, ReasonTooLarge, ReasonUnsupported, ReasonMalformed, ReasonRateLimited, ReasonUnauthorized, ReasonOverloaded} {
 		m.rejections.WithLabelValues(r)
 	}
 	reg.MustRegister(m.requests, m.requestDuration, m.reports, m.rejections, m.batchSize, m.insertDuration, m.insertErrors, m.clickhouseUp)

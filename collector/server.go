@@ -47,6 +47,14 @@ type Config struct {
 	DedupWindow int
 	// OnAccepted, when set, sees every report once it is spooled.
 	OnAccepted func([]synclog.Report)
+	// MaxInFlight bounds the ingest requests being served at once
+	// (default 128); a request that finds no room within QueueWait is
+	// refused with 503 and Retry-After, so overload is shed at once
+	// instead of queueing without bound.
+	MaxInFlight int
+	// QueueWait is how long an ingest request may wait for room
+	// (default 100ms).
+	QueueWait time.Duration
 }
 
 func (c *Config) defaults() {
@@ -65,6 +73,12 @@ func (c *Config) defaults() {
 	if c.DedupWindow <= 0 {
 		c.DedupWindow = 1_000_000
 	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 128
+	}
+	if c.QueueWait <= 0 {
+		c.QueueWait = 100 * time.Millisecond
+	}
 }
 
 // Server is the collector's HTTP service.
@@ -78,6 +92,8 @@ type Server struct {
 	metrics  *Metrics
 	gatherer prometheus.Gatherer
 	events   *eventSet
+	// inFlight holds a token for each ingest request being served.
+	inFlight chan struct{}
 	engine   *gin.Engine
 }
 
@@ -116,6 +132,7 @@ func NewServer(cfg Config, d Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: d.Log, auth: d.Auth, spool: d.Spool, batcher: d.Batcher, storage: d.Storage,
 		metrics: d.Metrics, gatherer: d.Gatherer, events: newEventSet(cfg.DedupWindow),
+		inFlight: make(chan struct{}, cfg.MaxInFlight),
 	}
 	d.Metrics.registerSpool(d.Registerer, d.Spool)
 	// Reports spooled before a restart are acknowledged but may not be in
@@ -174,7 +191,7 @@ func (s *Server) routes() {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	e.GET("/api/v1/health", s.require(RoleQuery), s.handleHealth)
 	e.GET("/openapi.yaml", handleOpenAPI)
-	e.POST("/api/v1/runs", s.require(RoleIngest), s.limitBody, s.handleIngest)
+	e.POST("/api/v1/runs", s.require(RoleIngest), s.shedLoad, s.limitBody, s.handleIngest)
 	s.engine = e
 }
 
@@ -282,6 +299,32 @@ func (s *Server) require(r Role) gin.HandlerFunc {
 		c.Set(keyToken, t)
 		c.Next()
 	}
+}
+
+// shedLoad admits at most MaxInFlight ingest requests at once. A request
+// that finds no room within QueueWait gets 503 with Retry-After: the job
+// retries later and nothing of its request was stored.
+func (s *Server) shedLoad(c *gin.Context) {
+	select {
+	case s.inFlight <- struct{}{}:
+	default:
+		t := time.NewTimer(s.cfg.QueueWait)
+		select {
+		case s.inFlight <- struct{}{}:
+			t.Stop()
+		case <-t.C:
+			s.metrics.rejections.WithLabelValues(ReasonOverloaded).Inc()
+			c.Header("Retry-After", s.retryAfter())
+			c.AbortWithStatusJSON(http.StatusServiceUnavailable, ErrorResponse{Error: "syncwatch is at its limit of concurrent ingest requests: retry later; nothing of this request was stored"})
+			return
+		case <-c.Request.Context().Done():
+			t.Stop()
+			c.Abort()
+			return
+		}
+	}
+	defer func() { <-s.inFlight }()
+	c.Next()
 }
 
 // limitBody refuses bodies that declare a length over the limit before

@@ -42,6 +42,8 @@ type serveOptions struct {
 	batchMaxAge     time.Duration
 	shutdownTimeout time.Duration
 	dedupWindow     int
+	maxInFlight     int
+	queueWait       time.Duration
 }
 
 func (o *serveOptions) register(s *settings) {
@@ -64,6 +66,8 @@ func (o *serveOptions) register(s *settings) {
 	s.Int(&o.batchSize, "batch-size", 5000, "reports per insert into ClickHouse")
 	s.Duration(&o.batchMaxAge, "batch-max-age", time.Second, "longest a report waits for a fuller batch")
 	s.Duration(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "time to drain requests and flush the batcher on SIGTERM")
+	s.Int(&o.maxInFlight, "max-inflight", 128, "ingest requests served at once; beyond it, after --queue-wait, ingest answers 503 with Retry-After")
+	s.Duration(&o.queueWait, "queue-wait", 100*time.Millisecond, "how long an ingest request may wait for room under --max-inflight")
 	s.Int(&o.dedupWindow, "dedup-window", 1_000_000, "recent event ids remembered to answer retries as duplicates")
 }
 
@@ -142,6 +146,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.batchSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := collector.NewServer(collector.Config{
 		SyncTypes: types, MaxBodyBytes: int64(o.maxBodyBytes), MaxItems: o.maxItems, DedupWindow: o.dedupWindow,
+		MaxInFlight: o.maxInFlight, QueueWait: o.queueWait,
 		OnAccepted: ingest.Observe,
 	}, collector.Deps{
 		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Storage: store, Metrics: metrics,
