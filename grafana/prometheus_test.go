@@ -28,36 +28,9 @@ import (
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/exporter/chsource"
 	"github.com/syncwatch/syncwatch/synclog"
 )
-
-// storeSource adapts the ClickHouse store to the exporter's Source, as
-// cmd/syncwatch does.
-type storeSource struct{ st *clickhouse.Store }
-
-func (s storeSource) WindowStats(ctx context.Context, q exporter.WindowQuery) ([]exporter.WindowStat, error) {
-	rows, err := s.st.ExporterWindowStats(ctx, q.Since, q.Until, q.Sources)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]exporter.WindowStat, len(rows))
-	for i, r := range rows {
-		out[i] = exporter.WindowStat(r)
-	}
-	return out, nil
-}
-
-func (s storeSource) TypeStates(ctx context.Context, since time.Time) ([]exporter.TypeState, error) {
-	rows, err := s.st.ExporterTypeStates(ctx, since)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]exporter.TypeState, len(rows))
-	for i, r := range rows {
-		out[i] = exporter.TypeState(r)
-	}
-	return out, nil
-}
 
 // syncwatchServer runs syncwatch's HTTP service in process as `syncwatch
 // serve` wires it: the collector (ingest API, durable spool, batcher into
@@ -80,7 +53,7 @@ func syncwatchServer(t *testing.T, st *clickhouse.Store) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp, err := exporter.New(storeSource{st}, exporter.Config{
+	exp, err := exporter.New(chsource.New(st), exporter.Config{
 		SyncTypes:         types.Names(),
 		CacheTTL:          time.Second,
 		ExpectedIntervals: exporter.DefaultExpectedIntervals(),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/exporter/chsource"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -99,39 +100,11 @@ func (o *exporterOptions) newExporter(reg prometheus.Registerer, types synclog.S
 	if err != nil {
 		return nil, err
 	}
-	c, err := exporter.New(storeSource{store}, cfg, reg)
+	c, err := exporter.New(chsource.New(store), cfg, reg)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return c, nil
-}
-
-// storeSource adapts the ClickHouse store to the exporter's Source. The
-// conversions fail to compile when the two packages' types drift apart.
-type storeSource struct{ store *clickhouse.Store }
-
-func (s storeSource) WindowStats(ctx context.Context, q exporter.WindowQuery) ([]exporter.WindowStat, error) {
-	rows, err := s.store.ExporterWindowStats(ctx, q.Since, q.Until, q.Sources)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]exporter.WindowStat, len(rows))
-	for i, r := range rows {
-		out[i] = exporter.WindowStat(r)
-	}
-	return out, nil
-}
-
-func (s storeSource) TypeStates(ctx context.Context, since time.Time) ([]exporter.TypeState, error) {
-	rows, err := s.store.ExporterTypeStates(ctx, since)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]exporter.TypeState, len(rows))
-	for i, r := range rows {
-		out[i] = exporter.TypeState(r)
-	}
-	return out, nil
 }
 
 // exportOptions are the settings of `syncwatch export`.

@@ -24,6 +24,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/exporter/chsource"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
 	"github.com/syncwatch/syncwatch/synclog"
 )
@@ -131,7 +132,7 @@ func storeExporter(t testing.TB, st *clickhouse.Store, now time.Time, src export
 	}
 	cfg.Now = func() time.Time { return now }
 	if src == nil {
-		src = storeSource{st}
+		src = chsource.New(st)
 	}
 	reg := prometheus.NewPedanticRegistry()
 	c, err := exporter.New(src, cfg, reg)
