@@ -239,6 +239,8 @@ type envOptions struct {
 	batcher    BatcherConfig
 	// runBatcher starts the batcher; Stop is called at cleanup.
 	runBatcher bool
+	// logLevel is the logger's level; debug when zero.
+	logLevel logrus.Level
 }
 
 // testEnv is a collector wired as serve wires it, minus the network.
@@ -255,6 +257,9 @@ type testEnv struct {
 func newEnv(t testing.TB, o envOptions) *testEnv {
 	t.Helper()
 	log, logs := newLogger()
+	if o.logLevel != 0 {
+		log.SetLevel(o.logLevel)
+	}
 	if o.spoolBytes == 0 {
 		o.spoolBytes = 64 << 20
 	}

@@ -191,8 +191,23 @@ func (s *Server) routes() {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
 	e.GET("/api/v1/health", s.require(RoleQuery), s.handleHealth)
 	e.GET("/openapi.yaml", handleOpenAPI)
-	e.POST("/api/v1/runs", s.require(RoleIngest), s.shedLoad, s.limitBody, s.handleIngest)
+	e.POST(ingestRoute, s.require(RoleIngest), s.shedLoad, s.limitBody, s.handleIngest)
 	s.engine = e
+}
+
+// ingestRoute is where jobs post their reports.
+const ingestRoute = "/api/v1/runs"
+
+// levelEnabled reports whether log writes entries at level; a logger that
+// cannot say is assumed to.
+func levelEnabled(log logrus.FieldLogger, level logrus.Level) bool {
+	switch l := log.(type) {
+	case *logrus.Logger:
+		return l.IsLevelEnabled(level)
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(level)
+	}
+	return true
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
@@ -243,10 +258,21 @@ func (s *Server) accessLog(c *gin.Context) {
 	code := c.Writer.Status()
 	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(code)).Inc()
 	s.metrics.requestDuration.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
-	if route == "/metrics" || route == "/healthz" || route == "/readyz" {
-		if code < 400 {
-			return // probes are frequent; log only their failures
-		}
+	level := logrus.InfoLevel
+	switch {
+	case code >= 500:
+		level = logrus.WarnLevel
+	case code >= 400:
+	case route == "/metrics" || route == "/healthz" || route == "/readyz":
+		return // probes are frequent; log only their failures
+	case route == ingestRoute:
+		// Accepted reports come by the thousand a second and are counted
+		// in syncwatch_ingest_reports_total and the request metrics; one
+		// info line each cost more than a tenth of the CPU under load.
+		level = logrus.DebugLevel
+	}
+	if !levelEnabled(s.log, level) {
+		return
 	}
 	fields := logrus.Fields{
 		"method": c.Request.Method, "route": route, "path": c.Request.URL.Path, "status": code,
@@ -256,13 +282,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	if t := tokenOf(c); t != nil {
 		fields["token"] = t.Name
 	}
-	entry := logEntry(c).WithFields(fields)
-	switch {
-	case code >= 500:
-		entry.Warn("request")
-	default:
-		entry.Info("request")
-	}
+	logEntry(c).WithFields(fields).Log(level, "request")
 }
 
 func (s *Server) recovered(c *gin.Context, err any) {

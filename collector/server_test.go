@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/sirupsen/logrus"
 )
 
 func TestHealthz(t *testing.T) {
@@ -300,5 +301,43 @@ func TestPanicRecovery(t *testing.T) {
 	// The server goes on.
 	if w := e.post(report("after")); w.Code != 202 {
 		t.Fatalf("after a panic: %d", w.Code)
+	}
+}
+
+// At info level an accepted ingest request and a successful probe are not
+// logged (they are counted); every failure and every other request is.
+func TestAccessLogLevels(t *testing.T) {
+	e := newEnv(t, envOptions{logLevel: logrus.InfoLevel})
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		want   int
+		logged bool
+	}{
+		{"accepted report", "POST", "/api/v1/runs", report("lvl1"), 202, false},
+		{"rejected report", "POST", "/api/v1/runs", report("lvl2", "status", `"nope"`), 400, true},
+		{"liveness probe", "GET", "/healthz", "", 200, false},
+		{"health api", "GET", "/api/v1/health", "", 200, true},
+		{"unknown route", "GET", "/nowhere", "", 404, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "lvl-" + strings.ReplaceAll(tc.name, " ", "-")
+			h := http.Header{"Content-Type": {"application/json"}, "X-Request-ID": {id}}
+			if w := e.do(tc.method, tc.path, strings.NewReader(tc.body), h); w.Code != tc.want {
+				t.Fatalf("%s %s: %d, want %d: %s", tc.method, tc.path, w.Code, tc.want, w.Body)
+			}
+			logged := false
+			for _, l := range e.logs.lines(t) {
+				if l["msg"] == "request" && l["request_id"] == id {
+					logged = true
+				}
+			}
+			if logged != tc.logged {
+				t.Fatalf("logged %v, want %v:\n%s", logged, tc.logged, e.logs.String())
+			}
+		})
 	}
 }
