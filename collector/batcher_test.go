@@ -88,7 +88,8 @@ func runBatcher(t testing.TB, b *Batcher) {
 func TestBatcherFlushesBySize(t *testing.T) {
 	s := openSpool(t, t.TempDir(), 1<<20)
 	w := &recordingWriter{}
-	b := newBatcher(t, s, w, BatcherConfig{Size: 10, MaxAge: time.Hour})
+	// MaxSize = Size: the backlog below goes in inserts of at most Size.
+	b := newBatcher(t, s, w, BatcherConfig{Size: 10, MaxSize: 10, MaxAge: time.Hour})
 	runBatcher(t, b)
 	for i := range 9 {
 		mustAppend(t, s, reports(fmt.Sprintf("e%d", i), 1))
@@ -122,6 +123,54 @@ func TestBatcherFlushesBySize(t *testing.T) {
 	defer w.mu.Unlock()
 	if len(w.batches) != 3 || len(w.batches[1]) != 8 || len(w.batches[2]) != 8 {
 		t.Fatalf("batches %v: want 10, then 8 and 8 (whole entries of 4, at most 10)", w.batches)
+	}
+}
+
+// A backlog that built up during a slow insert goes in inserts of up to
+// MaxSize, whole entries each; then Size triggers inserts again.
+func TestBatcherCatchesUpWithLargerInserts(t *testing.T) {
+	s := openSpool(t, t.TempDir(), 1<<20)
+	w := &recordingWriter{block: make(chan struct{})}
+	b := newBatcher(t, s, w, BatcherConfig{Size: 10, MaxSize: 25, MaxAge: time.Hour})
+	runBatcher(t, b)
+	for i := range 4 {
+		mustAppend(t, s, reports(fmt.Sprintf("a%d", i), 3))
+	}
+	waitFor(t, 5*time.Second, "the first insert", func() bool { return w.calls.Load() == 1 })
+	for i := range 12 {
+		mustAppend(t, s, reports(fmt.Sprintf("b%d", i), 3))
+	}
+	close(w.block)
+	waitFor(t, 5*time.Second, "the backlog to be inserted", func() bool { n, _ := s.Pending(); return n == 0 })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var sizes []int
+	for _, b := range w.batches {
+		sizes = append(sizes, len(b))
+	}
+	if fmt.Sprint(sizes) != "[12 24 12]" {
+		t.Fatalf("inserts of %v reports, want [12 24 12]: the 12 that triggered the first, then 36 in whole entries of 3 of at most 25", sizes)
+	}
+}
+
+func TestBatcherConfigDefaults(t *testing.T) {
+	tests := []struct {
+		in            BatcherConfig
+		size, maxSize int
+	}{
+		{BatcherConfig{}, 5000, 20000},
+		{BatcherConfig{Size: 100}, 100, 400},
+		{BatcherConfig{Size: 100, MaxSize: 150}, 100, 150},
+		{BatcherConfig{Size: 100, MaxSize: 50}, 100, 100},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%d/%d", tc.in.Size, tc.in.MaxSize), func(t *testing.T) {
+			c := tc.in
+			c.defaults()
+			if c.Size != tc.size || c.MaxSize != tc.maxSize {
+				t.Fatalf("size %d, max size %d; want %d and %d", c.Size, c.MaxSize, tc.size, tc.maxSize)
+			}
+		})
 	}
 }
 

@@ -39,6 +39,7 @@ type serveOptions struct {
 	maxItems        int
 	spoolMaxBytes   int
 	batchSize       int
+	batchMaxSize    int
 	batchMaxAge     time.Duration
 	shutdownTimeout time.Duration
 	dedupWindow     int
@@ -63,7 +64,8 @@ func (o *serveOptions) register(s *settings) {
 	s.Int(&o.maxBodyBytes, "max-body-bytes", 10<<20, "largest request body, decompressed")
 	s.Int(&o.maxItems, "max-items", 10000, "most reports in one request")
 	s.Int(&o.spoolMaxBytes, "spool-max-bytes", 1<<30, "the spool's limit in bytes; when full, ingest answers 503")
-	s.Int(&o.batchSize, "batch-size", 5000, "reports per insert into ClickHouse")
+	s.Int(&o.batchSize, "batch-size", 5000, "reports waiting that trigger an insert into ClickHouse")
+	s.Int(&o.batchMaxSize, "batch-max-size", 0, "most reports in one insert, taken when ClickHouse is behind; 0 means 4 × --batch-size")
 	s.Duration(&o.batchMaxAge, "batch-max-age", time.Second, "longest a report waits for a fuller batch")
 	s.Duration(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "time to drain requests and flush the batcher on SIGTERM")
 	s.Int(&o.maxInFlight, "max-inflight", 128, "ingest requests served at once; beyond it, after --queue-wait, ingest answers 503 with Retry-After")
@@ -143,7 +145,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.batchSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
+	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.batchSize, MaxSize: o.batchMaxSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := collector.NewServer(collector.Config{
 		SyncTypes: types, MaxBodyBytes: int64(o.maxBodyBytes), MaxItems: o.maxItems, DedupWindow: o.dedupWindow,
 		MaxInFlight: o.maxInFlight, QueueWait: o.queueWait,
