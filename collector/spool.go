@@ -188,10 +188,7 @@ func (s *Spool) scan() error {
 // Append writes the reports as one entry and returns once it is on disk.
 func (s *Spool) Append(ctx context.Context, reports []synclog.Report) error {
 	at := time.Now()
-	payload, err := json.Marshal(spoolEntry{At: at, Reports: reports})
-	if err != nil {
-		return fmt.Errorf("encode spool entry: %w", err)
-	}
+	payload := appendSpoolEntry(make([]byte, 0, 64+400*len(reports)), at, reports)
 	size := int64(len(payload))
 	s.sendMu.RLock()
 	if s.closed {
