@@ -138,3 +138,55 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastDecode checks the fast item decoder against encoding/json, whose
+// behaviour is the contract: whatever fastDecode accepts, encoding/json
+// accepts too and decodes to the same report.
+func FuzzFastDecode(f *testing.F) {
+	for _, seed := range []string{
+		report("fast-1"),
+		`{"run_id":"r","RUN_ID":"x","Source":"s","source":"t","attributes":{"a":"1","a":"2"}}`,
+		`{"total_count":1e3}`, `{"total_count":-1}`, `{"total_count":1.0}`, `{"total_count":"1"}`,
+		`{"started_at":null,"completed_at":"x","attributes":null,"message":null}`,
+		`{"message":"\u00e9\ud83d\ude00\ud800 \\ \/ \b"}`, "{\"message\":\"\xff\"}",
+		`{"attributes":{"k":1}}`, `{"attributes":[]}`, `{"run_id":"a"} trailing`, `{"run_id":"a",}`,
+		`{"unknown":{"deep":[1,2,{"x":null}]},"status":"success"}`, `{"total_count":18446744073709551616}`,
+		` {"run_id" : "a" } `, `{"run_id":"a\u0000b"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fast, ok := fastDecode(raw)
+		if !ok {
+			return
+		}
+		var std wireReport
+		if err := json.Unmarshal(raw, &std); err != nil {
+			t.Fatalf("fastDecode accepted %q, which encoding/json refuses: %v", raw, err)
+		}
+		a, _ := json.Marshal(fast)
+		b, _ := json.Marshal(std)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("input %q\nfast %s\nstd  %s", raw, a, b)
+		}
+	})
+}
+
+func BenchmarkDecodeItem(b *testing.B) {
+	raw := []byte(`{"run_id":"0194c5a2-7a6b-7c3d-8e9f-0123456789ab","event_id":"0194c5a2-7a6b-7c3d-8e9f-0123456789ac","source":"haier","sync_type":"product_sync","status":"success","message":"synced 120 products from the supplier catalogue","total_count":120,"success_count":118,"failed_count":2,"started_at":"2026-11-27T01:02:03.456Z","completed_at":"2026-11-27T01:02:09.456Z","attributes":{"host":"worker-3","exit_code":"0","version":"1.4.2"}}`)
+	b.Run("decodeItem", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeItem(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var w wireReport
+			if err := json.Unmarshal(raw, &w); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
