@@ -499,6 +499,9 @@ func (c *anchorCache) resolve(runID string, start time.Time) time.Time {
 		c.order.MoveToFront(el)
 		return el.Value.(*anchorEntry).start
 	}
+	// runID may share memory with the whole report it came from; the
+	// cache outlives reports by far.
+	runID = strings.Clone(runID)
 	c.byID[runID] = c.order.PushFront(&anchorEntry{runID: runID, start: start})
 	for c.order.Len() > c.max {
 		last := c.order.Back()

@@ -343,6 +343,10 @@ func (s *eventSet) add(id string, c *claim) (bool, *claim) {
 	if len(s.cur) >= s.max/2 {
 		s.prev, s.cur = s.cur, make(map[string]struct{}, s.max/2)
 	}
+	// The id may share memory with the whole item it was decoded from
+	// (go-json does that); a window of a million ids must not keep a
+	// million reports alive.
+	id = strings.Clone(id)
 	s.cur[id] = struct{}{}
 	if c != nil {
 		s.pending[id] = c

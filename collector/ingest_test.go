@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/syncwatch/syncwatch/synclog"
 )
@@ -704,4 +705,26 @@ func TestUnknownRoutes(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	exactJSON(t, e.do(http.MethodGet, "/nope", nil, nil), 404, errorBody("no such route: GET /nope"))
 	exactJSON(t, e.do(http.MethodDelete, "/healthz", nil, nil), 405, errorBody("method DELETE is not allowed on /healthz"))
+}
+
+// The dedup window keeps its own copy of each id: an id decoded by go-json
+// points into the whole item, which the window must not keep alive.
+func TestEventSetCopiesIDs(t *testing.T) {
+	item := []byte(`{"event_id":"ev-kept-1","message":"` + strings.Repeat("x", 4096) + `"}`)
+	w, ok := fastDecode(item)
+	if !ok {
+		t.Fatal("fast decode declined a plain item")
+	}
+	s := newEventSet(10)
+	if isNew, _ := s.add(w.EventID, nil); !isNew {
+		t.Fatal("a new id was not new")
+	}
+	for k := range s.cur {
+		if unsafe.StringData(k) == unsafe.StringData(w.EventID) {
+			t.Fatal("the window keeps the decoded string, and with it the whole item")
+		}
+		if k != w.EventID {
+			t.Fatalf("kept %q, want %q", k, w.EventID)
+		}
+	}
 }

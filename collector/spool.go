@@ -124,7 +124,9 @@ func OpenSpool(dir string, maxBytes int64, logger logrus.FieldLogger) (*Spool, e
 	opts := *wal.DefaultOptions
 	opts.AllowEmpty = true
 	opts.LogFormat = wal.Binary
-	opts.SegmentSize = 16 << 20
+	// tidwall/wal keeps the segment being written and the last ones read
+	// in memory: 4 MiB segments bound that to about 12 MiB.
+	opts.SegmentSize = 4 << 20
 	opts.NoCopy = true
 	l, err := wal.Open(dir, &opts)
 	if errors.Is(err, wal.ErrCorrupt) {
