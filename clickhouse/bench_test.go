@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,6 +117,60 @@ func BenchmarkInsert(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// BenchmarkInsertSustained inserts 400,000 reports in batches of 1,000,
+// 5,000 and 20,000 with background merges running, as the batcher does,
+// and reports the process's CPU time per row (user + system, all threads,
+// merges included) besides the rate. ClickHouse spends a fixed cost on
+// each insert (a part in each of three tables, later merged), so the CPU
+// per row falls as batches grow; this is why the batcher takes up to
+// --batch-max-size reports when it is behind.
+func BenchmarkInsertSustained(b *testing.B) {
+	ctx := context.Background()
+	newTestStore(b)
+	const total = 400_000
+	for _, n := range []int{1_000, 5_000, 20_000} {
+		base := benchReports(n)
+		b.Run(fmt.Sprintf("%dk", n/1000), func(b *testing.B) {
+			var cpu time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				s := newTestStore(b)
+				batches := make([][]synclog.Report, total/n)
+				for i := range batches {
+					batches[i] = slices.Clone(base)
+					for j := range batches[i] {
+						batches[i][j].EventID += "-" + strconv.Itoa(i)
+						batches[i][j].RunID += "-" + strconv.Itoa(i)
+					}
+				}
+				runtime.GC()
+				c0 := processCPU(b)
+				b.StartTimer()
+				for _, batch := range batches {
+					if err := s.InsertReports(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				cpu += processCPU(b) - c0
+				b.StartTimer()
+			}
+			rows := float64(total) * float64(b.N)
+			b.ReportMetric(rows/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(cpu.Microseconds())/rows, "cpu-µs/row")
+		})
+	}
+}
+
+// processCPU returns the user and system CPU time of the process so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchDataVersion changes when the generated dataset changes, so that a
