@@ -1,8 +1,12 @@
 package synclog
 
 import (
+	"bytes"
+	"maps"
+	"reflect"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // Redacted is the text that replaces a secret in a message or attribute.
@@ -329,22 +333,75 @@ var secretAttributeWords = []string{
 // other value has been passed through Redact. attrs itself is not changed;
 // the result is nil when attrs is empty.
 func RedactAttributes(attrs map[string]string) map[string]string {
-	if len(attrs) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(attrs))
-	for k, v := range attrs {
-		if secretKey(k) {
-			out[k] = Redacted
-		} else {
-			out[k] = Redact(v)
-		}
+	out := redactAttributes(attrs)
+	if len(out) > 0 && sameMap(out, attrs) {
+		return maps.Clone(attrs)
 	}
 	return out
 }
 
+// redactAttributes is RedactAttributes, except that it returns attrs
+// itself when nothing in it is a secret: most reports carry none, and
+// Normalize need not copy their attributes.
+func redactAttributes(attrs map[string]string) map[string]string {
+	if len(attrs) == 0 {
+		return nil
+	}
+	var out map[string]string
+	for k, v := range attrs {
+		nv := v
+		if secretKey(k) {
+			nv = Redacted
+		} else {
+			nv = Redact(v)
+		}
+		if nv != v && out == nil {
+			out = maps.Clone(attrs)
+		}
+		if out != nil {
+			out[k] = nv
+		}
+	}
+	if out == nil {
+		return attrs
+	}
+	return out
+}
+
+// sameMap reports whether a and b are the same map (not merely equal).
+func sameMap(a, b map[string]string) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
 // secretKey reports whether an attribute key names a secret.
 func secretKey(key string) bool {
+	// Most keys are short ASCII: compact them on the stack.
+	var buf [64]byte
+	if len(key) <= len(buf) {
+		n, ascii := 0, true
+		for i := 0; i < len(key); i++ {
+			c := key[i]
+			switch {
+			case c >= utf8.RuneSelf:
+				ascii = false
+			case c == '_' || c == '-' || c == '.' || c == ' ':
+				continue
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			}
+			buf[n] = c
+			n++
+		}
+		if ascii {
+			compact := buf[:n]
+			for _, w := range secretAttributeWords {
+				if bytes.Contains(compact, []byte(w)) {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	compact := strings.Map(func(r rune) rune {
 		switch r {
 		case '_', '-', '.', ' ':

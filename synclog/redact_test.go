@@ -269,3 +269,50 @@ func BenchmarkRedactPlain(b *testing.B) {
 		Redact(msg)
 	}
 }
+
+// Normalize keeps a report's attributes map when nothing in it is a
+// secret, and replaces it (leaving the original alone) when something is.
+func TestRedactAttributesInNormalize(t *testing.T) {
+	clean := map[string]string{"host": "worker-3", "exit_code": "0"}
+	if got := redactAttributes(clean); !sameMap(got, clean) {
+		t.Errorf("clean attributes were copied: %v", got)
+	}
+	secret := map[string]string{"host": "worker-3", "API_Key": "abc123"}
+	got := redactAttributes(secret)
+	if sameMap(got, secret) || secret["API_Key"] != "abc123" {
+		t.Fatalf("secret attributes were redacted in place: %v", secret)
+	}
+	if got["API_Key"] != Redacted || got["host"] != "worker-3" {
+		t.Fatalf("redacted %v", got)
+	}
+	if out := RedactAttributes(clean); sameMap(out, clean) {
+		t.Error("RedactAttributes returned its input map")
+	}
+}
+
+// secretKey's allocation-free path for ASCII keys agrees with the plain
+// definition: lowercased, without '_', '-', '.' and spaces, containing a
+// secret word.
+func FuzzSecretKey(f *testing.F) {
+	for _, k := range []string{"password", "DB_PASSWORD", "x-api-key", "Api.Key", "host", "ÄPIKEY", "tok en", "", strings.Repeat("a", 70) + "token"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		compact := strings.Map(func(r rune) rune {
+			switch r {
+			case '_', '-', '.', ' ':
+				return -1
+			}
+			return r
+		}, strings.ToLower(key))
+		want := false
+		for _, w := range secretAttributeWords {
+			if strings.Contains(compact, w) {
+				want = true
+			}
+		}
+		if got := secretKey(key); got != want {
+			t.Fatalf("secretKey(%q) = %v, want %v", key, got, want)
+		}
+	})
+}

@@ -127,7 +127,7 @@ func (r *Report) Normalize(now time.Time) {
 	r.ReceivedAt = now
 	r.RunStartedAt = time.Time{}
 	r.Message = Redact(r.Message)
-	r.Attributes = RedactAttributes(r.Attributes)
+	r.Attributes = redactAttributes(r.Attributes)
 	r.Fingerprint = Fingerprint(r.Message)
 }
 
