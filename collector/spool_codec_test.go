@@ -73,3 +73,32 @@ func BenchmarkSpoolEntryEncoding(b *testing.B) {
 		}
 	})
 }
+
+// The ingest answer is byte for byte what encoding/json makes of it.
+func FuzzIngestResponseEncoding(f *testing.F) {
+	f.Add(3, 1, "status", "must be one of <pending, processing> & \"more\"\n", "run-1", "ev-1", true, 2, 1)
+	f.Add(0, 0, "", "", "", "", false, 0, 0)
+	f.Add(-1, 1<<30, "\xff", "\u2028", "\x00", "é", true, 1, 0)
+	f.Fuzz(func(t *testing.T, accepted, duplicates int, field, msg, runID, eventID string, dup bool, items, rejected int) {
+		resp := IngestResponse{Accepted: accepted, Duplicates: duplicates}
+		if items >= 0 {
+			resp.Items = []ItemResult{}
+			for i := range items % 4 {
+				resp.Items = append(resp.Items, ItemResult{Index: i, RunID: runID, EventID: eventID, Duplicate: dup && i%2 == 0})
+			}
+		}
+		if rejected >= 0 {
+			resp.Rejected = []Rejection{}
+			for i := range rejected % 4 {
+				resp.Rejected = append(resp.Rejected, Rejection{Index: i * accepted, Field: field, Error: msg})
+			}
+		}
+		want, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendIngestResponse(nil, &resp); !bytes.Equal(got, want) {
+			t.Fatalf("encoded\n%s\nencoding/json\n%s", got, want)
+		}
+	})
+}
