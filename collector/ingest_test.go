@@ -13,9 +13,12 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/synclog"
 )
@@ -727,4 +730,25 @@ func TestEventSetCopiesIDs(t *testing.T) {
 			t.Fatalf("kept %q, want %q", k, w.EventID)
 		}
 	}
+}
+
+// BenchmarkIngestSingleReport serves single-report POSTs through the whole
+// handler chain, spool fsync included (no batcher), from parallel clients.
+func BenchmarkIngestSingleReport(b *testing.B) {
+	e := newEnv(b, envOptions{logLevel: logrus.InfoLevel, cfg: Config{DedupWindow: 100_000}})
+	h := e.srv.Handler()
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := report(fmt.Sprintf("bench-%d", seq.Add(1)))
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/runs", strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusAccepted {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
 }
