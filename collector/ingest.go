@@ -169,11 +169,11 @@ type wireReport struct {
 
 // fastDecode decodes an item with github.com/goccy/go-json, about twice
 // as fast as encoding/json on a report, syntax check included: decoding
-// took a sixth of the server's CPU under NDJSON load. It declines (ok false) whatever it fails
-// on or decodes to a string that is not valid UTF-8, and decodeItem then
-// uses encoding/json, whose result and error messages are the contract; a
-// fuzz test checks that whatever fastDecode accepts, encoding/json decodes
-// to the same report.
+// took a sixth of the server's CPU under NDJSON load. It declines (ok
+// false) what it fails on or decodes to a string that is not valid UTF-8,
+// and decodeItem then uses encoding/json, whose results and error messages
+// are the contract. FuzzFastDecode checks that whatever fastDecode
+// accepts, encoding/json decodes to the same report.
 func fastDecode(raw []byte) (w wireReport, ok bool) {
 	// go-json skips some malformed values encoding/json refuses, so the
 	// syntax is checked by encoding/json's scanner (a third of its cost);

@@ -268,7 +268,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	case route == ingestRoute:
 		// Accepted reports come by the thousand a second and are counted
 		// in syncwatch_ingest_reports_total and the request metrics; one
-		// info line each cost more than a tenth of the CPU under load.
+		// info line each cost about 5% of the CPU under load.
 		level = logrus.DebugLevel
 	}
 	if !levelEnabled(s.log, level) {
