@@ -11,10 +11,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/syncwatch/syncwatch/internal/jsonenc"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -230,17 +230,17 @@ func (r *reportRow) values() []any {
 // than the reflection it saves.)
 func (r *reportRow) appendJSON(b []byte) []byte {
 	b = append(b, `{"event_id":`...)
-	b = appendJSONString(b, r.EventID)
+	b = jsonenc.AppendString(b, r.EventID)
 	b = append(b, `,"run_id":`...)
-	b = appendJSONString(b, r.RunID)
+	b = jsonenc.AppendString(b, r.RunID)
 	b = append(b, `,"source":`...)
-	b = appendJSONString(b, r.Source)
+	b = jsonenc.AppendString(b, r.Source)
 	b = append(b, `,"sync_type":`...)
-	b = appendJSONString(b, r.SyncType)
+	b = jsonenc.AppendString(b, r.SyncType)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, r.Status)
+	b = jsonenc.AppendString(b, r.Status)
 	b = append(b, `,"message":`...)
-	b = appendJSONString(b, r.Message)
+	b = jsonenc.AppendString(b, r.Message)
 	b = append(b, `,"fingerprint":`...)
 	b = strconv.AppendUint(b, r.Fingerprint, 10)
 	b = append(b, `,"total_count":`...)
@@ -272,55 +272,11 @@ func (r *reportRow) appendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendJSONString(b, k)
+		b = jsonenc.AppendString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, v)
+		b = jsonenc.AppendString(b, v)
 	}
 	return append(b, '}', '}')
-}
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD, as encoding/json makes it.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i += size
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // chTime is a time that encodes as a DateTime64(3) JSON value with

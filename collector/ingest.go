@@ -19,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	gojson "github.com/goccy/go-json"
 
+	"github.com/syncwatch/syncwatch/internal/jsonenc"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -516,9 +517,9 @@ func appendIngestResponse(b []byte, resp *IngestResponse) []byte {
 			b = append(b, `{"index":`...)
 			b = strconv.AppendInt(b, int64(r.Index), 10)
 			b = append(b, `,"field":`...)
-			b = appendJSONString(b, r.Field)
+			b = jsonenc.AppendString(b, r.Field)
 			b = append(b, `,"error":`...)
-			b = appendJSONString(b, r.Error)
+			b = jsonenc.AppendString(b, r.Error)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -535,9 +536,9 @@ func appendIngestResponse(b []byte, resp *IngestResponse) []byte {
 			b = append(b, `{"index":`...)
 			b = strconv.AppendInt(b, int64(it.Index), 10)
 			b = append(b, `,"run_id":`...)
-			b = appendJSONString(b, it.RunID)
+			b = jsonenc.AppendString(b, it.RunID)
 			b = append(b, `,"event_id":`...)
-			b = appendJSONString(b, it.EventID)
+			b = jsonenc.AppendString(b, it.EventID)
 			if it.Duplicate {
 				b = append(b, `,"duplicate":true`...)
 			}

@@ -4,8 +4,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/syncwatch/syncwatch/internal/jsonenc"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -32,18 +32,18 @@ func appendSpoolEntry(b []byte, at time.Time, reports []synclog.Report) []byte {
 // omitempty, omitzero and string options of synclog.Report's tags.
 func appendSpoolReport(b []byte, r *synclog.Report) []byte {
 	b = append(b, `{"run_id":`...)
-	b = appendJSONString(b, r.RunID)
+	b = jsonenc.AppendString(b, r.RunID)
 	b = append(b, `,"event_id":`...)
-	b = appendJSONString(b, r.EventID)
+	b = jsonenc.AppendString(b, r.EventID)
 	b = append(b, `,"source":`...)
-	b = appendJSONString(b, r.Source)
+	b = jsonenc.AppendString(b, r.Source)
 	b = append(b, `,"sync_type":`...)
-	b = appendJSONString(b, r.SyncType)
+	b = jsonenc.AppendString(b, r.SyncType)
 	b = append(b, `,"status":`...)
-	b = appendJSONString(b, string(r.Status))
+	b = jsonenc.AppendString(b, string(r.Status))
 	if r.Message != "" {
 		b = append(b, `,"message":`...)
-		b = appendJSONString(b, r.Message)
+		b = jsonenc.AppendString(b, r.Message)
 	}
 	b = append(b, `,"total_count":`...)
 	b = strconv.AppendUint(b, r.TotalCount, 10)
@@ -69,9 +69,9 @@ func appendSpoolReport(b []byte, r *synclog.Report) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsonenc.AppendString(b, k)
 			b = append(b, ':')
-			b = appendJSONString(b, r.Attributes[k])
+			b = jsonenc.AppendString(b, r.Attributes[k])
 		}
 		b = append(b, '}')
 	}
@@ -95,61 +95,5 @@ func appendSpoolReport(b []byte, r *synclog.Report) []byte {
 func appendJSONTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// appendJSONString appends s as a JSON string as encoding/json writes it:
-// <, > and & and the line and paragraph separators escaped, invalid UTF-8
-// as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }
