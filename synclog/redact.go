@@ -3,7 +3,6 @@ package synclog
 import (
 	"bytes"
 	"maps"
-	"reflect"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -333,21 +332,21 @@ var secretAttributeWords = []string{
 // other value has been passed through Redact. attrs itself is not changed;
 // the result is nil when attrs is empty.
 func RedactAttributes(attrs map[string]string) map[string]string {
-	out := redactAttributes(attrs)
-	if len(out) > 0 && sameMap(out, attrs) {
-		return maps.Clone(attrs)
+	out, changed := redactAttributes(attrs)
+	if !changed {
+		return maps.Clone(out)
 	}
 	return out
 }
 
 // redactAttributes is RedactAttributes, except that it returns attrs
-// itself when nothing in it is a secret: most reports carry none, and
-// Normalize need not copy their attributes.
-func redactAttributes(attrs map[string]string) map[string]string {
+// itself (changed false) when nothing in it is a secret: most reports
+// carry none, and Normalize need not copy their attributes. attrs itself
+// is never changed.
+func redactAttributes(attrs map[string]string) (out map[string]string, changed bool) {
 	if len(attrs) == 0 {
-		return nil
+		return nil, false
 	}
-	var out map[string]string
 	for k, v := range attrs {
 		nv := v
 		if secretKey(k) {
@@ -355,22 +354,17 @@ func redactAttributes(attrs map[string]string) map[string]string {
 		} else {
 			nv = Redact(v)
 		}
-		if nv != v && out == nil {
-			out = maps.Clone(attrs)
+		if nv != v && !changed {
+			out, changed = maps.Clone(attrs), true
 		}
-		if out != nil {
+		if changed {
 			out[k] = nv
 		}
 	}
-	if out == nil {
-		return attrs
+	if !changed {
+		return attrs, false
 	}
-	return out
-}
-
-// sameMap reports whether a and b are the same map (not merely equal).
-func sameMap(a, b map[string]string) bool {
-	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+	return out, true
 }
 
 // secretKey reports whether an attribute key names a secret.

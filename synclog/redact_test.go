@@ -2,6 +2,7 @@ package synclog
 
 import (
 	"maps"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -274,12 +275,12 @@ func BenchmarkRedactPlain(b *testing.B) {
 // secret, and replaces it (leaving the original alone) when something is.
 func TestRedactAttributesInNormalize(t *testing.T) {
 	clean := map[string]string{"host": "worker-3", "exit_code": "0"}
-	if got := redactAttributes(clean); !sameMap(got, clean) {
+	if got, changed := redactAttributes(clean); changed || !sameMap(got, clean) {
 		t.Errorf("clean attributes were copied: %v", got)
 	}
 	secret := map[string]string{"host": "worker-3", "API_Key": "abc123"}
-	got := redactAttributes(secret)
-	if sameMap(got, secret) || secret["API_Key"] != "abc123" {
+	got, changed := redactAttributes(secret)
+	if !changed || sameMap(got, secret) || secret["API_Key"] != "abc123" {
 		t.Fatalf("secret attributes were redacted in place: %v", secret)
 	}
 	if got["API_Key"] != Redacted || got["host"] != "worker-3" {
@@ -315,4 +316,9 @@ func FuzzSecretKey(f *testing.F) {
 			t.Fatalf("secretKey(%q) = %v, want %v", key, got, want)
 		}
 	})
+}
+
+// sameMap reports whether a and b are the same map (not merely equal).
+func sameMap(a, b map[string]string) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }

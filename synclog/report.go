@@ -127,7 +127,7 @@ func (r *Report) Normalize(now time.Time) {
 	r.ReceivedAt = now
 	r.RunStartedAt = time.Time{}
 	r.Message = Redact(r.Message)
-	r.Attributes = redactAttributes(r.Attributes)
+	r.Attributes, _ = redactAttributes(r.Attributes)
 	r.Fingerprint = Fingerprint(r.Message)
 }
 
