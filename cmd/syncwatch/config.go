@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -26,8 +27,17 @@ type option struct {
 	value flag.Value
 }
 
-func newSettings(name string) *settings {
+// newSettings returns the settings of subcommand name, writing errors and
+// help to out; help prints usage, when there is one, before the flags.
+func newSettings(name, usage string, out io.Writer) *settings {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	if usage != "" {
+		fs.Usage = func() {
+			fmt.Fprint(fs.Output(), usage)
+			fs.PrintDefaults()
+		}
+	}
 	s := &settings{fs: fs}
 	fs.String("config", "", "YAML configuration file (env SYNCWATCH_CONFIG)")
 	return s

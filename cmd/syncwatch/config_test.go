@@ -12,7 +12,7 @@ import (
 // parseServe parses serve's settings as runServe does.
 func parseServe(t *testing.T, args []string, vars map[string]string) (serveOptions, error) {
 	t.Helper()
-	s := newSettings("serve")
+	s := newSettings("serve", "", os.Stderr)
 	s.fs.SetOutput(new(strings.Builder))
 	var o serveOptions
 	o.register(s)
@@ -185,7 +185,7 @@ func TestEnvAndYAMLNames(t *testing.T) {
 		t.Fatal(got)
 	}
 	// Every serve setting is documented with its environment variable.
-	s := newSettings("serve")
+	s := newSettings("serve", "", os.Stderr)
 	var o serveOptions
 	o.register(s)
 	var help strings.Builder

@@ -50,12 +50,7 @@ flags:
 
 // runDemo is `syncwatch demo`.
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s := newSettings("demo")
-	s.fs.SetOutput(stderr)
-	s.fs.Usage = func() {
-		fmt.Fprint(s.fs.Output(), demoUsage)
-		s.fs.PrintDefaults()
-	}
+	s := newSettings("demo", demoUsage, stderr)
 	var o demoOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {

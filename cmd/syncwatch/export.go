@@ -136,9 +136,7 @@ replicas so that every series is published once.
 
 // runExport serves the ClickHouse-backed metrics alone.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	s := newSettings("export")
-	s.fs.SetOutput(stderr)
-	s.fs.Usage = func() { fmt.Fprint(stderr, exportUsage); s.fs.PrintDefaults() }
+	s := newSettings("export", exportUsage, stderr)
 	var o exportOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {

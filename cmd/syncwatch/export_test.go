@@ -112,7 +112,7 @@ func insertDataset(t testing.TB, st *clickhouse.Store, batches [][]synclog.Repor
 // defaultExporterOptions are the exporter settings with no flag given.
 func defaultExporterOptions(t testing.TB) exporterOptions {
 	t.Helper()
-	s := newSettings("test")
+	s := newSettings("test", "", os.Stderr)
 	var o exporterOptions
 	o.register(s)
 	if err := s.parse(nil, func(string) string { return "" }); err != nil {
@@ -490,7 +490,7 @@ func TestExportCommandFlags(t *testing.T) {
 		{"--exporter-windows", "1h,whenever"},
 	} {
 		o := defaultExporterOptions(t)
-		s := newSettings("test")
+		s := newSettings("test", "", os.Stderr)
 		o.register(s)
 		if err := s.parse(args, func(string) string { return "" }); err != nil {
 			t.Fatal(err)
@@ -501,7 +501,7 @@ func TestExportCommandFlags(t *testing.T) {
 	}
 	// The environment and the YAML file set the maps too.
 	o := exporterOptions{}
-	s := newSettings("test")
+	s := newSettings("test", "", os.Stderr)
 	o.register(s)
 	env := map[string]string{"SYNCWATCH_EXPECTED_INTERVALS": "products=3h,manual=30m"}
 	if err := s.parse(nil, func(k string) string { return env[k] }); err != nil {

@@ -30,12 +30,7 @@ flags:
 
 // runHealthcheck is `syncwatch healthcheck`.
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s := newSettings("healthcheck")
-	s.fs.SetOutput(stderr)
-	s.fs.Usage = func() {
-		fmt.Fprint(s.fs.Output(), healthcheckUsage)
-		s.fs.PrintDefaults()
-	}
+	s := newSettings("healthcheck", healthcheckUsage, stderr)
 	var o healthcheckOptions
 	s.String(&o.listen, "listen", "127.0.0.1:8080", "address syncwatch serve listens on; its port is checked on loopback unless --url is given")
 	// The URL and timeout are flags only: SYNCWATCH_URL or SYNCWATCH_TIMEOUT

@@ -18,9 +18,7 @@ const migrateUsage = `usage: syncwatch migrate [flags] up | down | version | for
 `
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s := newSettings("migrate")
-	s.fs.SetOutput(stderr)
-	s.fs.Usage = func() { fmt.Fprint(stderr, migrateUsage); s.fs.PrintDefaults() }
+	s := newSettings("migrate", migrateUsage, stderr)
 	var store storageOptions
 	var logs logOptions
 	store.register(s)

@@ -115,12 +115,7 @@ flags:
 // runWrapped is `syncwatch run`: it returns the exit code of the process.
 func runWrapped(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stderr = &lockedWriter{w: stderr}
-	s := newSettings("run")
-	s.fs.SetOutput(stderr)
-	s.fs.Usage = func() {
-		fmt.Fprint(s.fs.Output(), runUsage)
-		s.fs.PrintDefaults()
-	}
+	s := newSettings("run", runUsage, stderr)
 	var o runOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {

@@ -64,12 +64,7 @@ flags:
 
 // runSend is `syncwatch send`.
 func runSend(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	s := newSettings("send")
-	s.fs.SetOutput(stderr)
-	s.fs.Usage = func() {
-		fmt.Fprint(s.fs.Output(), sendUsage)
-		s.fs.PrintDefaults()
-	}
+	s := newSettings("send", sendUsage, stderr)
 	var o sendOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {

@@ -74,8 +74,7 @@ func (o *serveOptions) register(s *settings) {
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	s := newSettings("serve")
-	s.fs.SetOutput(stderr)
+	s := newSettings("serve", "", stderr)
 	var o serveOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {
