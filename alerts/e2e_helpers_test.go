@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -90,12 +91,43 @@ func shortenRules(src []byte, o ruleOptions) ([]byte, error) {
 				if expr, ok := o.Thresholds[name]; ok {
 					rm["expr"] = expr
 				}
+				// The guard's windows ("down for 2 minutes") belong with
+				// the for: durations they protect, and shrink with them.
+				if expr, ok := rm["expr"].(string); ok && name == "syncwatch:intake_degraded" {
+					scaled, err := scaleRanges(expr, o.ForScale, o.MinFor)
+					if err != nil {
+						return nil, fmt.Errorf("rule %s: %w", name, err)
+					}
+					rm["expr"] = scaled
+				}
 			}
 		}
 	}
 	// A threshold missing from this file may be in another file of the set;
 	// writeShortRules checks the set.
 	return yaml.Marshal(doc)
+}
+
+// rangeSelector matches the range of a range vector selector, as in [2m].
+var rangeSelector = regexp.MustCompile(`\[([0-9]+[smhdwy])\]`)
+
+// scaleRanges divides every range in a PromQL expression by scale, to no
+// less than min.
+func scaleRanges(expr string, scale int64, min time.Duration) (string, error) {
+	var err error
+	out := rangeSelector.ReplaceAllStringFunc(expr, func(m string) string {
+		d, perr := parsePromDuration(m[1 : len(m)-1])
+		if perr != nil {
+			err = perr
+			return m
+		}
+		d /= time.Duration(scale)
+		if d < min {
+			d = min
+		}
+		return "[" + promDuration(d) + "]"
+	})
+	return out, err
 }
 
 // writeShortRules writes shortened copies of the shipped rule files into dir
