@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // TestE2EAlerting is the end-to-end test of the alerting path, every part
@@ -45,7 +47,7 @@ import (
 // 20%/50% failure ratios, grace factors 1.5 and 3).
 func TestE2EAlerting(t *testing.T) {
 	began := time.Now()
-	bin := buildSyncwatch(t)
+	bin := testutil.BuildSyncwatch(t, t.TempDir())
 	built := time.Since(began)
 
 	// Both replicas run the same configuration: short expected intervals for

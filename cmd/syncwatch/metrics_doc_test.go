@@ -18,6 +18,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // The -update flag rewrites testdata/metrics.golden. Another test file of
@@ -161,11 +163,11 @@ func postReports(t *testing.T, base string, reports ...map[string]any) {
 // about, the families are those of testdata/metrics.golden, and
 // docs/metrics.md documents exactly them.
 func TestServeMetrics(t *testing.T) {
-	promtool := metricsTestTool(t, "promtool")
-	addr := freeAddr(t)
+	promtool := testutil.Tool(t, "promtool")
+	addr := testutil.FreeAddr(t)
 	base := "http://" + addr
 	startCommand(t, runServe, []string{
-		"--listen", addr, "--data-dir", metricsTestDir(t), "--libchdb", metricsTestLibchdb(t), "--log-level", "warn",
+		"--listen", addr, "--data-dir", metricsTestDir(t), "--libchdb", libchdb(t), "--log-level", "warn",
 		"--max-sources", "2", "--batch-max-age", "50ms", "--exporter-cache-ttl", "1s",
 	}, base+"/healthz")
 

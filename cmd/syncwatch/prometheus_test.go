@@ -19,6 +19,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -26,7 +27,7 @@ import (
 // second and returns the base URL of its HTTP API.
 func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
-	bin := metricsTestTool(t, "prometheus")
+	bin := testutil.Tool(t, "prometheus")
 	dir := metricsTestDir(t)
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -41,8 +42,8 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	listen := freeAddr(t)
-	logs := &syncBuffer{}
+	listen := testutil.FreeAddr(t)
+	logs := &testutil.Buffer{}
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
