@@ -135,9 +135,9 @@ func Pipeline(th Thresholds) (dashboard.Dashboard, error) {
 
 	b = b.WithRow(dashboard.NewRowBuilder("Exporter")).
 		WithPanel(graph("Exporter query duration",
-			"Duration of the ClickHouse queries behind the ClickHouse-backed metrics: of the last refresh, or of the running one when it is late. Refreshes slower than the scrape timeout serve cached values.",
+			"Duration of the ClickHouse queries behind the ClickHouse-backed metrics, by scraper: of the last refresh, or of the running one when it is late. Refreshes slower than the scrape timeout serve cached values.",
 			"s", "duration").
-			WithTarget(promRange("A", `syncwatch_exporter_scrape_duration_seconds{`+inst+`}`, "{{instance}}"))).
+			WithTarget(promRange("A", `syncwatch_exporter_scrape_duration_seconds{`+inst+`}`, "{{instance}} {{scraper}}"))).
 		WithPanel(graph("Exporter cache age",
 			"Age of the ClickHouse-backed values each instance serves; it stays below the cache TTL (15 s by default) while refreshes succeed.",
 			"s", "age").
@@ -150,9 +150,9 @@ func Pipeline(th Thresholds) (dashboard.Dashboard, error) {
 			OverrideByName("error", []dashboard.DynamicConfigValue{fixedColor("red")})).
 		WithPanel(statetimeline.NewPanelBuilder().
 			Title("Metrics from ClickHouse fresh").
-			Description("Whether each instance's ClickHouse-backed values are fresh (syncwatch_exporter_scrape_success). SyncwatchExporterScrapeFailing pages after 10 minutes of red: the sync alerts are blind meanwhile.").
+			Description("Whether each instance's ClickHouse-backed values are fresh, by scraper (syncwatch_exporter_scrape_success). SyncwatchExporterScrapeFailing pages after 10 minutes of red: the sync alerts are blind meanwhile.").
 			Datasource(PrometheusDatasource()).
-			WithTarget(promRange("A", `syncwatch_exporter_scrape_success{`+inst+`}`, "{{instance}}")).
+			WithTarget(promRange("A", `syncwatch_exporter_scrape_success{`+inst+`}`, "{{instance}} {{scraper}}")).
 			Unit("none").
 			Mappings(upDown("fresh", "stale")).
 			Thresholds(thresholds(colorCritical, step{1, colorOK})).

@@ -189,8 +189,11 @@ func TestExporterOverStore(t *testing.T) {
 			}
 		}
 	}
-	if v := gaugeValues(t, realReg, "syncwatch_exporter_scrape_success")["syncwatch_exporter_scrape_success{}"]; v != 1 {
-		t.Errorf("scrape_success = %v, want 1", v)
+	for _, scraper := range []string{"type_states", "window_stats"} {
+		series := `syncwatch_exporter_scrape_success{scraper="` + scraper + `"}`
+		if v := gaugeValues(t, realReg, "syncwatch_exporter_scrape_success")[series]; v != 1 {
+			t.Errorf("%s = %v, want 1", series, v)
+		}
 	}
 }
 
@@ -387,7 +390,8 @@ func TestExportCommand(t *testing.T) {
 	}, "http://"+addr+"/healthz")
 	body := fetchMetrics(t, "http://"+addr+"/metrics")
 	for _, want := range []string{
-		"\nsyncwatch_exporter_scrape_success 1\n", // whole line: its HELP text starts with "1 when"
+		"\n" + `syncwatch_exporter_scrape_success{scraper="type_states"} 1` + "\n",
+		"\n" + `syncwatch_exporter_scrape_success{scraper="window_stats"} 1` + "\n",
 		`syncwatch_window_runs{source="erp",status="success",sync_type="products",window="6h"}`,
 		`syncwatch_window_success_ratio{source="erp",sync_type="products",window="30m"}`,
 		`syncwatch_consecutive_failures{source="erp",sync_type="products"} 3`,

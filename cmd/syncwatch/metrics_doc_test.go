@@ -209,7 +209,8 @@ func TestServeMetrics(t *testing.T) {
 			`syncwatch_last_run_timestamp_seconds{source="beta"`,
 			`syncwatch_window_record_success_ratio{source="alpha"`,
 			`syncwatch_window_duration_seconds{source="beta"`,
-			"\nsyncwatch_exporter_scrape_success 1\n", // whole line: its HELP text starts with "1 when"
+			"\n" + `syncwatch_exporter_scrape_success{scraper="type_states"} 1` + "\n",
+			"\n" + `syncwatch_exporter_scrape_success{scraper="window_stats"} 1` + "\n",
 		} {
 			complete = complete && strings.Contains(exposition, want)
 		}
