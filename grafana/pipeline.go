@@ -17,8 +17,8 @@ const inst = `instance=~"$instance"`
 // Pipeline is the pipeline health dashboard (uid syncwatch-pipeline):
 // syncwatch's own ingest API, spool, batcher, ClickHouse inserts and
 // exporter, per instance, from Prometheus.
-func Pipeline(th Thresholds) (dashboard.Dashboard, error) {
-	b := dashboard.NewDashboardBuilder("syncwatch: pipeline health").
+func Pipeline(th Thresholds) (Model, error) {
+	b := newModelBuilder("syncwatch: pipeline health").
 		Uid(PipelineUID).
 		Description("syncwatch itself, per instance: reports received and rejected, HTTP traffic and latency, the durable spool, batches and inserts into ClickHouse, and the exporter that reads the metrics back. From Prometheus; thresholds are those of the alerting rules.").
 		Tags([]string{Tag, "pipeline"}).
