@@ -54,7 +54,7 @@ func loadProject(t *testing.T, env map[string]string, profiles ...string) (*type
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cli.ProjectFromOptions(context.Background(), opts)
+	return opts.LoadProject(context.Background())
 }
 
 // project loads the compose file with testEnv and the demo profile.
@@ -209,7 +209,7 @@ func TestGenEnvFeedsCompose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := cli.ProjectFromOptions(context.Background(), opts)
+	p, err := opts.LoadProject(context.Background())
 	if err != nil {
 		t.Fatalf("compose with the generated .env: %v", err)
 	}
