@@ -1,8 +1,10 @@
 package testutil
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -69,5 +71,44 @@ func TestBufferConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := len(b.Bytes()); got != 800 {
 		t.Fatalf("wrote %d bytes, want 800", got)
+	}
+}
+
+func TestQuantileAndMedian(t *testing.T) {
+	tests := []struct {
+		name         string
+		values       []float64
+		level        float64
+		want, median float64
+	}{
+		{name: "one value", values: []float64{7}, level: 0.95, want: 7, median: 7},
+		{name: "odd count", values: []float64{30, 60, 120}, level: 0.5, want: 60, median: 60},
+		{name: "even count interpolates", values: []float64{30, 60, 90, 120}, level: 0.5, want: 75, median: 75},
+		{name: "p95 interpolates", values: []float64{30, 60, 120}, level: 0.95, want: 114, median: 60},
+		{name: "top level is the maximum", values: []float64{1, 2, 3}, level: 1, want: 3, median: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Quantile(tt.values, tt.level); math.Abs(got-tt.want) > 1e-9 {
+				t.Errorf("Quantile(%v, %v) = %v, want %v", tt.values, tt.level, got, tt.want)
+			}
+			shuffled := slices.Clone(tt.values)
+			slices.Reverse(shuffled)
+			if got := Median(shuffled); math.Abs(got-tt.median) > 1e-9 {
+				t.Errorf("Median(%v) = %v, want %v", shuffled, got, tt.median)
+			}
+		})
+	}
+}
+
+func TestSummarise(t *testing.T) {
+	if got := Summarise(nil); got != nil {
+		t.Errorf("Summarise(nil) = %+v, want nil", got)
+	}
+	got := Summarise([]float64{120, 30, 60})
+	want := Durations{N: 3, Avg: 70, P50: 60, P95: 114, P99: 118.8, Max: 120}
+	if got == nil || got.N != want.N || math.Abs(got.Avg-want.Avg) > 1e-9 || math.Abs(got.P95-want.P95) > 1e-9 ||
+		math.Abs(got.P99-want.P99) > 1e-9 || got.P50 != want.P50 || got.Max != want.Max {
+		t.Errorf("Summarise = %+v, want %+v", got, want)
 	}
 }
