@@ -139,7 +139,7 @@ func (s *e2eStack) guardHistory() string {
 	var b strings.Builder
 	for _, q := range []struct{ what, expr string }{
 		{"failed scrapes", `count_over_time(up{job="syncwatch"}` + r + `) - sum_over_time(up{job="syncwatch"}` + r + `)`},
-		{"scrapes with syncwatch_exporter_scrape_success 0", `count_over_time(syncwatch_exporter_scrape_success` + r + `) - sum_over_time(syncwatch_exporter_scrape_success` + r + `)`},
+		{"scrapes with syncwatch_exporter_scrape_success 0", `sum by (instance) (count_over_time(syncwatch_exporter_scrape_success` + r + `) - sum_over_time(syncwatch_exporter_scrape_success` + r + `))`},
 		{"evaluations with syncwatch:intake_degraded", `count_over_time(syncwatch:intake_degraded` + r + `)`},
 	} {
 		v, err := promQuery(s.prom, q.expr)

@@ -308,9 +308,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	// Fresh means what scrape_success documents: the scraper's values
-	// exist, its last scrape succeeded, and no refresh is late: a scrape gave up waiting
-	// for it, or it has run longer than a scrape waits by default. Not the
-	// age against CacheTTL: a scrape whose wrapper found the cache fresh
+	// exist, its last scrape succeeded, and no refresh is late: a scrape
+	// gave up waiting for it, or it has run longer than a scrape waits by
+	// default. Not the age against CacheTTL: a scrape whose wrapper found the cache fresh
 	// may gather it a moment after the TTL ran out, which with scrapes
 	// every TTL happens about every other time, and nothing failed then.
 	late := st.late || (!st.inflight.IsZero() && now.Sub(st.inflight) >= c.cfg.ScrapeTimeout)
