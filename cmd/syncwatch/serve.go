@@ -121,6 +121,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer closeLogged(log, "spool", spool.Close)
+	quarantine, err := collector.OpenQuarantine(filepath.Join(o.storage.dataDir, "quarantine"))
+	if err != nil {
+		return err
+	}
+	if n := quarantine.Status().Reports; n > 0 {
+		log.WithField("reports", n).Warn("the quarantine holds reports clickhouse refused: syncwatch quarantine list")
+	}
 
 	reg := newRegistry()
 	metrics := collector.NewMetrics(reg)
@@ -144,13 +151,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.batchSize, MaxSize: o.batchMaxSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
+	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.batchSize, MaxSize: o.batchMaxSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := collector.NewServer(collector.Config{
 		SyncTypes: types, MaxBodyBytes: int64(o.maxBodyBytes), MaxItems: o.maxItems, DedupWindow: o.dedupWindow,
-		MaxInFlight: o.maxInFlight, QueueWait: o.queueWait,
+		MaxInFlight: o.maxInFlight, QueueWait: o.queueWait, Retention: store.Retention(),
 		OnAccepted: ingest.Observe,
 	}, collector.Deps{
-		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Storage: store, Metrics: metrics,
+		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: store, Metrics: metrics,
 		Registerer: reg, Gatherer: reg, Query: store, Console: &collector.ConsoleConfig{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
 	})
 	if err != nil {
