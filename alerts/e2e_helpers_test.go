@@ -11,12 +11,10 @@ package alerts
 // directory. See alerts/README.md ("End-to-end tests").
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,6 +31,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // ---------------------------------------------------------------- rules
@@ -329,41 +329,12 @@ func deriveAlertmanagerConfig(t testing.TB, dir string, o amOptions) string {
 
 // ---------------------------------------------------------------- processes
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // process is a started binary whose output is kept for failure reports.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.Buffer
 	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startProcess starts a tool, stops it (SIGTERM, then SIGKILL) when the test
@@ -376,7 +347,7 @@ func startProcess(t testing.TB, name string, args ...string) *process {
 // startCommand starts cmd (its output is captured) as startProcess does.
 func startCommand(t testing.TB, name string, cmd *exec.Cmd) *process {
 	t.Helper()
-	p := &process{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: &testutil.Buffer{}, done: make(chan struct{})}
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	if err := p.cmd.Start(); err != nil {
@@ -431,7 +402,7 @@ func waitReady(t testing.TB, p *process, url string, timeout time.Duration) {
 // loopback port, clustering off, and returns its base URL.
 func startAlertmanager(t testing.TB, configPath string) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	p := startProcess(t, "alertmanager",
 		"--config.file="+configPath,
 		"--storage.path="+t.TempDir(),
@@ -512,7 +483,7 @@ func startPrometheus(t testing.TB, o promOptions) string {
 	if out, err := run(t, time.Minute, "promtool", "check", "config", cfgPath); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	p := startProcess(t, "prometheus",
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
