@@ -42,11 +42,8 @@ func (c *BatcherConfig) defaults() {
 	if c.Size <= 0 {
 		c.Size = 5000
 	}
-	switch {
-	case c.MaxSize <= 0:
+	if c.MaxSize <= 0 {
 		c.MaxSize = 4 * c.Size
-	case c.MaxSize < c.Size:
-		c.MaxSize = c.Size
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = time.Second

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/config"
 )
 
 const migrateUsage = `usage: syncwatch migrate [flags] up | down | version | force VERSION
@@ -18,24 +19,24 @@ const migrateUsage = `usage: syncwatch migrate [flags] up | down | version | for
 `
 
 func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s := newSettings("migrate", migrateUsage, stderr)
-	var store storageOptions
-	var logs logOptions
-	store.register(s)
-	logs.register(s)
+	s := config.New("migrate", migrateUsage, stderr)
+	var store config.Storage
+	var logs config.Log
+	store.Register(s)
+	logs.Register(s)
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
-	rest := s.fs.Args()
+	rest := s.Args()
 	if len(rest) == 0 {
-		s.fs.Usage()
+		s.Usage()
 		return usageError{fmt.Errorf("migrate: missing action")}
 	}
-	log, err := logs.logger(stderr)
+	log, err := newLogger(logs, stderr)
 	if err != nil {
 		return err
 	}
-	st, err := clickhouse.Open(ctx, store.config(), log)
+	st, err := clickhouse.Open(ctx, storageConfig(store), log)
 	if err != nil {
 		return err
 	}
