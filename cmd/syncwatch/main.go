@@ -75,7 +75,7 @@ func runIO(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 	case "export":
 		err = runExport(ctx, args[1:], getenv, stderr)
 	case "migrate":
-		err = runMigrate(ctx, args[1:], getenv, stdout, stderr)
+		err = runMigrate(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "run":
 		return runWrapped(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "send":
