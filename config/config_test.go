@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/syncwatch/syncwatch/synclog"
 )
 
 // serveSet returns the settings serve binds, as cmd/syncwatch does.
@@ -192,6 +194,26 @@ func TestTarget(t *testing.T) {
 		t.Run(tc.want, func(t *testing.T) {
 			if got := tc.st.Target(); got != tc.want {
 				t.Fatalf("got %q", got)
+			}
+		})
+	}
+}
+
+// TestCatalogueDefaults keeps the help of --expected-intervals and
+// --max-runtimes as users have always read it.
+func TestCatalogueDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		of   func(synclog.SyncTypeEntry) time.Duration
+		want string
+	}{
+		{"expected intervals", ExpectedInterval, "products=6h, prices=1h, stock=15m, order=5m, logistics=30m, manual=0"},
+		{"max runtimes", MaxRuntime, "products=2h, prices=30m, stock=15m, order=5m, logistics=15m, manual=1h"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CatalogueDefaults(tc.of); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
 	}

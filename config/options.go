@@ -118,7 +118,7 @@ func (o *Serve) Register(s *Set) {
 	s.Bool(&o.Exporter, "exporter", true, "publish the metrics computed from ClickHouse on /metrics; turn off on replicas when syncwatch export publishes them")
 	s.String(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on; without tokens only a loopback address is used")
 	s.Bool(&o.Migrate, "migrate", true, "apply schema migrations at start-up")
-	s.List(&o.SyncTypes, "sync-types", synclog.DefaultSyncTypes, "comma-separated sync types reports may name")
+	s.List(&o.SyncTypes, "sync-types", synclog.DefaultSyncTypeNames(), "comma-separated sync types reports may name")
 	s.String(&o.TokensFile, "tokens-file", "", "YAML file of bearer tokens (name, token or token_sha256, roles, sources, rate_limit)")
 	s.String(&o.IngestTokens, "ingest-tokens", "", "comma-separated ingest tokens (prefer the environment to a flag)")
 	s.String(&o.QueryTokens, "query-tokens", "", "comma-separated query tokens")

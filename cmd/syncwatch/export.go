@@ -51,8 +51,8 @@ type exporterOptions struct {
 
 func (o *exporterOptions) register(s *config.Set) {
 	s.Int(&o.maxSources, "max-sources", exporter.DefaultMaxSources, "sources that keep their own label in metrics; later ones are counted as source=\"other\"")
-	s.List(&o.expectedIntervals, "expected-intervals", nil, "how often each sync type should succeed, e.g. products=6h,prices=1h; 0 for none (defaults: products=6h, prices=1h, stock=15m, order=5m, logistics=30m, manual=0)")
-	s.List(&o.maxRuntimes, "max-runtimes", nil, "how long a run of each sync type may take, e.g. products=2h,order=5m (defaults: products=2h, prices=30m, stock=15m, order=5m, logistics=15m, manual=1h)")
+	s.List(&o.expectedIntervals, "expected-intervals", nil, "how often each sync type should succeed, e.g. products=6h,prices=1h; 0 for none (defaults: "+config.CatalogueDefaults(config.ExpectedInterval)+")")
+	s.List(&o.maxRuntimes, "max-runtimes", nil, "how long a run of each sync type may take, e.g. products=2h,order=5m (defaults: "+config.CatalogueDefaults(config.MaxRuntime)+")")
 	s.List(&o.windows, "exporter-windows", []string{"1h", "24h"}, "windows of the syncwatch_window_* metrics")
 	s.Duration(&o.cacheTTL, "exporter-cache-ttl", exporter.DefaultCacheTTL, "how long metrics computed from ClickHouse are served before scrapes query it again")
 	s.Duration(&o.lookback, "exporter-lookback", exporter.DefaultLookback, "runs read for runs in progress and consecutive failures")
@@ -87,8 +87,8 @@ func (o *exporterOptions) config(types synclog.SyncTypes, limiter *exporter.Sour
 		CacheTTL:          o.cacheTTL,
 		Lookback:          o.lookback,
 		MaxStaleness:      o.maxStaleness,
-		ExpectedIntervals: exporter.MergeDurations(exporter.DefaultExpectedIntervals(), expected, names),
-		MaxRuntimes:       exporter.MergeDurations(exporter.DefaultMaxRuntimes(), runtimes, names),
+		ExpectedIntervals: exporter.MergeDurations(synclog.DefaultExpectedIntervals(), expected, names),
+		MaxRuntimes:       exporter.MergeDurations(synclog.DefaultMaxRuntimes(), runtimes, names),
 		Limiter:           limiter,
 		Log:               log.WithField("component", "exporter"),
 	}, nil
@@ -124,7 +124,7 @@ func (o *exportOptions) register(s *config.Set) {
 	o.metrics.register(s)
 	s.String(&o.listen, "listen", "127.0.0.1:9464", "address to serve /metrics on")
 	s.Bool(&o.migrate, "migrate", false, "apply schema migrations at start-up (serve usually does)")
-	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypes, "comma-separated sync types to publish")
+	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypeNames(), "comma-separated sync types to publish")
 }
 
 const exportUsage = `usage: syncwatch export [flags]
