@@ -94,6 +94,21 @@ func (o *exporterOptions) config(types synclog.SyncTypes, limiter *exporter.Sour
 	}, nil
 }
 
+// check is the rule serve and export add for the metrics settings, so that
+// a bad --expected-intervals, --max-runtimes, --max-sources or
+// --exporter-windows stops start-up before storage is opened. Bad sync
+// types are left to their own rule.
+func (o *exporterOptions) check(syncTypes []string) error {
+	types, err := synclog.NewSyncTypes(syncTypes)
+	if err != nil {
+		return nil
+	}
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	_, err = o.config(types, nil, quiet)
+	return err
+}
+
 // newExporter builds the ClickHouse-backed collector over store and
 // registers it with reg.
 func (o *exporterOptions) newExporter(reg prometheus.Registerer, types synclog.SyncTypes, limiter *exporter.SourceLimiter, store *clickhouse.Store, log logrus.FieldLogger) (*exporter.Collector, error) {
@@ -125,6 +140,8 @@ func (o *exportOptions) register(s *config.Set) {
 	s.String(&o.listen, "listen", "127.0.0.1:9464", "address to serve /metrics on")
 	s.Bool(&o.migrate, "migrate", false, "apply schema migrations at start-up (serve usually does)")
 	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypeNames(), "comma-separated sync types to publish")
+	s.Check(func() error { return config.SyncTypesRule(s, "sync-types", o.syncTypes) })
+	s.Check(func() error { return o.metrics.check(o.syncTypes) })
 }
 
 const exportUsage = `usage: syncwatch export [flags]

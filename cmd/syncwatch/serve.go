@@ -34,6 +34,7 @@ func (o *serveOptions) register(s *config.Set) {
 	o.metrics.register(s)
 	o.pprof.register(s)
 	o.Serve.Register(s)
+	s.Check(func() error { return o.metrics.check(o.SyncTypes) })
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
