@@ -218,3 +218,31 @@ func TestCatalogueDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigFlag reads --config where the flags are read: after the
+// arguments when flags are interspersed, never among a wrapped command's.
+func TestConfigFlag(t *testing.T) {
+	file := filepath.Join("testdata", "batch_size_zero.yml")
+	tests := []struct {
+		name         string
+		interspersed bool
+		args         []string
+		wantFile     bool
+	}{
+		{"before the arguments", true, []string{"--config", file, "version"}, true},
+		{"after the arguments", true, []string{"version", "--config=" + file}, true},
+		{"after a boolean flag", true, []string{"--migrate", "--config", file}, true},
+		{"after --", true, []string{"version", "--", "--config", file}, false},
+		{"in a wrapped command line", false, []string{"job", "--config", file}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, _, _ := serveSet()
+			s.Interspersed(tc.interspersed)
+			err := s.Parse(tc.args, noEnv)
+			if gotFile := err != nil && strings.Contains(err.Error(), "batch_size in config file"); gotFile != tc.wantFile {
+				t.Fatalf("read the file: %v, want %v (%v)", gotFile, tc.wantFile, err)
+			}
+		})
+	}
+}

@@ -157,18 +157,8 @@ func YAMLKey(flagName string) string { return strings.ReplaceAll(flagName, "-", 
 // that are not flags are left in Args; "--" ends the flags.
 func (s *Set) Parse(args []string, getenv func(string) string) error {
 	s.file = getenv("SYNCWATCH_CONFIG")
-	for i, a := range args {
-		if a == "--" {
-			break
-		}
-		for _, prefix := range []string{"--config=", "-config="} {
-			if v, ok := strings.CutPrefix(a, prefix); ok {
-				s.file = v
-			}
-		}
-		if (a == "--config" || a == "-config") && i+1 < len(args) {
-			s.file = args[i+1]
-		}
+	if path := s.configFlag(args); path != "" {
+		s.file = path
 	}
 	if s.file != "" {
 		if err := s.applyFile(s.file); err != nil {
@@ -203,21 +193,57 @@ func (s *Set) Parse(args []string, getenv func(string) string) error {
 // parseFlags parses args, taking flags that follow arguments too unless
 // interspersing is off.
 func (s *Set) parseFlags(args []string) error {
-	s.args = nil
+	rest, err := parseInto(s.fs, args, s.interspersed)
+	s.args = rest
+	return err
+}
+
+// parseInto parses args with fs and returns the arguments that are not
+// flags: with interspersed, flags may follow them until "--".
+func parseInto(fs *flag.FlagSet, args []string, interspersed bool) ([]string, error) {
+	var out []string
 	for {
-		if err := s.fs.Parse(args); err != nil {
-			return err
+		if err := fs.Parse(args); err != nil {
+			return out, err
 		}
-		rest := s.fs.Args()
+		rest := fs.Args()
 		consumed := args[:len(args)-len(rest)]
-		if len(rest) == 0 || !s.interspersed || (len(consumed) > 0 && consumed[len(consumed)-1] == "--") {
-			s.args = append(s.args, rest...)
-			return nil
+		if len(rest) == 0 || !interspersed || (len(consumed) > 0 && consumed[len(consumed)-1] == "--") {
+			return append(out, rest...), nil
 		}
-		s.args = append(s.args, rest[0])
+		out = append(out, rest[0])
 		args = rest[1:]
 	}
 }
+
+// configFlag returns the value of --config in args, read the way Parse
+// reads flags (so a --config among a wrapped command's arguments is not
+// syncwatch's), without setting any other flag. A command line that does
+// not parse gives "": Parse reports its error.
+func (s *Set) configFlag(args []string) string {
+	scratch := flag.NewFlagSet(s.fs.Name(), flag.ContinueOnError)
+	scratch.SetOutput(io.Discard)
+	var path string
+	s.fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" {
+			scratch.StringVar(&path, f.Name, "", "")
+			return
+		}
+		b, ok := f.Value.(interface{ IsBoolFlag() bool })
+		scratch.Var(ignoredValue{boolean: ok && b.IsBoolFlag()}, f.Name, "")
+	})
+	if _, err := parseInto(scratch, args, s.interspersed); err != nil {
+		return ""
+	}
+	return path
+}
+
+// ignoredValue stands for a flag whose value configFlag does not need.
+type ignoredValue struct{ boolean bool }
+
+func (ignoredValue) Set(string) error   { return nil }
+func (ignoredValue) String() string     { return "" }
+func (v ignoredValue) IsBoolFlag() bool { return v.boolean }
 
 func (s *Set) applyFile(path string) error {
 	body, err := os.ReadFile(path)
