@@ -157,10 +157,10 @@ func TestMigrateFlagsAfterAction(t *testing.T) {
 	cwd := t.TempDir()
 	latest := latestMigration(t)
 	env := cleanEnv("SYNCWATCH_LIBCHDB=" + libchdb(t))
-	run := func(args ...string) (int, string, string) {
+	run := func(extraEnv []string, args ...string) (int, string, string) {
 		t.Helper()
 		cmd := exec.Command(binary(t), args...)
-		cmd.Env, cmd.Dir = env, cwd
+		cmd.Env, cmd.Dir = append(env[:len(env):len(env)], extraEnv...), cwd
 		var out, errOut strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		err := cmd.Run()
@@ -171,26 +171,30 @@ func TestMigrateFlagsAfterAction(t *testing.T) {
 		}
 		return 0, out.String(), errOut.String()
 	}
+	// The environment names another database: the command line wins.
+	other := []string{"SYNCWATCH_DATA_DIR=" + t.TempDir()}
 	steps := []struct {
 		name       string
+		env        []string
 		args       []string
 		wantCode   int
 		wantStdout string
 		wantStderr string
 	}{
-		{"up with flags after the action", []string{"migrate", "up", "--data-dir", dir, "--log-format", "json"}, 0, fmt.Sprintf("version %d\n", latest), ""},
-		{"version with flags after the action", []string{"migrate", "version", "--data-dir=" + dir}, 0, fmt.Sprintf("version %d\n", latest), ""},
-		{"flags on both sides", []string{"migrate", "--log-format", "json", "version", "--data-dir", dir}, 0, fmt.Sprintf("version %d\n", latest), ""},
-		{"down without --yes off a terminal", []string{"migrate", "down", "--data-dir", dir}, 2, "", "--yes"},
-		{"down names the database", []string{"migrate", "down", "--data-dir", dir}, 2, "", dir},
-		{"still applied after a refused down", []string{"migrate", "version", "--data-dir", dir}, 0, fmt.Sprintf("version %d\n", latest), ""},
-		{"down with --yes", []string{"migrate", "down", "--data-dir", dir, "--yes"}, 0, "version 0\n", dir},
-		{"unknown flag after the action", []string{"migrate", "version", "--data-dri", dir}, 2, "", "data-dri"},
-		{"extra argument", []string{"migrate", "version", "now", "--data-dir", dir}, 2, "", "now"},
+		{"up with flags after the action", nil, []string{"migrate", "up", "--data-dir", dir, "--log-format", "json"}, 0, fmt.Sprintf("version %d\n", latest), ""},
+		{"version with flags after the action", nil, []string{"migrate", "version", "--data-dir=" + dir}, 0, fmt.Sprintf("version %d\n", latest), ""},
+		{"flags on both sides", nil, []string{"migrate", "--log-format", "json", "version", "--data-dir", dir}, 0, fmt.Sprintf("version %d\n", latest), ""},
+		{"flag after the action beats the environment", other, []string{"migrate", "version", "--data-dir", dir}, 0, fmt.Sprintf("version %d\n", latest), ""},
+		{"down without --yes off a terminal", nil, []string{"migrate", "down", "--data-dir", dir}, 2, "", "--yes"},
+		{"down names the database", nil, []string{"migrate", "down", "--data-dir", dir}, 2, "", dir},
+		{"still applied after a refused down", nil, []string{"migrate", "version", "--data-dir", dir}, 0, fmt.Sprintf("version %d\n", latest), ""},
+		{"down with --yes", nil, []string{"migrate", "down", "--data-dir", dir, "--yes"}, 0, "version 0\n", dir},
+		{"unknown flag after the action", nil, []string{"migrate", "version", "--data-dri", dir}, 2, "", "data-dri"},
+		{"extra argument", nil, []string{"migrate", "version", "now", "--data-dir", dir}, 2, "", "now"},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			code, stdout, stderr := run(st.args...)
+			code, stdout, stderr := run(st.env, st.args...)
 			if code != st.wantCode || stdout != st.wantStdout || !strings.Contains(stderr, st.wantStderr) {
 				t.Fatalf("syncwatch %v: exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr containing %q",
 					st.args, code, stdout, stderr, st.wantCode, st.wantStdout, st.wantStderr)
