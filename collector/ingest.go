@@ -432,6 +432,11 @@ func (s *Server) handleIngest(c *gin.Context) {
 			}
 			continue
 		}
+		if s.cfg.Retention > 0 && r.StartedAt.Before(now.Add(-s.cfg.Retention)) {
+			reject(i, "started_at", fmt.Sprintf("must be within the retention of %s (not before %s): older runs are deleted as soon as they are stored",
+				formatRetention(s.cfg.Retention), now.Add(-s.cfg.Retention).Format(time.RFC3339)), ReasonInvalid)
+			continue
+		}
 		if tok != nil && !tok.AllowsSource(r.Source) {
 			forbidden++
 			reject(i, "source", fmt.Sprintf("this token may not report for source %q", r.Source), ReasonForbiddenSource)
@@ -554,4 +559,13 @@ func appendIngestResponse(b []byte, resp *IngestResponse) []byte {
 func (s *Server) retryAfter() string {
 	secs := int((s.cfg.RetryAfter + time.Second - 1) / time.Second)
 	return strconv.Itoa(max(secs, 1))
+}
+
+// formatRetention renders a retention in days when it is whole days, as it
+// is configured ("90d"), else as a duration.
+func formatRetention(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }

@@ -248,10 +248,12 @@ type testEnv struct {
 	srv     *Server
 	spool   *Spool
 	batcher *Batcher
-	storage Storage
-	fake    *fakeStorage
-	logs    *syncBuffer
-	reg     *prometheus.Registry
+	// quarantine is beside the spool's directory.
+	quarantine *Quarantine
+	storage    Storage
+	fake       *fakeStorage
+	logs       *syncBuffer
+	reg        *prometheus.Registry
 }
 
 func newEnv(t testing.TB, o envOptions) *testEnv {
@@ -281,12 +283,16 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	e.spool = sp
 	metrics := NewMetrics(e.reg)
-	e.batcher = NewBatcher(sp, o.storage, o.batcher, log, metrics)
+	e.quarantine, err = OpenQuarantine(o.spoolDir + ".quarantine")
+	if err != nil {
+		t.Fatalf("open quarantine: %v", err)
+	}
+	e.batcher = NewBatcher(sp, e.quarantine, o.storage, o.batcher, log, metrics)
 	auth, err := NewAuth(o.tokens, o.rate)
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
-	e.srv, err = NewServer(o.cfg, Deps{Log: log, Auth: auth, Spool: sp, Batcher: e.batcher, Storage: o.storage,
+	e.srv, err = NewServer(o.cfg, Deps{Log: log, Auth: auth, Spool: sp, Batcher: e.batcher, Quarantine: e.quarantine, Storage: o.storage,
 		Metrics: metrics, Registerer: e.reg, Gatherer: e.reg})
 	if err != nil {
 		t.Fatalf("new server: %v", err)

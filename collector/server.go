@@ -56,6 +56,10 @@ type Config struct {
 	// QueueWait is how long an ingest request may wait for room
 	// (default 100ms).
 	QueueWait time.Duration
+	// Retention is how long ClickHouse keeps runs. A report of a run that
+	// started longer ago is refused (400, started_at): its rows would be
+	// due for deletion the moment they were stored. Zero accepts any age.
+	Retention time.Duration
 }
 
 func (c *Config) defaults() {
@@ -89,6 +93,7 @@ type Server struct {
 	auth     *Auth
 	spool    *Spool
 	batcher  *Batcher
+	quarant  *Quarantine
 	storage  Storage
 	metrics  *Metrics
 	gatherer prometheus.Gatherer
@@ -104,8 +109,11 @@ type Deps struct {
 	Auth    *Auth
 	Spool   *Spool
 	Batcher *Batcher
-	Storage Storage
-	Metrics *Metrics
+	// Quarantine holds the reports ClickHouse refused for good; the
+	// server publishes its size and lets admins list and replay it.
+	Quarantine *Quarantine
+	Storage    Storage
+	Metrics    *Metrics
 	// Registerer receives the spool's gauges; Gatherer serves /metrics.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
@@ -134,11 +142,15 @@ func NewServer(cfg Config, d Deps) (*Server, error) {
 		d.Auth = a
 	}
 	s := &Server{
-		cfg: cfg, log: d.Log, auth: d.Auth, spool: d.Spool, batcher: d.Batcher, storage: d.Storage,
+		cfg: cfg, log: d.Log, auth: d.Auth, spool: d.Spool, batcher: d.Batcher, quarant: d.Quarantine, storage: d.Storage,
 		metrics: d.Metrics, gatherer: d.Gatherer, events: newEventSet(cfg.DedupWindow),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 	}
+	if d.Quarantine == nil {
+		return nil, errors.New("collector: no quarantine")
+	}
 	d.Metrics.registerSpool(d.Registerer, d.Spool)
+	d.Metrics.registerQuarantine(d.Registerer, d.Quarantine)
 	// Reports spooled before a restart are acknowledged but may not be in
 	// ClickHouse yet: their retries are duplicates too, and the later
 	// reports of their runs keep the runs' start.
@@ -196,6 +208,8 @@ func (s *Server) routes() {
 	e.GET("/api/v1/health", s.require(RoleQuery), s.handleHealth)
 	e.GET("/openapi.yaml", handleOpenAPI)
 	e.POST(ingestRoute, s.require(RoleIngest), s.shedLoad, s.limitBody, s.handleIngest)
+	e.GET("/api/v1/quarantine", s.require(RoleAdmin), s.handleQuarantineList)
+	e.POST("/api/v1/quarantine/replay", s.require(RoleAdmin), s.handleQuarantineReplay)
 	s.engine = e
 }
 

@@ -110,7 +110,11 @@ func serve(t *testing.T) *httptest.Server {
 	}
 	reg := prometheus.NewRegistry()
 	metrics := collector.NewMetrics(reg)
-	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{MaxAge: 20 * time.Millisecond}, log, metrics)
+	quarantine, err := collector.OpenQuarantine(filepath.Join(dir, "quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{MaxAge: 20 * time.Millisecond}, log, metrics)
 	auth, err := collector.NewAuth([]collector.Token{
 		{Name: "ingest", Secret: ingestSecret, Roles: []collector.Role{collector.RoleIngest}},
 		{Name: "query", Secret: querySecret, Roles: []collector.Role{collector.RoleQuery}},
@@ -119,7 +123,7 @@ func serve(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	srv, err := collector.NewServer(collector.Config{SyncTypes: synclog.MustSyncTypes(synclog.DefaultSyncTypes)}, collector.Deps{
-		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Storage: store, Metrics: metrics,
+		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: store, Metrics: metrics,
 		Registerer: reg, Gatherer: reg, Query: store,
 		Console: &collector.ConsoleConfig{ExpectedIntervals: exporter.DefaultExpectedIntervals()},
 	})

@@ -88,6 +88,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer closeLogged(log, "spool", spool.Close)
+	quarantine, err := collector.OpenQuarantine(filepath.Join(o.storage.DataDir, "quarantine"))
+	if err != nil {
+		return err
+	}
+	if n := quarantine.Status().Reports; n > 0 {
+		log.WithField("reports", n).Warn("the quarantine holds reports clickhouse refused: syncwatch quarantine list")
+	}
 
 	reg := newRegistry()
 	metrics := collector.NewMetrics(reg)
@@ -111,13 +118,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
+	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := collector.NewServer(collector.Config{
 		SyncTypes: types, MaxBodyBytes: int64(o.MaxBodyBytes), MaxItems: o.MaxItems, DedupWindow: o.DedupWindow,
-		MaxInFlight: o.MaxInFlight, QueueWait: o.QueueWait,
+		MaxInFlight: o.MaxInFlight, QueueWait: o.QueueWait, Retention: store.Retention(),
 		OnAccepted: ingest.Observe,
 	}, collector.Deps{
-		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Storage: store, Metrics: metrics,
+		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: store, Metrics: metrics,
 		Registerer: reg, Gatherer: reg, Query: store, Console: &collector.ConsoleConfig{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
 	})
 	if err != nil {
