@@ -34,7 +34,13 @@ func (o *Storage) Register(s *Set) {
 	s.Duration(&o.Retention, "retention", 90*24*time.Hour, "how long runs are kept, e.g. 90d")
 	s.Check(func() error { return nonEmpty(s, "data-dir", o.DataDir) })
 	s.Check(func() error { return nonEmpty(s, "database", o.Database) })
-	s.Check(func() error { return positive(s, "retention", o.Retention) })
+	s.Check(func() error {
+		// The tables' TTL counts whole days.
+		if o.Retention < 24*time.Hour || o.Retention%(24*time.Hour) != 0 {
+			return s.Invalid("retention", "%s: want a whole number of days, at least one, e.g. 90d", o.Retention)
+		}
+		return nil
+	})
 }
 
 // Target names the database the settings reach, for messages before a
