@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -50,7 +51,11 @@ func (o *Storage) Target() string {
 	if o.DSN != "" {
 		return "ClickHouse server " + redactDSN(o.DSN)
 	}
-	return fmt.Sprintf("embedded database %q in %s", o.Database, o.DataDir)
+	dir := o.DataDir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return fmt.Sprintf("embedded database %q in %s", o.Database, dir)
 }
 
 // Log are the settings of the logger.

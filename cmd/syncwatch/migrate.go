@@ -42,9 +42,25 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		s.Usage()
 		return usageError{fmt.Errorf("migrate: missing action")}
 	}
+	// The action is checked before the database is opened: a typo
+	// touches nothing.
 	want := map[string]int{"up": 1, "down": 1, "version": 1, "force": 2}
-	if n, ok := want[rest[0]]; ok && len(rest) > n {
+	n, ok := want[rest[0]]
+	switch {
+	case !ok:
+		return usageError{fmt.Errorf("migrate: unknown action %q: want up, down, version or force", rest[0])}
+	case rest[0] == "force" && len(rest) != 2:
+		return usageError{fmt.Errorf("migrate force: want one version number")}
+	case len(rest) > n:
 		return usageError{fmt.Errorf("migrate %s: unexpected argument %q", rest[0], rest[n])}
+	}
+	force := -1
+	if rest[0] == "force" {
+		v, err := strconv.Atoi(rest[1])
+		if err != nil || v < 0 {
+			return usageError{fmt.Errorf("migrate force: %q is not a version number", rest[1])}
+		}
+		force = v
 	}
 	if rest[0] == "down" && !yes {
 		if err := confirm(stdin, stderr, "migrate down drops every syncwatch table of the "+store.Target()); err != nil {
@@ -75,19 +91,9 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 	case "force":
-		if len(rest) != 2 {
-			return usageError{fmt.Errorf("migrate force: want one version number")}
-		}
-		v, err := strconv.Atoi(rest[1])
-		if err != nil || v < 0 {
-			return usageError{fmt.Errorf("migrate force: %q is not a version number", rest[1])}
-		}
-		if err := m.Force(v); err != nil {
+		if err := m.Force(force); err != nil {
 			return err
 		}
-	case "version":
-	default:
-		return usageError{fmt.Errorf("migrate: unknown action %q: want up, down, version or force", rest[0])}
 	}
 	v, dirty, err := m.Version()
 	if err != nil {

@@ -204,6 +204,14 @@ func TestMigrateFlagsAfterAction(t *testing.T) {
 	if entries, err := os.ReadDir(cwd); err != nil || len(entries) != 0 {
 		t.Fatalf("migrate wrote into its working directory: %v %v", entries, err)
 	}
+	// A mistaken action touches nothing: the database is not even opened.
+	untouched := filepath.Join(t.TempDir(), "db")
+	for _, args := range [][]string{{"sideways"}, {"force", "x"}, {"force"}, {"up", "now"}} {
+		code, _, stderr := run(nil, append(append([]string{"migrate"}, args...), "--data-dir", untouched)...)
+		if _, err := os.Stat(untouched); code != 2 || err == nil {
+			t.Fatalf("migrate %v: exit %d (%s), data directory created: %v", args, code, stderr, err == nil)
+		}
+	}
 }
 
 // TestFlagsAfterArguments checks every subcommand that takes no arguments
