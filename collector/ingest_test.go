@@ -18,6 +18,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/synclog"
@@ -659,13 +660,35 @@ func TestIngestSpoolFull(t *testing.T) {
 // TestIngestRetryAfterIsAtLeastOneSecond configures a sub-second
 // Retry-After: the header counts whole seconds and must not say 0.
 func TestIngestRetryAfterIsAtLeastOneSecond(t *testing.T) {
-	e := newEnv(t, envOptions{spoolBytes: 10, cfg: Config{RetryAfter: 300 * time.Millisecond}})
-	w := e.post(report("e1"))
+	probe := newEnv(t, envOptions{})
+	probe.post(report("probe-1"))
+	entry := probe.spool.Stats().Bytes
+	e := newEnv(t, envOptions{spoolBytes: entry + entry/2, cfg: Config{RetryAfter: 300 * time.Millisecond}})
+	if w := e.post(report("e1")); w.Code != 202 {
+		t.Fatalf("first report: %d %s", w.Code, w.Body)
+	}
+	w := e.post(report("e2"))
 	if w.Code != 503 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 	if ra := w.Header().Get("Retry-After"); ra != "1" {
 		t.Fatalf("Retry-After %q, want 1", ra)
+	}
+}
+
+// Reports larger than the whole spool get 413, not a 503 that asks the
+// client to retry what can never fit; nothing is stored.
+func TestIngestLargerThanTheSpool(t *testing.T) {
+	e := newEnv(t, envOptions{spoolBytes: 10})
+	w := e.post(report("e1"))
+	if w.Code != 413 || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), "larger than the whole spool") {
+		t.Fatalf("%d (Retry-After %q) %s; want 413 without Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if st := e.spool.Stats(); st.Entries != 0 || st.Bytes != 0 {
+		t.Fatalf("spool holds %+v after a refused request", st)
+	}
+	if v := testutil.ToFloat64(e.srv.metrics.rejections.WithLabelValues(ReasonTooLarge)); v != 1 {
+		t.Errorf("too_large rejections = %v, want 1", v)
 	}
 }
 
