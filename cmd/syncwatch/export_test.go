@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/chsource"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
@@ -76,10 +77,10 @@ func insertDataset(t testing.TB, st *clickhouse.Store, batches [][]synclog.Repor
 // defaultExporterOptions are the exporter settings with no flag given.
 func defaultExporterOptions(t testing.TB) exporterOptions {
 	t.Helper()
-	s := newSettings("test", "", os.Stderr)
+	s := config.New("test", "", os.Stderr)
 	var o exporterOptions
 	o.register(s)
-	if err := s.parse(nil, func(string) string { return "" }); err != nil {
+	if err := s.Parse(nil, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -427,9 +428,9 @@ func TestExportCommandFlags(t *testing.T) {
 		{"--exporter-windows", "1h,whenever"},
 	} {
 		o := defaultExporterOptions(t)
-		s := newSettings("test", "", os.Stderr)
+		s := config.New("test", "", os.Stderr)
 		o.register(s)
-		if err := s.parse(args, func(string) string { return "" }); err != nil {
+		if err := s.Parse(args, func(string) string { return "" }); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := o.config(synclog.MustSyncTypes(synclog.DefaultSyncTypes), nil, quietLogger()); err == nil {
@@ -438,10 +439,10 @@ func TestExportCommandFlags(t *testing.T) {
 	}
 	// The environment and the YAML file set the maps too.
 	o := exporterOptions{}
-	s := newSettings("test", "", os.Stderr)
+	s := config.New("test", "", os.Stderr)
 	o.register(s)
 	env := map[string]string{"SYNCWATCH_EXPECTED_INTERVALS": "products=3h,manual=30m"}
-	if err := s.parse(nil, func(k string) string { return env[k] }); err != nil {
+	if err := s.Parse(nil, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := o.config(synclog.MustSyncTypes(synclog.DefaultSyncTypes), nil, quietLogger())
