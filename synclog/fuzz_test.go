@@ -132,6 +132,9 @@ func FuzzValidate(f *testing.F) {
 			}
 			return
 		}
+		if r.TotalCount > MaxCount || r.SuccessCount > MaxCount || r.FailedCount > MaxCount {
+			t.Fatalf("valid report with counts %d/%d/%d above MaxCount", r.TotalCount, r.SuccessCount, r.FailedCount)
+		}
 		if sum, carry := bits.Add64(r.SuccessCount, r.FailedCount, 0); carry != 0 || sum > r.TotalCount {
 			t.Fatalf("valid report with success %d + failed %d > total %d", r.SuccessCount, r.FailedCount, r.TotalCount)
 		}
