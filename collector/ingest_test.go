@@ -18,6 +18,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/synclog"
@@ -429,9 +430,52 @@ func TestIngestDuplicates(t *testing.T) {
 
 	// After a restart the server learns the stored ids from ClickHouse.
 	e2 := newEnv(t, envOptions{})
-	e2.srv.RememberEvents([]string{"e1", "old"})
+	e2.srv.RememberEvents([]synclog.EventRef{{Source: "haier", EventID: "e1", RunID: "run-e1"}, {Source: "haier", EventID: "old", RunID: "run-old"}})
 	exactJSON(t, e2.post("["+report("old")+","+report("new")+"]"), 202,
 		`{"accepted":1,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-old","event_id":"old","duplicate":true},{"index":1,"run_id":"run-new","event_id":"new"}]}`)
+}
+
+// Event ids are scoped by source: a token of one source that sends an id
+// first does not make another source's report with that id a duplicate.
+// Before, the second report was answered as a duplicate and never stored.
+func TestIngestEventIDsAreScopedBySource(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	exactJSON(t, e.post(report("shared", "source", `"attacker"`, "run_id", `"run-a"`)), 202,
+		`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-a","event_id":"shared"}]}`)
+	exactJSON(t, e.post(report("shared", "source", `"haier"`, "run_id", `"run-h"`)), 202,
+		`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-h","event_id":"shared"}]}`)
+	// A retry within one source is still a duplicate.
+	exactJSON(t, e.post(report("shared", "source", `"haier"`, "run_id", `"run-h"`)), 202,
+		`{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-h","event_id":"shared","duplicate":true}]}`)
+	if got := e.spooled(t); !equalStrings(got, []string{"shared", "shared"}) {
+		t.Fatalf("spool holds %v, want the report of each source", got)
+	}
+}
+
+// A retry of a report that named no run is answered with the run id the
+// server gave the original, which is the one stored; before, it got a new
+// run id that belonged to nothing.
+func TestIngestDuplicateWithoutRunIDGetsTheStoredRunID(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	first := decode[IngestResponse](t, e.post(report("no-run", "run_id", "<delete>")))
+	retry := decode[IngestResponse](t, e.post(report("no-run", "run_id", "<delete>")))
+	if len(first.Items) != 1 || len(retry.Items) != 1 || !retry.Items[0].Duplicate {
+		t.Fatalf("first %+v, retry %+v", first, retry)
+	}
+	if got, want := retry.Items[0].RunID, first.Items[0].RunID; got != want || want == "" {
+		t.Errorf("retry answered with run %q, the original was stored with %q", got, want)
+	}
+	// After a restart, the run id comes from ClickHouse or the spool.
+	e2 := newEnv(t, envOptions{})
+	e2.srv.RememberEvents([]synclog.EventRef{{Source: "haier", EventID: "no-run", RunID: first.Items[0].RunID}})
+	if r := decode[IngestResponse](t, e2.post(report("no-run", "run_id", "<delete>"))); r.Items[0].RunID != first.Items[0].RunID {
+		t.Errorf("after a restart the retry got run %q, want %q", r.Items[0].RunID, first.Items[0].RunID)
+	}
+	// A cleared report may be sent again.
+	e.srv.ForgetEvents([]synclog.EventRef{{Source: "haier", EventID: "no-run"}})
+	if r := decode[IngestResponse](t, e.post(report("no-run", "run_id", "<delete>"))); r.Accepted != 1 {
+		t.Errorf("a forgotten report was not accepted again: %+v", r)
+	}
 }
 
 // slowFirst makes the handler stall on the report of run "run-"+id between
@@ -553,7 +597,7 @@ func TestIngestRunStartSurvivesRestart(t *testing.T) {
 
 func TestEventSetWindow(t *testing.T) {
 	s := newEventSet(10)
-	add := func(id string) bool { isNew, _ := s.add(id, nil); return isNew }
+	add := func(id string) bool { isNew, _, _ := s.add(id, "", nil); return isNew }
 	for i := range 5 {
 		if !add(fmt.Sprint(i)) {
 			t.Fatalf("%d is new", i)
@@ -576,14 +620,14 @@ func TestEventSetWindow(t *testing.T) {
 	// A claimed id is pending until settled: remembered when its report
 	// was spooled, forgotten when it was not.
 	ok, failed := newClaim(), newClaim()
-	if isNew, _ := s.add("a", ok); !isNew {
+	if isNew, _, _ := s.add("a", "run-a", ok); !isNew {
 		t.Fatal("a is new")
 	}
-	if isNew, _ := s.add("b", failed); !isNew {
+	if isNew, _, _ := s.add("b", "", failed); !isNew {
 		t.Fatal("b is new")
 	}
-	if isNew, p := s.add("a", nil); isNew || p != ok {
-		t.Fatalf("a retry of a pending id: new %v, claim %p, want %p", isNew, p, ok)
+	if isNew, rid, p := s.add("a", "", nil); isNew || p != ok || rid != "run-a" {
+		t.Fatalf("a retry of a pending id: new %v, run %q, claim %p, want run-a and %p", isNew, rid, p, ok)
 	}
 	s.settle(ok, true)
 	s.settle(failed, false)
@@ -591,7 +635,7 @@ func TestEventSetWindow(t *testing.T) {
 	if !ok.wait(context.Background()) || failed.wait(context.Background()) {
 		t.Fatal("claims report the wrong outcome")
 	}
-	if isNew, p := s.add("a", nil); isNew || p != nil {
+	if isNew, rid, p := s.add("a", "", nil); isNew || p != nil || rid != "run-a" {
 		t.Fatal("a spooled id is not a plain duplicate")
 	}
 	if !add("b") {
@@ -661,13 +705,35 @@ func TestIngestSpoolFull(t *testing.T) {
 // TestIngestRetryAfterIsAtLeastOneSecond configures a sub-second
 // Retry-After: the header counts whole seconds and must not say 0.
 func TestIngestRetryAfterIsAtLeastOneSecond(t *testing.T) {
-	e := newEnv(t, envOptions{spoolBytes: 10, cfg: Config{RetryAfter: 300 * time.Millisecond}})
-	w := e.post(report("e1"))
+	probe := newEnv(t, envOptions{})
+	probe.post(report("probe-1"))
+	entry := probe.spool.Stats().Bytes
+	e := newEnv(t, envOptions{spoolBytes: entry + entry/2, cfg: Config{RetryAfter: 300 * time.Millisecond}})
+	if w := e.post(report("e1")); w.Code != 202 {
+		t.Fatalf("first report: %d %s", w.Code, w.Body)
+	}
+	w := e.post(report("e2"))
 	if w.Code != 503 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 	if ra := w.Header().Get("Retry-After"); ra != "1" {
 		t.Fatalf("Retry-After %q, want 1", ra)
+	}
+}
+
+// Reports larger than the whole spool get 413, not a 503 that asks the
+// client to retry what can never fit; nothing is stored.
+func TestIngestLargerThanTheSpool(t *testing.T) {
+	e := newEnv(t, envOptions{spoolBytes: 10})
+	w := e.post(report("e1"))
+	if w.Code != 413 || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), "larger than the whole spool") {
+		t.Fatalf("%d (Retry-After %q) %s; want 413 without Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if st := e.spool.Stats(); st.Entries != 0 || st.Bytes != 0 {
+		t.Fatalf("spool holds %+v after a refused request", st)
+	}
+	if v := testutil.ToFloat64(e.srv.metrics.rejections.WithLabelValues(ReasonTooLarge)); v != 1 {
+		t.Errorf("too_large rejections = %v, want 1", v)
 	}
 }
 
@@ -721,7 +787,7 @@ func TestEventSetCopiesIDs(t *testing.T) {
 		t.Fatal("fast decode declined a plain item")
 	}
 	s := newEventSet(10)
-	if isNew, _ := s.add(w.EventID, nil); !isNew {
+	if isNew, _, _ := s.add(w.EventID, "", nil); !isNew {
 		t.Fatal("a new id was not new")
 	}
 	for k := range s.cur {

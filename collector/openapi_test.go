@@ -238,11 +238,23 @@ func TestOpenAPIOperationsEndpoints(t *testing.T) {
 		})
 	}
 	t.Run("spool full", func(t *testing.T) {
-		env := newEnv(t, envOptions{spoolBytes: 1})
+		probe := newEnv(t, envOptions{})
+		probe.post(report("oa-probe"))
+		entry := probe.spool.Stats().Bytes
+		env := newEnv(t, envOptions{spoolBytes: entry + entry/2})
+		env.post(report("oa-first"))
 		w := apiCall(t, env.srv.Handler(), "POST", "/api/v1/runs", callOptions{
 			header: http.Header{"Content-Type": {"application/json"}}, body: []byte(report("oa-full"))})
 		if w.Code != http.StatusServiceUnavailable {
 			t.Errorf("%d, want 503: %s", w.Code, w.Body.String())
+		}
+	})
+	t.Run("larger than the spool", func(t *testing.T) {
+		env := newEnv(t, envOptions{spoolBytes: 1})
+		w := apiCall(t, env.srv.Handler(), "POST", "/api/v1/runs", callOptions{
+			header: http.Header{"Content-Type": {"application/json"}}, body: []byte(report("oa-huge"))})
+		if w.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("%d, want 413: %s", w.Code, w.Body.String())
 		}
 	})
 	t.Run("rate limited", func(t *testing.T) {

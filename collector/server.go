@@ -151,7 +151,7 @@ func NewServer(cfg Config, d Deps) (*Server, error) {
 	// ClickHouse yet: their retries are duplicates too, and the later
 	// reports of their runs keep the runs' start.
 	for _, r := range d.Spool.Replayed() {
-		s.events.add(r.EventID, nil)
+		s.events.add(eventKey(r.Source, r.EventID), r.RunID, nil)
 		if !r.RunStartedAt.IsZero() {
 			d.Storage.RunStart(r.RunID, r.RunStartedAt)
 		}
@@ -180,12 +180,22 @@ func (s *Server) Engine() *gin.Engine { return s.engine }
 // r (when auth is configured).
 func (s *Server) Require(r Role) gin.HandlerFunc { return s.require(r) }
 
-// RememberEvents marks event ids as seen, so that a retry of a report
-// stored before a restart is answered as a duplicate.
-func (s *Server) RememberEvents(ids []string) {
-	for _, id := range ids {
-		s.events.add(id, nil)
+// RememberEvents marks reports as seen, so that a retry of a report stored
+// before a restart is answered as a duplicate, with its run id.
+func (s *Server) RememberEvents(events []synclog.EventRef) {
+	for _, e := range events {
+		s.events.add(eventKey(e.Source, e.EventID), e.RunID, nil)
 	}
+}
+
+// ForgetEvents lets the reports of events be sent again: a clear deleted
+// them.
+func (s *Server) ForgetEvents(events []synclog.EventRef) {
+	keys := make([]string, len(events))
+	for i, e := range events {
+		keys[i] = eventKey(e.Source, e.EventID)
+	}
+	s.events.forget(keys)
 }
 
 func (s *Server) routes() {

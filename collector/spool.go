@@ -22,6 +22,10 @@ import (
 // ErrSpoolFull is returned by Append when the spool is at its byte limit.
 var ErrSpoolFull = errors.New("spool is full")
 
+// ErrEntryTooLarge is returned by Append for reports that would not fit
+// in the spool even when it is empty: waiting cannot help.
+var ErrEntryTooLarge = errors.New("reports larger than the spool")
+
 // ErrSpoolClosed is returned by Append after Close.
 var ErrSpoolClosed = errors.New("spool is closed")
 
@@ -68,6 +72,7 @@ type Spool struct {
 
 // ReplayedReport identifies a report the spool held when it was opened.
 type ReplayedReport struct {
+	Source       string
 	EventID      string
 	RunID        string
 	RunStartedAt time.Time
@@ -174,7 +179,7 @@ func (s *Spool) scan() error {
 			return fmt.Errorf("decode spool entry %d: %w", i, err)
 		}
 		for _, r := range e.Reports {
-			s.replayed = append(s.replayed, ReplayedReport{EventID: r.EventID, RunID: r.RunID, RunStartedAt: r.RunStartedAt})
+			s.replayed = append(s.replayed, ReplayedReport{Source: r.Source, EventID: r.EventID, RunID: r.RunID, RunStartedAt: r.RunStartedAt})
 		}
 		s.entries = append(s.entries, entryInfo{index: i, size: int64(len(data)), reports: len(e.Reports), at: e.At})
 		s.bytes += int64(len(data))
@@ -196,6 +201,10 @@ func (s *Spool) Append(ctx context.Context, reports []synclog.Report) error {
 	if s.closed {
 		s.sendMu.RUnlock()
 		return ErrSpoolClosed
+	}
+	if size > s.maxBytes {
+		s.sendMu.RUnlock()
+		return fmt.Errorf("%w: %d bytes, the spool holds %d (--spool-max-bytes)", ErrEntryTooLarge, size, s.maxBytes)
 	}
 	s.mu.Lock()
 	if s.bytes+s.reserved+size > s.maxBytes {

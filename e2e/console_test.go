@@ -25,6 +25,7 @@ import (
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -87,14 +88,8 @@ func serve(t *testing.T) *httptest.Server {
 	defer cancel()
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
-	log.SetOutput(testWriter{t})
-	lib := os.Getenv("SYNCWATCH_LIBCHDB")
-	if lib == "" {
-		lib = clickhouse.DefaultLibchdbPath()
-	}
-	if _, err := os.Stat(lib); err != nil {
-		t.Fatalf("libchdb is missing at %s: run scripts/fetch-libchdb.sh (make test does) or set SYNCWATCH_LIBCHDB: %v", lib, err)
-	}
+	log.SetOutput(testutil.LogWriter{T: t})
+	lib := testutil.Libchdb(t, clickhouse.DefaultLibchdbPath())
 	dir := t.TempDir()
 	store, err := clickhouse.Open(ctx, clickhouse.Config{DataDir: dir, LibchdbPath: lib, PoolSize: 2}, log)
 	if err != nil {
@@ -148,13 +143,6 @@ func serve(t *testing.T) *httptest.Server {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return ts
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // seed reports a day of runs through the ingest API.

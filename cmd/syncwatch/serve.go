@@ -163,7 +163,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	recent, err := store.RecentEventIDs(ctx, time.Now().Add(-24*time.Hour), o.dedupWindow/2)
+	recent, err := store.RecentEvents(ctx, time.Now().Add(-24*time.Hour), o.dedupWindow/2)
 	if err != nil {
 		return err
 	}
