@@ -42,25 +42,6 @@ const secretValueForms = `(?:"((?:[^"\\\r\n]|\\.)*)"` +
 // left out: "bypass is on" and "pwd is /srv" are not secrets.
 const proseSecretWords = `passw(?:or)?d|passphrase|secret|token|api[_ -]?key|access[_ -]?key|private[_ -]?key|credentials?`
 
-// notSecretWords are the words that follow "password is" or "token was" in
-// error messages rather than a secret ("password is incorrect", "token was
-// rejected"). Words of letters ending in "ed" or "ing" count as well.
-var notSecretWords = map[string]bool{
-	"a": true, "an": true, "the": true, "not": true, "no": true, "now": true, "still": true, "also": true,
-	"already": true, "too": true, "very": true, "being": true, "only": true, "just": true, "either": true,
-	"in": true, "at": true, "for": true, "from": true, "of": true, "on": true, "off": true, "out": true,
-	"to": true, "by": true, "with": true, "without": true, "and": true, "or": true, "but": true, "as": true,
-	"incorrect": true, "correct": true, "wrong": true, "invalid": true, "valid": true, "expired": true,
-	"required": true, "missing": true, "empty": true, "blank": true, "null": true, "nil": true, "none": true,
-	"undefined": true, "unset": true, "set": true, "ok": true, "true": true, "false": true, "weak": true,
-	"strong": true, "short": true, "long": true, "bad": true, "good": true, "same": true, "different": true,
-	"unknown": true, "absent": true, "present": true, "mandatory": true, "optional": true, "malformed": true,
-	"stale": true, "old": true, "new": true, "outdated": true, "unavailable": true, "available": true,
-	"needed": true, "necessary": true, "unchanged": true, "ignored": true, "rejected": true, "revoked": true,
-	"locked": true, "disabled": true, "enabled": true, "active": true, "inactive": true, "pending": true,
-	"here": true, "there": true, "this": true, "that": true, "it": true, "n/a": true,
-}
-
 // cjkSecretKeyWords are the Chinese key words of secrets, simplified and
 // traditional: password (密码, 口令), secret or private key (密钥, 秘钥,
 // 私钥, and so 访问密钥, access key), token (令牌), authorization code
@@ -456,11 +437,21 @@ func isNonASCIIByte(c byte) bool { return c >= utf8.RuneSelf }
 func notAfterAlnum(s string, m0, _, _, _ int) bool { return m0 == 0 || !isAlnumByte(s[m0-1]) }
 
 // notSecretWord reports whether the value v after "password is" and the
-// like is a word that describes a secret rather than gives it: one of
-// notSecretWords, or a word of letters ending in "ed" or "ing".
+// like is a word that describes a secret rather than gives it, as in
+// "password is incorrect" or "token was rejected": a word of the list
+// below, or a word of letters ending in "ed" or "ing".
 func notSecretWord(v string) bool {
 	w := asciiLower(v)
-	if notSecretWords[w] {
+	switch w {
+	case "a", "an", "the", "not", "no", "now", "still", "also", "already", "too", "very", "being",
+		"only", "just", "either", "in", "at", "for", "from", "of", "on", "off", "out", "to", "by",
+		"with", "without", "and", "or", "but", "as", "incorrect", "correct", "wrong", "invalid", "valid",
+		"expired", "required", "missing", "empty", "blank", "null", "nil", "none", "undefined", "unset",
+		"set", "ok", "true", "false", "weak", "strong", "short", "long", "bad", "good", "same",
+		"different", "unknown", "absent", "present", "mandatory", "optional", "malformed", "stale",
+		"old", "new", "outdated", "unavailable", "available", "needed", "necessary", "unchanged",
+		"ignored", "rejected", "revoked", "locked", "disabled", "enabled", "active", "inactive",
+		"pending", "here", "there", "this", "that", "it", "n/a":
 		return true
 	}
 	for i := 0; i < len(w); i++ {
