@@ -6,6 +6,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -71,7 +72,7 @@ func (c *Config) defaults() {
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 5 * time.Second
 	}
-	if c.SpoolHighWater <= 0 || c.SpoolHighWater > 1 {
+	if c.SpoolHighWater == 0 {
 		c.SpoolHighWater = 0.9
 	}
 	if c.DedupWindow <= 0 {
@@ -127,6 +128,9 @@ type Deps struct {
 // NewServer builds the HTTP service and its routes.
 func NewServer(cfg Config, d Deps) (*Server, error) {
 	cfg.defaults()
+	if cfg.SpoolHighWater < 0 || cfg.SpoolHighWater > 1 {
+		return nil, fmt.Errorf("collector: spool high water %v: want a ratio above 0 and at most 1", cfg.SpoolHighWater)
+	}
 	if len(cfg.SyncTypes.Names()) == 0 {
 		return nil, errors.New("collector: no sync types configured")
 	}
