@@ -50,8 +50,8 @@ type exporterWindowRow struct {
 	DurationQ      []*float64 `json:"duration_q"`
 }
 
-// recordsTotalSum and recordsSuccessSum sum total_count and success_count
-// over the terminal runs as UInt128, so that the sums cannot wrap around,
+// recordsTotalSum, recordsSuccessSum and recordsFailedSum sum the counts
+// of the terminal runs as UInt128, so that the sums cannot wrap around,
 // and cap them at the largest UInt64. Ingest bounds each count at
 // synclog.MaxCount, but runs stored before it did, or 18 million runs at
 // the bound, would otherwise wrap a UInt64 sum (records_total 1 beside a
@@ -59,6 +59,7 @@ type exporterWindowRow struct {
 const (
 	recordsTotalSum   = `toUInt64(least(sumIf(toUInt128(total_count), ` + terminalCond + `), toUInt128(18446744073709551615)))`
 	recordsSuccessSum = `toUInt64(least(sumIf(toUInt128(success_count), ` + terminalCond + `), toUInt128(18446744073709551615)))`
+	recordsFailedSum  = `toUInt64(least(sumIf(toUInt128(failed_count), ` + terminalCond + `), toUInt128(18446744073709551615)))`
 )
 
 // exporterWindowQuery computes the window figures. {source_expr} is
