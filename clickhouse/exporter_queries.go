@@ -13,7 +13,7 @@ import (
 
 // ExporterOtherSource is the source that ExporterWindowStats reports the
 // runs of unlisted sources under.
-const ExporterOtherSource = "other"
+const ExporterOtherSource = "_other"
 
 // ExporterWindowStat holds the figures of one source and sync type over a
 // window, each run counted once in its latest state: a terminal run in the

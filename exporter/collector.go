@@ -172,7 +172,7 @@ type cacheState struct {
 type scrapedPart struct {
 	// done is when the last good scrape's refresh ended; zero before one.
 	done time.Time
-	// metrics and folded (the sources it published as "other") are those
+	// metrics and folded (the sources it published as "_other") are those
 	// of the last good scrape.
 	metrics []prometheus.Metric
 	folded  map[string]bool
@@ -227,7 +227,7 @@ func newDescs() *descs {
 		scrapeDuration:      d("syncwatch_exporter_scrape_duration_seconds", "Duration of the ClickHouse queries behind the served values: of the last refresh, or how long the running one has taken when it is late.", []string{"scraper"}),
 		scrapeSuccess:       d("syncwatch_exporter_scrape_success", "1 when the ClickHouse-backed values are fresh; 0 when the last refresh failed or did not finish within the scrape timeout (cached values, or none, are served).", []string{"scraper"}),
 		cacheAge:            d("syncwatch_exporter_cache_age_seconds", "Age of the served ClickHouse-backed values; absent before the first successful refresh.", nil),
-		foldedSources:       d("syncwatch_exporter_folded_sources", "Distinct sources beyond the source cap whose runs are published under source=\"other\".", nil),
+		foldedSources:       d("syncwatch_exporter_folded_sources", "Distinct sources beyond the source cap whose runs are published under source=\"_other\".", nil),
 		expectedInterval:    d("syncwatch_expected_interval_seconds", "Configured: how often a sync type should succeed; absent for types not run on a schedule.", []string{"sync_type"}),
 		maxRuntime:          d("syncwatch_max_runtime_seconds", "Configured: how long a run of a sync type may take before it counts as hung.", []string{"sync_type"}),
 	}

@@ -383,7 +383,7 @@ syncwatch_max_runtime_seconds{sync_type="stock"} 900
 # TYPE syncwatch_exporter_scrape_success gauge
 syncwatch_exporter_scrape_success{scraper="type_states"} 1
 syncwatch_exporter_scrape_success{scraper="window_stats"} 1
-# HELP syncwatch_exporter_folded_sources Distinct sources beyond the source cap whose runs are published under source="other".
+# HELP syncwatch_exporter_folded_sources Distinct sources beyond the source cap whose runs are published under source="_other".
 # TYPE syncwatch_exporter_folded_sources gauge
 syncwatch_exporter_folded_sources 0
 `, ts(mins(-180)), ts(mins(-5)), ts(mins(-180).Add(2*time.Second)), ts(mins(-29)))
@@ -648,54 +648,60 @@ func TestSourceCap(t *testing.T) {
 	if err := f.c.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Places go to the sources that ran most recently: delta and gamma;
+	// alpha and beta, idle for hours, fold into _other.
 	want := fmt.Sprintf(`
 # HELP syncwatch_window_success_ratio Successful runs over terminal runs (success, failed, partial) finished in the window; absent without a terminal run.
 # TYPE syncwatch_window_success_ratio gauge
-syncwatch_window_success_ratio{source="alpha",sync_type="stock",window="24h"} 1
-syncwatch_window_success_ratio{source="beta",sync_type="stock",window="24h"} 1
-syncwatch_window_success_ratio{source="other",sync_type="stock",window="1h"} 0.5
-syncwatch_window_success_ratio{source="other",sync_type="stock",window="24h"} 0.5
+syncwatch_window_success_ratio{source="_other",sync_type="stock",window="24h"} 1
+syncwatch_window_success_ratio{source="delta",sync_type="stock",window="1h"} 1
+syncwatch_window_success_ratio{source="delta",sync_type="stock",window="24h"} 1
+syncwatch_window_success_ratio{source="gamma",sync_type="stock",window="1h"} 0
+syncwatch_window_success_ratio{source="gamma",sync_type="stock",window="24h"} 0
 # HELP syncwatch_window_duration_avg_seconds Average duration of the terminal runs finished in the window; absent without one.
 # TYPE syncwatch_window_duration_avg_seconds gauge
-syncwatch_window_duration_avg_seconds{source="alpha",sync_type="stock",window="24h"} 10
-syncwatch_window_duration_avg_seconds{source="beta",sync_type="stock",window="24h"} 20
-syncwatch_window_duration_avg_seconds{source="other",sync_type="stock",window="1h"} 35
-syncwatch_window_duration_avg_seconds{source="other",sync_type="stock",window="24h"} 35
+syncwatch_window_duration_avg_seconds{source="_other",sync_type="stock",window="24h"} 15
+syncwatch_window_duration_avg_seconds{source="delta",sync_type="stock",window="1h"} 40
+syncwatch_window_duration_avg_seconds{source="delta",sync_type="stock",window="24h"} 40
+syncwatch_window_duration_avg_seconds{source="gamma",sync_type="stock",window="1h"} 30
+syncwatch_window_duration_avg_seconds{source="gamma",sync_type="stock",window="24h"} 30
 # HELP syncwatch_runs_in_progress Runs whose latest status is pending or processing, among those started in the lookback (default 7 days).
 # TYPE syncwatch_runs_in_progress gauge
-syncwatch_runs_in_progress{source="alpha",sync_type="stock"} 0
-syncwatch_runs_in_progress{source="beta",sync_type="stock"} 0
-syncwatch_runs_in_progress{source="other",sync_type="stock"} 1
+syncwatch_runs_in_progress{source="_other",sync_type="stock"} 0
+syncwatch_runs_in_progress{source="delta",sync_type="stock"} 1
+syncwatch_runs_in_progress{source="gamma",sync_type="stock"} 0
 # HELP syncwatch_last_run_timestamp_seconds Start of the latest run, whatever its status (Unix time).
 # TYPE syncwatch_last_run_timestamp_seconds gauge
-syncwatch_last_run_timestamp_seconds{source="alpha",sync_type="stock"} %s
-syncwatch_last_run_timestamp_seconds{source="beta",sync_type="stock"} %s
-syncwatch_last_run_timestamp_seconds{source="other",sync_type="stock"} %s
-# HELP syncwatch_exporter_folded_sources Distinct sources beyond the source cap whose runs are published under source="other".
+syncwatch_last_run_timestamp_seconds{source="_other",sync_type="stock"} %s
+syncwatch_last_run_timestamp_seconds{source="delta",sync_type="stock"} %s
+syncwatch_last_run_timestamp_seconds{source="gamma",sync_type="stock"} %s
+# HELP syncwatch_exporter_folded_sources Distinct sources beyond the source cap whose runs are published under source="_other".
 # TYPE syncwatch_exporter_folded_sources gauge
 syncwatch_exporter_folded_sources 2
-`, ts(mins(-300)), ts(mins(-200)), ts(mins(-10)))
+`, ts(mins(-200)), ts(mins(-10)), ts(mins(-30)))
 	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(want),
 		"syncwatch_window_success_ratio", "syncwatch_window_duration_avg_seconds", "syncwatch_runs_in_progress",
 		"syncwatch_last_run_timestamp_seconds", "syncwatch_exporter_folded_sources"); err != nil {
 		t.Error(err)
 	}
-	// The ingest instruments share the limiter: alpha and beta keep their
-	// names, a new source folds and is counted.
+	// The ingest instruments share the limiter: gamma keeps its name,
+	// alpha and a new source fold and are counted.
 	f.in.Observe([]synclog.Report{
 		*run("n1", "alpha", "stock", mins(-1), synclog.StatusSuccess, 1, 0, 0).Latest(),
 		*run("n2", "epsilon", "stock", mins(-1), synclog.StatusFailed, 1, 0, 0).Latest(),
 		*run("n3", "gamma", "stock", mins(-1), synclog.StatusFailed, 1, 0, 0).Latest(),
 	})
 	if err := testutil.GatherAndCompare(f.reg, strings.NewReader(`
-# HELP syncwatch_sources_folded_total Terminal reports whose source was beyond the source cap (--max-sources) and was counted under source="other".
+# HELP syncwatch_sources_folded_total Terminal reports whose source was beyond the source cap (--max-sources) and was counted under source="_other".
 # TYPE syncwatch_sources_folded_total counter
 syncwatch_sources_folded_total 2
 `), "syncwatch_sources_folded_total"); err != nil {
 		t.Error(err)
 	}
-	if v, _ := gauge(t, f.reg, "syncwatch_runs_total", map[string]string{"source": "other", "sync_type": "stock", "status": "failed"}); v != 2 {
-		t.Errorf("runs_total of other = %v, want 2", v)
+	for status, want := range map[string]float64{"failed": 1, "success": 1} {
+		if v, _ := gauge(t, f.reg, "syncwatch_runs_total", map[string]string{"source": "_other", "sync_type": "stock", "status": status}); v != want {
+			t.Errorf("runs_total{source=_other,status=%s} = %v, want %v", status, v, want)
+		}
 	}
 }
 

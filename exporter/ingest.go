@@ -95,7 +95,7 @@ func NewIngest(reg prometheus.Registerer, syncTypes []string, limiter *SourceLim
 		}, []string{"source", "sync_type"}),
 		folded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "syncwatch_sources_folded_total",
-			Help: "Terminal reports whose source was beyond the source cap (--max-sources) and was counted under source=\"other\".",
+			Help: "Terminal reports whose source was beyond the source cap (--max-sources) and was counted under source=\"_other\".",
 		}),
 		exported: map[pair]bool{},
 		fresh:    map[pair]bool{},

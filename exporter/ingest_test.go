@@ -1,6 +1,7 @@
 package exporter_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,7 +73,7 @@ syncwatch_run_duration_seconds_bucket{source="haier",sync_type="stock",le="21600
 syncwatch_run_duration_seconds_bucket{source="haier",sync_type="stock",le="+Inf"} 3
 syncwatch_run_duration_seconds_sum{source="haier",sync_type="stock"} 7204.3
 syncwatch_run_duration_seconds_count{source="haier",sync_type="stock"} 3
-# HELP syncwatch_sources_folded_total Terminal reports whose source was beyond the source cap (--max-sources) and was counted under source="other".
+# HELP syncwatch_sources_folded_total Terminal reports whose source was beyond the source cap (--max-sources) and was counted under source="_other".
 # TYPE syncwatch_sources_folded_total counter
 syncwatch_sources_folded_total 0
 `
@@ -113,7 +114,9 @@ func TestSourceLimiter(t *testing.T) {
 		source, label string
 		folded        bool
 	}{
-		{"a", "a", false}, {"other", "other", false}, {"b", "b", false}, {"c", "other", true}, {"a", "a", false}, {"c", "other", true},
+		// A real source named other is a source like any other: the
+		// overflow label cannot be mistaken for it.
+		{"a", "a", false}, {"other", "other", false}, {"b", "_other", true}, {"a", "a", false}, {"_other", "_other", false},
 	} {
 		if label, folded := l.Label(c.source); label != c.label || folded != c.folded {
 			t.Errorf("Label(%q) = %q, %v; want %q, %v", c.source, label, folded, c.label, c.folded)
@@ -124,5 +127,32 @@ func TestSourceLimiter(t *testing.T) {
 	}
 	if exporter.NewSourceLimiter(0).Max() != exporter.DefaultMaxSources {
 		t.Error("default max sources")
+	}
+}
+
+// Places do not stay with the first sources for good: a source idle for
+// longer than the limit gives its place to the folded source that ran
+// most recently. Before, the first sources seen (made-up ones included)
+// kept their places for the life of the process.
+func TestSourceLimiterRebalance(t *testing.T) {
+	now := time.Now()
+	l := exporter.NewSourceLimiter(2)
+	l.Label("flood-1")
+	l.Label("flood-2")
+	if label, _ := l.Label("haier"); label != exporter.OtherSource {
+		t.Fatalf("haier = %q while the cap is full", label)
+	}
+	l.Rebalance(map[string]time.Time{
+		"flood-1": now.Add(-48 * time.Hour), "flood-2": now.Add(-time.Hour),
+		"haier": now.Add(-time.Minute), "midea": now.Add(-2 * time.Minute),
+	}, now, 24*time.Hour)
+	if got := l.Kept(); !slices.Equal(got, []string{"flood-2", "haier"}) {
+		t.Errorf("kept %v, want flood-2 (still active) and haier (the most recent of the folded)", got)
+	}
+	// A kept source ClickHouse no longer knows (cleared, or past the
+	// retention) frees its place too.
+	l.Rebalance(map[string]time.Time{"haier": now, "midea": now.Add(-time.Second)}, now, 24*time.Hour)
+	if got := l.Kept(); !slices.Equal(got, []string{"haier", "midea"}) {
+		t.Errorf("kept %v, want haier and midea", got)
 	}
 }

@@ -39,7 +39,7 @@ type scrapeRun struct {
 	now     time.Time
 	types   map[string]bool
 	limiter *SourceLimiter
-	// folded collects the sources a scraper published as "other"; a fresh
+	// folded collects the sources a scraper published as "_other"; a fresh
 	// set for every scraper.
 	folded map[string]bool
 	// pairs are the source and sync type pairs with a run in the
@@ -63,6 +63,10 @@ func gauge(desc *prometheus.Desc, v float64, labels ...string) prometheus.Metric
 	return prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...)
 }
 
+// sourceIdle is how long a source may go without a run and keep its place
+// in the source label's cap.
+const sourceIdle = 24 * time.Hour
+
 // typeStateScraper publishes the latest activity of every source and sync
 // type in the lookback: last run, last success, runs in progress and
 // failure streaks (Source.TypeStates).
@@ -79,6 +83,15 @@ func (s typeStateScraper) scrape(ctx context.Context, run *scrapeRun) ([]prometh
 	if err != nil {
 		return nil, fmt.Errorf("type states: %w", err)
 	}
+	// Sources that have not run for a day give their places to the folded
+	// sources that ran last.
+	lastRun := map[string]time.Time{}
+	for _, st := range states {
+		if st.LastRun.After(lastRun[st.Source]) {
+			lastRun[st.Source] = st.LastRun
+		}
+	}
+	run.limiter.Rebalance(lastRun, run.now, sourceIdle)
 	// Admit sources in the order they first ran, so that which sources
 	// keep their name does not depend on the order of queries.
 	slices.SortFunc(states, func(a, b TypeState) int {

@@ -6,8 +6,9 @@ import (
 )
 
 // OtherSource is the source label of the runs of every source beyond the
-// configured number of sources (see SourceLimiter).
-const OtherSource = "other"
+// configured number of sources (see SourceLimiter). It starts with '_',
+// which no source name may, so that it never stands for a real source.
+const OtherSource = "_other"
 
 // Source answers the window and state queries the ClickHouse-backed
 // collector publishes. The ClickHouse store implements it through an

@@ -161,7 +161,7 @@ func Pipeline(th Thresholds) (Model, error) {
 			Legend(legend()).
 			Height(8).Span(12)).
 		WithPanel(graph("Sources beyond the cap",
-			"Distinct sources beyond --max-sources that the metrics publish as source=\"other\", and terminal reports counted under it per minute. Raise the cap if real sources land here.",
+			"Distinct sources beyond --max-sources that the metrics publish as source=\"_other\", and terminal reports counted under it per minute. Raise the cap if real sources land here.",
 			"short", "sources / reports per minute").
 			WithTarget(promRange("A", `max(syncwatch_exporter_folded_sources{`+inst+`})`, "folded sources")).
 			WithTarget(promRange("B", `sum(rate(syncwatch_sources_folded_total{`+inst+`}[$__rate_interval])) * 60`, "folded reports / minute"))).

@@ -50,7 +50,7 @@ type exporterOptions struct {
 }
 
 func (o *exporterOptions) register(s *config.Set) {
-	s.Int(&o.maxSources, "max-sources", exporter.DefaultMaxSources, "sources that keep their own label in metrics; later ones are counted as source=\"other\"")
+	s.Int(&o.maxSources, "max-sources", exporter.DefaultMaxSources, "sources that keep their own label in metrics; later ones are counted as source=\"_other\"")
 	s.List(&o.expectedIntervals, "expected-intervals", nil, "how often each sync type should succeed, e.g. products=6h,prices=1h; 0 for none (defaults: "+config.CatalogueDefaults(config.ExpectedInterval)+")")
 	s.List(&o.maxRuntimes, "max-runtimes", nil, "how long a run of each sync type may take, e.g. products=2h,order=5m (defaults: "+config.CatalogueDefaults(config.MaxRuntime)+")")
 	s.List(&o.windows, "exporter-windows", []string{"1h", "24h"}, "windows of the syncwatch_window_* metrics")

@@ -189,8 +189,9 @@ func TestServeMetrics(t *testing.T) {
 		report("s2", "s2-a", "alpha", "stock", "failed", -8, -7, 5, 0, 5),
 		report("o1", "o1-a", "beta", "order", "partial", -6, -5, 4, 3, 1),
 		report("o2", "o2-a", "beta", "order", "processing", -4, 0, 0, 0, 0),
-		// Beyond --max-sources 2: published as source="other".
-		report("p1", "p1-a", "gamma", "prices", "success", -3, -2, 1, 1, 0),
+		// Beyond --max-sources 2, and the least recently active: published
+		// as source="_other".
+		report("p1", "p1-a", "gamma", "prices", "success", -20, -19, 1, 1, 0),
 	)
 	// A retried delivery is a duplicate and counted once.
 	postReports(t, base, report("s2", "s2-a", "alpha", "stock", "failed", -8, -7, 5, 0, 5))
@@ -204,8 +205,8 @@ func TestServeMetrics(t *testing.T) {
 		complete := true
 		for _, want := range []string{
 			`syncwatch_oldest_in_progress_start_timestamp_seconds{source="beta"`,
-			`syncwatch_window_success_ratio{source="other"`,
-			`syncwatch_last_success_timestamp_seconds{source="other"`,
+			`syncwatch_window_success_ratio{source="_other"`,
+			`syncwatch_last_success_timestamp_seconds{source="_other"`,
 			`syncwatch_last_run_timestamp_seconds{source="beta"`,
 			`syncwatch_window_record_success_ratio{source="alpha"`,
 			`syncwatch_window_duration_seconds{source="beta"`,
@@ -224,7 +225,7 @@ func TestServeMetrics(t *testing.T) {
 	}
 	for _, want := range []string{
 		`syncwatch_runs_total{source="alpha",status="failed",sync_type="stock"} 1`,
-		`syncwatch_runs_total{source="other",status="success",sync_type="prices"} 1`,
+		`syncwatch_runs_total{source="_other",status="success",sync_type="prices"} 1`,
 		"syncwatch_sources_folded_total 1",
 		`syncwatch_window_runs{source="alpha",status="success",sync_type="stock",window="1h"} 1`,
 		`syncwatch_window_runs{source="alpha",status="processing",sync_type="stock",window="1h"} 0`,
