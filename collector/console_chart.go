@@ -1,9 +1,8 @@
 package collector
 
 import (
+	"github.com/syncwatch/syncwatch/runs"
 	"time"
-
-	"github.com/syncwatch/syncwatch/clickhouse"
 )
 
 // chartSize is the size of a chart in SVG user units. The page scales it
@@ -38,7 +37,7 @@ type chartBar struct {
 
 // hourlyChart draws n hourly buckets from start out of statistics
 // bucketed by hour (any grouping: the groups of a bucket are summed).
-func hourlyChart(stats []clickhouse.Stats, start time.Time, n int, size chartSize) chart {
+func hourlyChart(stats []runs.Stats, start time.Time, n int, size chartSize) chart {
 	ch := chart{W: size.W, H: size.H, Bars: make([]chartBar, n)}
 	for i := range ch.Bars {
 		ch.Bars[i].Start = start.Add(time.Duration(i) * time.Hour)

@@ -3,6 +3,7 @@ package collector
 import (
 	"cmp"
 	"errors"
+	"github.com/syncwatch/syncwatch/runs"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,7 +56,7 @@ type overviewPage struct {
 	Total        chart
 	Totals       overviewType
 	Types        []overviewType
-	Failures     []clickhouse.Run
+	Failures     []runs.Run
 	FailuresURL  string
 	// KnowsStates is false when the store offers no per-type states: the
 	// runs in progress are then those of the last 24 hours, and
@@ -87,19 +88,19 @@ func (cn *console) handleOverview(c *gin.Context) {
 	defer cancel()
 	now := cn.now().UTC().Truncate(time.Millisecond)
 	until := now.Add(time.Millisecond)
-	window := clickhouse.RunFilter{Since: until.Add(-24 * time.Hour), Until: until}
+	window := runs.Filter{Since: until.Add(-24 * time.Hour), Until: until}
 	chartStart := now.Truncate(time.Hour).Add(-23 * time.Hour)
-	hourly := clickhouse.RunFilter{Since: chartStart, Until: until}
-	byType := []clickhouse.GroupBy{clickhouse.BySyncType}
+	hourly := runs.Filter{Since: chartStart, Until: until}
+	byType := []runs.GroupBy{runs.BySyncType}
 	stater, knowsStates := cn.q.(typeStater)
 
 	var (
 		wg       sync.WaitGroup
-		day      []clickhouse.Stats
-		hours    []clickhouse.Stats
+		day      []runs.Stats
+		hours    []runs.Stats
 		states   []clickhouse.ExporterTypeState
 		lastOK   map[string]time.Time
-		failures []clickhouse.Run
+		failures []runs.Run
 		errs     [4]error
 	)
 	run := func(f func()) {
@@ -109,9 +110,9 @@ func (cn *console) handleOverview(c *gin.Context) {
 			f()
 		}()
 	}
-	run(func() { day, errs[0] = cn.q.Stats(ctx, clickhouse.StatsQuery{Filter: window, GroupBy: byType}) })
+	run(func() { day, errs[0] = cn.q.Stats(ctx, runs.StatsQuery{Filter: window, GroupBy: byType}) })
 	run(func() {
-		hours, errs[1] = cn.q.Stats(ctx, clickhouse.StatsQuery{Filter: hourly, GroupBy: byType, Interval: time.Hour})
+		hours, errs[1] = cn.q.Stats(ctx, runs.StatsQuery{Filter: hourly, GroupBy: byType, Interval: time.Hour})
 	})
 	run(func() {
 		if knowsStates {
@@ -121,8 +122,8 @@ func (cn *console) handleOverview(c *gin.Context) {
 		}
 	})
 	run(func() {
-		failures, _, errs[3] = cn.q.ListRuns(ctx, clickhouse.ListOptions{
-			Filter: clickhouse.RunFilter{Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}, Since: window.Since},
+		failures, _, errs[3] = cn.q.ListRuns(ctx, runs.ListOptions{
+			Filter: runs.Filter{Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}, Since: window.Since},
 			Limit:  consoleRecentFailures,
 		})
 	})
@@ -171,7 +172,7 @@ func (cn *console) handleOverview(c *gin.Context) {
 			r.LastSuccess = t
 		}
 	}
-	buckets := map[string][]clickhouse.Stats{}
+	buckets := map[string][]runs.Stats{}
 	for _, s := range hours {
 		row(s.SyncType)
 		buckets[s.SyncType] = append(buckets[s.SyncType], s)
@@ -231,7 +232,7 @@ type runsPage struct {
 	Form       runsForm
 	SyncTypes  []string
 	Statuses   []string
-	Runs       []clickhouse.Run
+	Runs       []runs.Run
 	Older      string
 	Newest     string
 	CSV        string
@@ -379,8 +380,8 @@ func sortedAttributes(m map[string]string) []attribute {
 
 // runPage is the content of a run's page.
 type runPage struct {
-	Run            clickhouse.Run
-	Reports        []clickhouse.Report
+	Run            runs.Run
+	Reports        []runs.Report
 	FingerprintURL string
 	SameTypeURL    string
 	APIURL         string
@@ -401,7 +402,7 @@ func (cn *console) handleRun(c *gin.Context) {
 	ctx, cancel := queryContext(c)
 	defer cancel()
 	d, err := cn.q.GetRun(ctx, id)
-	if errors.Is(err, clickhouse.ErrNotFound) {
+	if errors.Is(err, runs.ErrNotFound) {
 		cn.fail(c, http.StatusNotFound, "No such run is stored; it may be older than the retention.")
 		return
 	}
@@ -425,7 +426,7 @@ type errorsForm struct {
 
 // errorGroupRow is one error group with the link to its runs.
 type errorGroupRow struct {
-	clickhouse.ErrorGroup
+	runs.ErrorGroup
 	RunsURL string
 }
 
@@ -478,7 +479,7 @@ func (cn *console) handleErrors(c *gin.Context) {
 type dailyPage struct {
 	Date, TZ   string
 	Start, End time.Time
-	Rows       []clickhouse.DailyRow
+	Rows       []runs.DailyRow
 	CSV        string
 	Previous   string
 	Next       string

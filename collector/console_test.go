@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/syncwatch/syncwatch/runs"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -119,10 +120,10 @@ func newConsoleFixture(t *testing.T) *consoleFixture {
 		t.Error("registering the console twice did not fail")
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	runs := consoleSeed(now)
+	seed := consoleSeed(now)
 	for phase := 0; phase < 2; phase++ {
 		var items []map[string]any
-		for _, r := range runs {
+		for _, r := range seed {
 			if phase < len(r.reports) {
 				items = append(items, r.reports[phase])
 			}
@@ -1212,7 +1213,7 @@ func TestSuccessState(t *testing.T) {
 func TestHourlyChart(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	b := func(h int) *time.Time { t := start.Add(time.Duration(h) * time.Hour); return &t }
-	ch := hourlyChart([]clickhouse.Stats{
+	ch := hourlyChart([]runs.Stats{
 		{Bucket: b(0), SyncType: "products", Runs: 4, Failed: 2},
 		{Bucket: b(0), SyncType: "prices", Runs: 6, Partial: 1},
 		{Bucket: b(5), Runs: 1},

@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"context"
+	"github.com/syncwatch/syncwatch/runs"
 	"io"
 	"mime"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/sirupsen/logrus"
 
-	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -56,10 +56,10 @@ type Dashboard struct {
 	// Since and Until bound the window of the totals and the sync types.
 	Since     time.Time           `json:"since"`
 	Until     time.Time           `json:"until"`
-	Totals    clickhouse.Stats    `json:"totals"`
+	Totals    runs.Stats          `json:"totals"`
 	SyncTypes []DashboardSyncType `json:"sync_types"`
 	// RecentFailures are the latest failed or partial runs, newest first.
-	RecentFailures []clickhouse.Run `json:"recent_failures"`
+	RecentFailures []runs.Run `json:"recent_failures"`
 }
 
 // DashboardUnavailable is the dashboard's answer when its figures cannot
@@ -79,15 +79,15 @@ func (a *queryAPI) handleDashboard(c *gin.Context) {
 	defer cancel()
 	now := a.now().UTC().Truncate(time.Millisecond)
 	until := now.Add(time.Millisecond)
-	window := clickhouse.RunFilter{Since: until.Add(-24 * time.Hour), Until: until}
+	window := runs.Filter{Since: until.Add(-24 * time.Hour), Until: until}
 
 	var (
 		wg       sync.WaitGroup
 		health   HealthReport
-		totals   []clickhouse.Stats
-		byType   []clickhouse.Stats
+		totals   []runs.Stats
+		byType   []runs.Stats
 		lastOK   map[string]time.Time
-		failures []clickhouse.Run
+		failures []runs.Run
 		errs     [4]error
 	)
 	run := func(f func()) {
@@ -98,14 +98,14 @@ func (a *queryAPI) handleDashboard(c *gin.Context) {
 		}()
 	}
 	run(func() { health = a.s.check(ctx) })
-	run(func() { totals, errs[0] = a.q.Stats(ctx, clickhouse.StatsQuery{Filter: window}) })
+	run(func() { totals, errs[0] = a.q.Stats(ctx, runs.StatsQuery{Filter: window}) })
 	run(func() {
-		byType, errs[1] = a.q.Stats(ctx, clickhouse.StatsQuery{Filter: window, GroupBy: []clickhouse.GroupBy{clickhouse.BySyncType}})
+		byType, errs[1] = a.q.Stats(ctx, runs.StatsQuery{Filter: window, GroupBy: []runs.GroupBy{runs.BySyncType}})
 	})
 	run(func() { lastOK, errs[2] = a.q.LastSuccesses(ctx) })
 	run(func() {
-		failures, _, errs[3] = a.q.ListRuns(ctx, clickhouse.ListOptions{
-			Filter: clickhouse.RunFilter{
+		failures, _, errs[3] = a.q.ListRuns(ctx, runs.ListOptions{
+			Filter: runs.Filter{
 				Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial},
 				Since:    now.Add(-a.q.Retention()),
 			},
@@ -128,7 +128,7 @@ func (a *queryAPI) handleDashboard(c *gin.Context) {
 		d.Totals = totals[0]
 	}
 	if d.RecentFailures == nil {
-		d.RecentFailures = []clickhouse.Run{}
+		d.RecentFailures = []runs.Run{}
 	}
 	for i := range d.RecentFailures {
 		if d.RecentFailures[i].Attributes == nil {
@@ -137,7 +137,7 @@ func (a *queryAPI) handleDashboard(c *gin.Context) {
 	}
 	// Every configured sync type is listed, a silent one too, followed by
 	// any other type the store holds runs of.
-	stats := map[string]clickhouse.Stats{}
+	stats := map[string]runs.Stats{}
 	for _, st := range byType {
 		stats[st.SyncType] = st
 	}
@@ -190,7 +190,7 @@ type ClearResponse struct {
 var clearParams = []string{"source", "sync_type", "status", "since", "until", "q", "dry_run"}
 
 type clearRequest struct {
-	filter clickhouse.RunFilter
+	filter runs.Filter
 	dryRun bool
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/syncwatch/syncwatch/runs"
 	"math"
 	"mime"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -30,23 +30,23 @@ import (
 type Querier interface {
 	// ListRuns returns a page of runs, newest first, and the cursor of the
 	// next page (nil on the last).
-	ListRuns(ctx context.Context, opt clickhouse.ListOptions) ([]clickhouse.Run, *clickhouse.Cursor, error)
-	// GetRun returns a run with all its reports, or clickhouse.ErrNotFound.
-	GetRun(ctx context.Context, runID string) (clickhouse.RunDetail, error)
+	ListRuns(ctx context.Context, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error)
+	// GetRun returns a run with all its reports, or runs.ErrNotFound.
+	GetRun(ctx context.Context, runID string) (runs.RunDetail, error)
 	// Stats computes figures over runs, grouped and bucketed.
-	Stats(ctx context.Context, q clickhouse.StatsQuery) ([]clickhouse.Stats, error)
+	Stats(ctx context.Context, q runs.StatsQuery) ([]runs.Stats, error)
 	// DailyReport compares one day of loc per sync type with the day
 	// before and the average day of the week before.
-	DailyReport(ctx context.Context, day time.Time, loc *time.Location) ([]clickhouse.DailyRow, error)
+	DailyReport(ctx context.Context, day time.Time, loc *time.Location) ([]runs.DailyRow, error)
 	// ErrorGroups groups failed and partial runs by message fingerprint.
-	ErrorGroups(ctx context.Context, f clickhouse.RunFilter, limit int) ([]clickhouse.ErrorGroup, error)
+	ErrorGroups(ctx context.Context, f runs.Filter, limit int) ([]runs.ErrorGroup, error)
 	// Trends returns daily p95 durations and success ratios per sync type,
 	// flagged against a trailing baseline.
-	Trends(ctx context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]clickhouse.TrendPoint, error)
+	Trends(ctx context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]runs.TrendPoint, error)
 	// LastSuccesses returns when each sync type last succeeded.
 	LastSuccesses(ctx context.Context) (map[string]time.Time, error)
 	// DeleteRuns removes (or, with dryRun, counts) the runs f selects.
-	DeleteRuns(ctx context.Context, f clickhouse.RunFilter, dryRun bool) (clickhouse.DeleteResult, error)
+	DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (runs.DeleteResult, error)
 	// Retention is how long runs are kept.
 	Retention() time.Duration
 }
@@ -342,8 +342,8 @@ type filterOptions struct {
 }
 
 // parseFilter reads source, sync_type, status, since, until and q.
-func parseFilter(v url.Values, env parseEnv, o filterOptions) (clickhouse.RunFilter, *paramError) {
-	var f clickhouse.RunFilter
+func parseFilter(v url.Values, env parseEnv, o filterOptions) (runs.Filter, *paramError) {
+	var f runs.Filter
 	for _, s := range list(v, "source") {
 		s = strings.ToLower(s)
 		if !sourcePattern.MatchString(s) {
@@ -422,7 +422,7 @@ type cursorJSON struct {
 }
 
 // encodeCursor renders a page position as an opaque token.
-func encodeCursor(c *clickhouse.Cursor) string {
+func encodeCursor(c *runs.Cursor) string {
 	b, _ := json.Marshal(cursorJSON{V: 1, T: c.StartedAt.UnixMilli(), ID: c.RunID})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -430,7 +430,7 @@ func encodeCursor(c *clickhouse.Cursor) string {
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // decodeCursor reads a cursor that encodeCursor made.
-func decodeCursor(s string) (*clickhouse.Cursor, *paramError) {
+func decodeCursor(s string) (*runs.Cursor, *paramError) {
 	bad := badParam("cursor", "cursor is malformed: pass the next_cursor of the previous page unchanged")
 	if len(s) > maxCursorLength {
 		return nil, bad
@@ -452,7 +452,7 @@ func decodeCursor(s string) (*clickhouse.Cursor, *paramError) {
 	if t.Before(minParamTime) || !t.Before(maxParamTime) || !runIDPattern.MatchString(cj.ID) {
 		return nil, bad
 	}
-	return &clickhouse.Cursor{StartedAt: t, RunID: cj.ID}, nil
+	return &runs.Cursor{StartedAt: t, RunID: cj.ID}, nil
 }
 
 // Output formats.
@@ -576,7 +576,7 @@ func fmtTime(t *time.Time) string {
 
 // RunsPage is a page of runs.
 type RunsPage struct {
-	Runs []clickhouse.Run `json:"runs"`
+	Runs []runs.Run `json:"runs"`
 	// NextCursor continues the list; null on the last page.
 	NextCursor *string `json:"next_cursor"`
 }
@@ -586,7 +586,7 @@ var runsParams = []string{"source", "sync_type", "status", "since", "until", "q"
 
 // runsRequest is a parsed request for a page of runs.
 type runsRequest struct {
-	opt    clickhouse.ListOptions
+	opt    runs.ListOptions
 	format string
 }
 
@@ -625,27 +625,27 @@ func (a *queryAPI) handleRuns(c *gin.Context) {
 	}
 	ctx, cancel := queryContext(c)
 	defer cancel()
-	runs, next, err := a.q.ListRuns(ctx, req.opt)
+	list, next, err := a.q.ListRuns(ctx, req.opt)
 	if err != nil {
 		a.queryFailed(c, "listing runs", err)
 		return
 	}
-	if runs == nil {
-		runs = []clickhouse.Run{}
+	if list == nil {
+		list = []runs.Run{}
 	}
-	for i := range runs {
-		if runs[i].Attributes == nil {
-			runs[i].Attributes = map[string]string{}
+	for i := range list {
+		if list[i].Attributes == nil {
+			list[i].Attributes = map[string]string{}
 		}
 	}
-	page := RunsPage{Runs: runs}
+	page := RunsPage{Runs: list}
 	if next != nil {
 		s := encodeCursor(next)
 		page.NextCursor = &s
 		c.Header("X-Next-Cursor", s)
 	}
 	if req.format == formatCSV {
-		writeCSV(c, "runs.csv", runCSVHeader, runCSVRows(runs))
+		writeCSV(c, "runs.csv", runCSVHeader, runCSVRows(list))
 		return
 	}
 	c.JSON(http.StatusOK, page)
@@ -654,7 +654,7 @@ func (a *queryAPI) handleRuns(c *gin.Context) {
 var runCSVHeader = []string{"run_id", "event_id", "source", "sync_type", "status", "message", "fingerprint",
 	"total_count", "success_count", "failed_count", "started_at", "completed_at", "duration_ms", "received_at", "attributes"}
 
-func runCSVRows(runs []clickhouse.Run) [][]string {
+func runCSVRows(runs []runs.Run) [][]string {
 	rows := make([][]string, len(runs))
 	for i, r := range runs {
 		dur := ""
@@ -673,10 +673,10 @@ func runCSVRows(runs []clickhouse.Run) [][]string {
 // RunDetailResponse is a run's latest state, its duration and every
 // report it sent, in order of arrival.
 type RunDetailResponse struct {
-	Run clickhouse.Run `json:"run"`
+	Run runs.Run `json:"run"`
 	// DurationSeconds is null while the run is in progress.
-	DurationSeconds *float64            `json:"duration_seconds"`
-	Reports         []clickhouse.Report `json:"reports"`
+	DurationSeconds *float64      `json:"duration_seconds"`
+	Reports         []runs.Report `json:"reports"`
 }
 
 // handleRun serves GET /api/v1/runs/{run_id}.
@@ -693,7 +693,7 @@ func (a *queryAPI) handleRun(c *gin.Context) {
 	ctx, cancel := queryContext(c)
 	defer cancel()
 	d, err := a.q.GetRun(ctx, id)
-	if errors.Is(err, clickhouse.ErrNotFound) {
+	if errors.Is(err, runs.ErrNotFound) {
 		c.JSON(http.StatusNotFound, ErrorResponse{Error: fmt.Sprintf("no run %q is stored", id), Field: "run_id"})
 		return
 	}
@@ -711,7 +711,7 @@ func (a *queryAPI) handleRun(c *gin.Context) {
 		}
 	}
 	if resp.Reports == nil {
-		resp.Reports = []clickhouse.Report{}
+		resp.Reports = []runs.Report{}
 	}
 	if d.Run.DurationMS != nil {
 		v := float64(*d.Run.DurationMS) / 1000
@@ -726,16 +726,16 @@ type StatsResponse struct {
 	Until   time.Time `json:"until"`
 	GroupBy []string  `json:"group_by"`
 	// Interval is the bucket length as a Go duration, "" without buckets.
-	Interval        string             `json:"interval"`
-	IntervalSeconds int64              `json:"interval_seconds"`
-	Stats           []clickhouse.Stats `json:"stats"`
+	Interval        string       `json:"interval"`
+	IntervalSeconds int64        `json:"interval_seconds"`
+	Stats           []runs.Stats `json:"stats"`
 }
 
 var statsParams = []string{"source", "sync_type", "status", "since", "until", "q", "group_by", "interval"}
 
 // parseStatsRequest reads the parameters of the statistics.
-func parseStatsRequest(raw string, env parseEnv) (clickhouse.StatsQuery, *paramError) {
-	var q clickhouse.StatsQuery
+func parseStatsRequest(raw string, env parseEnv) (runs.StatsQuery, *paramError) {
+	var q runs.StatsQuery
 	v, perr := queryValues(raw, statsParams...)
 	if perr != nil {
 		return q, perr
@@ -743,9 +743,9 @@ func parseStatsRequest(raw string, env parseEnv) (clickhouse.StatsQuery, *paramE
 	if q.Filter, perr = parseFilter(v, env, filterOptions{statuses: true, defaultSpan: 24 * time.Hour}); perr != nil {
 		return q, perr
 	}
-	allowed := []clickhouse.GroupBy{clickhouse.BySyncType, clickhouse.BySource, clickhouse.ByStatus}
+	allowed := []runs.GroupBy{runs.BySyncType, runs.BySource, runs.ByStatus}
 	for _, g := range list(v, "group_by") {
-		gb := clickhouse.GroupBy(strings.ToLower(g))
+		gb := runs.GroupBy(strings.ToLower(g))
 		if !slices.Contains(allowed, gb) {
 			return q, badParam("group_by", "unknown group_by %q: allowed are sync_type, source, status (combinable)", clip(g))
 		}
@@ -812,7 +812,7 @@ func (a *queryAPI) handleStats(c *gin.Context) {
 		resp.IntervalSeconds = int64(q.Interval / time.Second)
 	}
 	if resp.Stats == nil {
-		resp.Stats = []clickhouse.Stats{}
+		resp.Stats = []runs.Stats{}
 	}
 	c.JSON(http.StatusOK, resp)
 }
@@ -843,9 +843,9 @@ type DailyReportResponse struct {
 	Date string `json:"date"`
 	TZ   string `json:"tz"`
 	// Start and End bound the day (a day may last 23 or 25 hours).
-	Start     time.Time             `json:"start"`
-	End       time.Time             `json:"end"`
-	SyncTypes []clickhouse.DailyRow `json:"sync_types"`
+	Start     time.Time       `json:"start"`
+	End       time.Time       `json:"end"`
+	SyncTypes []runs.DailyRow `json:"sync_types"`
 }
 
 var dailyParams = []string{"date", "tz", "format"}
@@ -904,7 +904,7 @@ func (a *queryAPI) handleDaily(c *gin.Context) {
 		return
 	}
 	if rows == nil {
-		rows = []clickhouse.DailyRow{}
+		rows = []runs.DailyRow{}
 	}
 	resp := DailyReportResponse{
 		Date: req.day.Format(time.DateOnly), TZ: req.loc.String(), Start: req.day.UTC(),
@@ -927,7 +927,7 @@ var dailyCSVHeader = []string{"sync_type", "runs", "success", "failed", "partial
 	"change_runs", "change_success_rate",
 	"seven_day_avg_runs", "seven_day_success_rate", "seven_day_avg_records", "seven_day_duration_p95_seconds"}
 
-func dailyCSVRows(rows []clickhouse.DailyRow) [][]string {
+func dailyCSVRows(rows []runs.DailyRow) [][]string {
 	n := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	out := make([][]string, len(rows))
 	for i, r := range rows {
@@ -984,15 +984,15 @@ func dailyMarkdown(r DailyReportResponse) string {
 
 // ErrorReportResponse lists the error groups of a window.
 type ErrorReportResponse struct {
-	Since  time.Time               `json:"since"`
-	Until  time.Time               `json:"until"`
-	Groups []clickhouse.ErrorGroup `json:"groups"`
+	Since  time.Time         `json:"since"`
+	Until  time.Time         `json:"until"`
+	Groups []runs.ErrorGroup `json:"groups"`
 }
 
 var errorsParams = []string{"source", "sync_type", "since", "until", "q", "limit"}
 
 type errorsRequest struct {
-	filter clickhouse.RunFilter
+	filter runs.Filter
 	limit  int
 }
 
@@ -1033,7 +1033,7 @@ func (a *queryAPI) handleErrors(c *gin.Context) {
 		}
 	}
 	if groups == nil {
-		groups = []clickhouse.ErrorGroup{}
+		groups = []runs.ErrorGroup{}
 	}
 	c.JSON(http.StatusOK, ErrorReportResponse{Since: req.filter.Since, Until: req.filter.Until, Groups: groups})
 }
@@ -1042,16 +1042,16 @@ func (a *queryAPI) handleErrors(c *gin.Context) {
 var TrendRule = fmt.Sprintf("a day regresses when its p95 duration is more than %g times the baseline p95 and at least %gs above it, "+
 	"or when its success ratio is more than %g below the baseline success ratio; the baseline is the median of the daily values "+
 	"of the trailing baseline days with terminal runs, and needs at least %d such days (all of them for a shorter baseline)",
-	clickhouse.TrendP95Factor, clickhouse.TrendP95MinIncrease, clickhouse.TrendSuccessDrop, clickhouse.TrendMinBaselineDays)
+	runs.TrendP95Factor, runs.TrendP95MinIncrease, runs.TrendSuccessDrop, runs.TrendMinBaselineDays)
 
 // TrendsResponse is the trend report.
 type TrendsResponse struct {
-	Since        time.Time               `json:"since"`
-	Until        time.Time               `json:"until"`
-	TZ           string                  `json:"tz"`
-	BaselineDays int                     `json:"baseline_days"`
-	Rule         string                  `json:"rule"`
-	Points       []clickhouse.TrendPoint `json:"points"`
+	Since        time.Time         `json:"since"`
+	Until        time.Time         `json:"until"`
+	TZ           string            `json:"tz"`
+	BaselineDays int               `json:"baseline_days"`
+	Rule         string            `json:"rule"`
+	Points       []runs.TrendPoint `json:"points"`
 }
 
 var trendsParams = []string{"since", "until", "tz", "baseline_days", "sync_type"}
@@ -1085,7 +1085,7 @@ func parseTrendsRequest(raw string, env parseEnv) (trendsRequest, *paramError) {
 		r.since = time.Date(y, m, d-DefaultTrendDays+1, 0, 0, 0, 0, r.loc).UTC()
 		r.until = time.Date(y, m, d+1, 0, 0, 0, 0, r.loc).UTC()
 	}
-	if r.baseline, perr = parseLimit(v, "baseline_days", DefaultBaselineDays, clickhouse.MaxTrendBaselineDays); perr != nil {
+	if r.baseline, perr = parseLimit(v, "baseline_days", DefaultBaselineDays, runs.MaxTrendBaselineDays); perr != nil {
 		return r, perr
 	}
 	for _, st := range list(v, "sync_type") {
@@ -1114,7 +1114,7 @@ func (a *queryAPI) handleTrends(c *gin.Context) {
 		a.queryFailed(c, "the trend report", err)
 		return
 	}
-	out := []clickhouse.TrendPoint{}
+	out := []runs.TrendPoint{}
 	for _, p := range points {
 		if len(req.syncTypes) == 0 || slices.Contains(req.syncTypes, p.SyncType) {
 			if p.Reasons == nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/syncwatch/syncwatch/runs"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -381,7 +382,7 @@ func (d *qaData) list(f qaFilter) []*qaRun {
 }
 
 // checkRun compares a run of an answer with the generated one.
-func checkRun(t *testing.T, got clickhouse.Run, want *qaRun) {
+func checkRun(t *testing.T, got runs.Run, want *qaRun) {
 	t.Helper()
 	var diffs []string
 	if got.RunID != want.id || got.Source != want.source || got.SyncType != want.syncType || got.Status != want.status {
@@ -425,9 +426,9 @@ func fmtPtr[T any](p *T) any {
 	return *p
 }
 
-func ids(runs []*qaRun) []string {
-	out := make([]string, len(runs))
-	for i, r := range runs {
+func ids(list []*qaRun) []string {
+	out := make([]string, len(list))
+	for i, r := range list {
 		out[i] = r.id
 	}
 	return out
@@ -435,9 +436,9 @@ func ids(runs []*qaRun) []string {
 
 // listPages walks every page of target with the given page size and
 // returns the runs in order.
-func (q *qaEnv) listPages(t *testing.T, target string, limit int) []clickhouse.Run {
+func (q *qaEnv) listPages(t *testing.T, target string, limit int) []runs.Run {
 	t.Helper()
-	var all []clickhouse.Run
+	var all []runs.Run
 	cursor := ""
 	for pages := 0; ; pages++ {
 		if pages > 1000 {
@@ -679,10 +680,10 @@ func quantile(sorted []float64, level float64) float64 {
 }
 
 // expectStats computes the statistics of runs over a range of hours.
-func expectStats(runs []*qaRun, hours float64) clickhouse.Stats {
-	var s clickhouse.Stats
+func expectStats(list []*qaRun, hours float64) runs.Stats {
+	var s runs.Stats
 	var durs []float64
-	for _, r := range runs {
+	for _, r := range list {
 		s.Runs++
 		switch r.status {
 		case synclog.StatusPending:
@@ -732,9 +733,9 @@ func nearPtr(a, b *float64) bool {
 }
 
 // diffStats compares statistics figure by figure.
-func diffStats(got, want clickhouse.Stats) string {
+func diffStats(got, want runs.Stats) string {
 	var d []string
-	counts := func(s clickhouse.Stats) []uint64 {
+	counts := func(s runs.Stats) []uint64 {
 		return []uint64{s.Runs, s.Pending, s.Processing, s.Success, s.Failed, s.Partial, s.RecordsTotal, s.RecordsSuccess, s.RecordsFailed}
 	}
 	if !slices.Equal(counts(got), counts(want)) {
@@ -851,15 +852,15 @@ func testQueryStats(t *testing.T, q *qaEnv) {
 
 // expectDaily computes the daily report of the day that starts at start
 // in loc.
-func expectDaily(d *qaData, start time.Time) []clickhouse.DailyRow {
+func expectDaily(d *qaData, start time.Time) []runs.DailyRow {
 	loc := start.Location()
 	next := time.Date(start.Year(), start.Month(), start.Day()+1, 0, 0, 0, 0, loc)
 	prev := start.AddDate(0, 0, -1)
 	week := start.AddDate(0, 0, -7)
-	figures := func(runs []*qaRun, days float64) clickhouse.DayFigures {
-		var f clickhouse.DayFigures
+	figures := func(list []*qaRun, days float64) runs.DayFigures {
+		var f runs.DayFigures
 		var durs []float64
-		for _, r := range runs {
+		for _, r := range list {
 			f.Runs++
 			switch r.status {
 			case synclog.StatusSuccess:
@@ -888,7 +889,7 @@ func expectDaily(d *qaData, start time.Time) []clickhouse.DailyRow {
 		f.Runs, f.Success, f.Failed, f.Partial, f.Records = f.Runs/days, f.Success/days, f.Failed/days, f.Partial/days, f.Records/days
 		return f
 	}
-	var out []clickhouse.DailyRow
+	var out []runs.DailyRow
 	for _, st := range slices.Sorted(slices.Values(synclog.DefaultSyncTypes)) {
 		day := d.list(qaFilter{types: []string{st}, since: start, until: next})
 		before := d.list(qaFilter{types: []string{st}, since: prev, until: start})
@@ -896,7 +897,7 @@ func expectDaily(d *qaData, start time.Time) []clickhouse.DailyRow {
 		if len(day)+len(seven) == 0 {
 			continue
 		}
-		row := clickhouse.DailyRow{SyncType: st, Day: figures(day, 1), Previous: figures(before, 1), SevenDay: figures(seven, 7)}
+		row := runs.DailyRow{SyncType: st, Day: figures(day, 1), Previous: figures(before, 1), SevenDay: figures(seven, 7)}
 		row.ChangeRuns = row.Day.Runs - row.Previous.Runs
 		if row.Day.SuccessRate != nil && row.Previous.SuccessRate != nil {
 			v := *row.Day.SuccessRate - *row.Previous.SuccessRate
@@ -907,7 +908,7 @@ func expectDaily(d *qaData, start time.Time) []clickhouse.DailyRow {
 	return out
 }
 
-func diffDayFigures(got, want clickhouse.DayFigures) string {
+func diffDayFigures(got, want runs.DayFigures) string {
 	var d []string
 	for _, c := range []struct {
 		name      string
@@ -954,7 +955,7 @@ func testQueryDailyReport(t *testing.T, q *qaEnv) {
 				}
 				for _, p := range []struct {
 					name      string
-					got, want clickhouse.DayFigures
+					got, want runs.DayFigures
 				}{{"day", g.Day, w.Day}, {"previous", g.Previous, w.Previous}, {"seven-day", g.SevenDay, w.SevenDay}} {
 					if diff := diffDayFigures(p.got, p.want); diff != "" {
 						t.Errorf("%s %s: %s", w.SyncType, p.name, diff)
@@ -1012,12 +1013,12 @@ func testQueryDailyReport(t *testing.T, q *qaEnv) {
 
 // expectErrorGroups computes the error groups of failed and partial runs
 // started in [since, until).
-func expectErrorGroups(d *qaData, f qaFilter, limit int) []clickhouse.ErrorGroup {
+func expectErrorGroups(d *qaData, f qaFilter, limit int) []runs.ErrorGroup {
 	prevFilter := f
 	prevFilter.since, prevFilter.until = f.since.Add(-f.until.Sub(f.since)), f.since
 	f.statuses = []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}
 	prevFilter.statuses = f.statuses
-	groups := map[uint64]*clickhouse.ErrorGroup{}
+	groups := map[uint64]*runs.ErrorGroup{}
 	var latest = map[uint64]time.Time{}
 	for _, r := range d.list(f) {
 		fp := synclog.Fingerprint(r.message)
@@ -1026,7 +1027,7 @@ func expectErrorGroups(d *qaData, f qaFilter, limit int) []clickhouse.ErrorGroup
 		}
 		g := groups[fp]
 		if g == nil {
-			g = &clickhouse.ErrorGroup{Fingerprint: fp, FirstSeen: r.start, LastSeen: r.start}
+			g = &runs.ErrorGroup{Fingerprint: fp, FirstSeen: r.start, LastSeen: r.start}
 			groups[fp] = g
 		}
 		g.Count++
@@ -1052,14 +1053,14 @@ func expectErrorGroups(d *qaData, f qaFilter, limit int) []clickhouse.ErrorGroup
 			g.Previous++
 		}
 	}
-	var out []clickhouse.ErrorGroup
+	var out []runs.ErrorGroup
 	for _, g := range groups {
 		sort.Strings(g.SyncTypes)
 		sort.Strings(g.Sources)
 		g.Rising = g.Count >= g.Previous+2 && 2*g.Count >= 3*g.Previous
 		out = append(out, *g)
 	}
-	slices.SortFunc(out, func(a, b clickhouse.ErrorGroup) int {
+	slices.SortFunc(out, func(a, b runs.ErrorGroup) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Fingerprint, b.Fingerprint))
 	})
 	return out[:min(limit, len(out))]
@@ -1114,7 +1115,7 @@ func testQueryErrorReport(t *testing.T, q *qaEnv) {
 
 // expectTrendPoints computes the UTC trend points of the days from first
 // to last with the baseline rule the API documents.
-func expectTrendPoints(d *qaData, first, last time.Time, baselineDays int) []clickhouse.TrendPoint {
+func expectTrendPoints(d *qaData, first, last time.Time, baselineDays int) []runs.TrendPoint {
 	type day struct {
 		runs, terminal, success uint64
 		durs                    []float64
@@ -1147,7 +1148,7 @@ func expectTrendPoints(d *qaData, first, last time.Time, baselineDays int) []cli
 		}
 		return (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
 	}
-	var out []clickhouse.TrendPoint
+	var out []runs.TrendPoint
 	for _, st := range slices.Sorted(func(yield func(string) bool) {
 		for k := range series {
 			if !yield(k) {
@@ -1174,7 +1175,7 @@ func expectTrendPoints(d *qaData, first, last time.Time, baselineDays int) []cli
 		}
 		for i := baselineDays; i < n; i++ {
 			x := days[i]
-			pt := clickhouse.TrendPoint{SyncType: st, Day: from.AddDate(0, 0, i).Format(time.DateOnly), Start: from.AddDate(0, 0, i),
+			pt := runs.TrendPoint{SyncType: st, Day: from.AddDate(0, 0, i).Format(time.DateOnly), Start: from.AddDate(0, 0, i),
 				Runs: x.runs, Terminal: x.terminal, Success: x.success, SuccessRatio: ratio(x), DurationP95: p95(x), Reasons: []string{}}
 			var rs, ps []float64
 			for _, b := range days[i-baselineDays : i] {
@@ -1187,10 +1188,10 @@ func expectTrendPoints(d *qaData, first, last time.Time, baselineDays int) []cli
 				mr, mp := median(rs), median(ps)
 				pt.Baseline.SuccessRatio, pt.Baseline.DurationP95 = &mr, &mp
 				if pt.DurationP95 != nil && *pt.DurationP95 > 1.5*mp && *pt.DurationP95 >= mp+1 {
-					pt.Reasons = append(pt.Reasons, clickhouse.TrendReasonDuration)
+					pt.Reasons = append(pt.Reasons, runs.TrendReasonDuration)
 				}
 				if pt.SuccessRatio != nil && *pt.SuccessRatio < mr-0.1 {
-					pt.Reasons = append(pt.Reasons, clickhouse.TrendReasonSuccessRatio)
+					pt.Reasons = append(pt.Reasons, runs.TrendReasonSuccessRatio)
 				}
 			}
 			pt.Regression = len(pt.Reasons) > 0
@@ -1346,7 +1347,7 @@ func TestQueryPaginationWhileRunsArrive(t *testing.T) {
 	var behind, ahead []string
 
 	seen := map[string]int{}
-	var order []clickhouse.Run
+	var order []runs.Run
 	cursor := ""
 	for page := 0; ; page++ {
 		target := "/api/v1/runs?sync_type=stock&limit=7"
@@ -1669,30 +1670,30 @@ func (f *fakeQuerier) record(v any) error {
 	return f.err
 }
 
-func (f *fakeQuerier) ListRuns(_ context.Context, opt clickhouse.ListOptions) ([]clickhouse.Run, *clickhouse.Cursor, error) {
+func (f *fakeQuerier) ListRuns(_ context.Context, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error) {
 	return nil, nil, f.record(opt)
 }
 
-func (f *fakeQuerier) GetRun(_ context.Context, id string) (clickhouse.RunDetail, error) {
+func (f *fakeQuerier) GetRun(_ context.Context, id string) (runs.RunDetail, error) {
 	if err := f.record(id); err != nil {
-		return clickhouse.RunDetail{}, err
+		return runs.RunDetail{}, err
 	}
-	return clickhouse.RunDetail{}, clickhouse.ErrNotFound
+	return runs.RunDetail{}, runs.ErrNotFound
 }
 
-func (f *fakeQuerier) Stats(_ context.Context, q clickhouse.StatsQuery) ([]clickhouse.Stats, error) {
+func (f *fakeQuerier) Stats(_ context.Context, q runs.StatsQuery) ([]runs.Stats, error) {
 	return nil, f.record(q)
 }
 
-func (f *fakeQuerier) DailyReport(_ context.Context, day time.Time, loc *time.Location) ([]clickhouse.DailyRow, error) {
+func (f *fakeQuerier) DailyReport(_ context.Context, day time.Time, loc *time.Location) ([]runs.DailyRow, error) {
 	return nil, f.record(day)
 }
 
-func (f *fakeQuerier) ErrorGroups(_ context.Context, fl clickhouse.RunFilter, limit int) ([]clickhouse.ErrorGroup, error) {
+func (f *fakeQuerier) ErrorGroups(_ context.Context, fl runs.Filter, limit int) ([]runs.ErrorGroup, error) {
 	return nil, f.record(fl)
 }
 
-func (f *fakeQuerier) Trends(_ context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]clickhouse.TrendPoint, error) {
+func (f *fakeQuerier) Trends(_ context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]runs.TrendPoint, error) {
 	return nil, f.record([]time.Time{since, until})
 }
 
@@ -1700,8 +1701,8 @@ func (f *fakeQuerier) LastSuccesses(context.Context) (map[string]time.Time, erro
 	return nil, f.record(nil)
 }
 
-func (f *fakeQuerier) DeleteRuns(_ context.Context, fl clickhouse.RunFilter, dryRun bool) (clickhouse.DeleteResult, error) {
-	return clickhouse.DeleteResult{DryRun: dryRun}, f.record(fl)
+func (f *fakeQuerier) DeleteRuns(_ context.Context, fl runs.Filter, dryRun bool) (runs.DeleteResult, error) {
+	return runs.DeleteResult{DryRun: dryRun}, f.record(fl)
 }
 
 func (f *fakeQuerier) Retention() time.Duration { return 90 * 24 * time.Hour }
@@ -1795,7 +1796,7 @@ func TestNegotiate(t *testing.T) {
 }
 
 func TestCursorRoundTrip(t *testing.T) {
-	for _, c := range []clickhouse.Cursor{
+	for _, c := range []runs.Cursor{
 		{StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC), RunID: "run-1"},
 		{StartedAt: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), RunID: "a:b.c_d-e"},
 	} {

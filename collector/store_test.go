@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/syncwatch/syncwatch/runs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,7 @@ func snapshot(ctx context.Context, st *clickhouse.Store) (storeSnapshot, error) 
 	}
 	snap.EventIDs = ids
 	// A dry-run delete of everything counts runs and reports with FINAL.
-	res, err := st.DeleteRuns(ctx, clickhouse.RunFilter{Until: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)}, true)
+	res, err := st.DeleteRuns(ctx, runs.Filter{Until: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)}, true)
 	if err != nil {
 		return snap, err
 	}
