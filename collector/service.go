@@ -1,0 +1,146 @@
+// Package collector is syncwatch's ingest service: the HTTP handler that
+// sync jobs post their run reports to, the decoding and validation of
+// those reports, event_id deduplication, run anchoring, and the durable
+// spool and batcher that feed them into ClickHouse.
+package collector
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/synclog"
+)
+
+// Storage is what the collector needs of ClickHouse.
+type Storage interface {
+	ReportWriter
+	// ServerVersion pings ClickHouse and returns its version.
+	ServerVersion(ctx context.Context) (string, error)
+	// RunStart returns the start time every report of the run must carry.
+	RunStart(runID string, start time.Time) time.Time
+}
+
+// Config configures the ingest service.
+type Config struct {
+	// SyncTypes are the sync types reports may name.
+	SyncTypes synclog.SyncTypes
+	// MaxBodyBytes limits a request body, decompressed (default 10 MiB).
+	MaxBodyBytes int64
+	// MaxItems limits the reports in one request (default 10,000).
+	MaxItems int
+	// RetryAfter is what a 503 or 429 asks clients to wait (default 5s).
+	RetryAfter time.Duration
+	// SpoolHighWater is the fill ratio of the spool above which /readyz
+	// fails (default 0.9).
+	SpoolHighWater float64
+	// DedupWindow is how many recent event ids are remembered to answer
+	// retries as duplicates (default 1,000,000).
+	DedupWindow int
+	// OnAccepted, when set, sees every report once it is spooled.
+	OnAccepted func([]synclog.Report)
+	// MaxInFlight bounds the ingest requests being served at once
+	// (default 128); a request that finds no room within QueueWait is
+	// refused with 503 and Retry-After, so overload is shed at once
+	// instead of queueing without bound.
+	MaxInFlight int
+	// QueueWait is how long an ingest request may wait for room
+	// (default 100ms).
+	QueueWait time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 10 << 20
+	}
+	if c.MaxItems <= 0 {
+		c.MaxItems = 10000
+	}
+	if c.RetryAfter <= 0 {
+		c.RetryAfter = 5 * time.Second
+	}
+	if c.SpoolHighWater <= 0 || c.SpoolHighWater > 1 {
+		c.SpoolHighWater = 0.9
+	}
+	if c.DedupWindow <= 0 {
+		c.DedupWindow = 1_000_000
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 128
+	}
+	if c.QueueWait <= 0 {
+		c.QueueWait = 100 * time.Millisecond
+	}
+}
+
+// Route is where jobs post their reports.
+const Route = "/api/v1/runs"
+
+// Service is the ingest service: it takes reports over HTTP, answers
+// duplicates, and spools the rest for the batcher.
+type Service struct {
+	cfg     Config
+	log     logrus.FieldLogger
+	spool   *Spool
+	batcher *Batcher
+	storage Storage
+	metrics *Metrics
+	events  *eventSet
+	// inFlight holds a token for each ingest request being served.
+	inFlight chan struct{}
+}
+
+// Deps are the parts the service is built from.
+type Deps struct {
+	Log     logrus.FieldLogger
+	Spool   *Spool
+	Batcher *Batcher
+	Storage Storage
+	Metrics *Metrics
+	// Registerer receives the spool's gauges.
+	Registerer prometheus.Registerer
+}
+
+// NewService builds the ingest service. Reports spooled before a restart
+// are remembered at once: their retries are duplicates, and the later
+// reports of their runs keep the runs' start.
+func NewService(cfg Config, d Deps) (*Service, error) {
+	cfg.defaults()
+	if len(cfg.SyncTypes.Names()) == 0 {
+		return nil, errors.New("collector: no sync types configured")
+	}
+	if d.Log == nil || d.Spool == nil || d.Batcher == nil || d.Storage == nil || d.Metrics == nil || d.Registerer == nil {
+		return nil, errors.New("collector: a logger, spool, batcher, storage, metrics and registerer are required")
+	}
+	s := &Service{
+		cfg: cfg, log: d.Log, spool: d.Spool, batcher: d.Batcher, storage: d.Storage,
+		metrics: d.Metrics, events: newEventSet(cfg.DedupWindow),
+		inFlight: make(chan struct{}, cfg.MaxInFlight),
+	}
+	d.Metrics.registerSpool(d.Registerer, d.Spool)
+	for _, r := range d.Spool.Replayed() {
+		s.events.add(r.EventID, nil)
+		if !r.RunStartedAt.IsZero() {
+			d.Storage.RunStart(r.RunID, r.RunStartedAt)
+		}
+	}
+	return s, nil
+}
+
+// Register adds the ingest route to r; guard admits the callers allowed
+// to ingest.
+func (s *Service) Register(r gin.IRouter, guard gin.HandlerFunc) {
+	r.POST(Route, guard, s.shedLoad, s.limitBody, s.handleIngest)
+}
+
+// RememberEvents marks event ids as seen, so that a retry of a report
+// stored before a restart is answered as a duplicate.
+func (s *Service) RememberEvents(ids []string) {
+	for _, id := range ids {
+		s.events.add(id, nil)
+	}
+}
