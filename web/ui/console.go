@@ -56,10 +56,11 @@ const (
 	consoleRecentFailures = 10
 )
 
-// Names of the console's cookies. Both are limited to the path /ui.
+// Names of the console's cookies, both limited to the path /ui, and the
+// console's path.
 const (
-	sessionCookie = "syncwatch_session"
-	langCookie    = "syncwatch_lang"
+	SessionCookie = "syncwatch_session"
+	LangCookie    = "syncwatch_lang"
 	consolePath   = "/ui"
 )
 
@@ -255,7 +256,7 @@ func (cn *Console) language(c *gin.Context) {
 	lang := synclog.English
 	if l, ok := parseLang(c.Query("lang")); ok {
 		lang = l
-	} else if ck, err := c.Cookie(langCookie); err == nil {
+	} else if ck, err := c.Cookie(LangCookie); err == nil {
 		if l, ok := parseLang(ck); ok {
 			lang = l
 		} else {
@@ -282,7 +283,7 @@ func (cn *Console) handleCSS(c *gin.Context) {
 
 // sessionID returns the session of the request's cookie, when it is valid.
 func (cn *Console) session(c *gin.Context) *consoleSession {
-	id, err := c.Cookie(sessionCookie)
+	id, err := c.Cookie(SessionCookie)
 	if err != nil || id == "" || len(id) > 128 {
 		return nil
 	}
@@ -526,7 +527,7 @@ func (cn *Console) handleLogin(c *gin.Context) {
 		return
 	}
 	web.Log(c).WithField("token", t.Name).Info("console sign-in")
-	setCookie(c, sessionCookie, s.id, int(cn.cfg.SessionTTL/time.Second))
+	setCookie(c, SessionCookie, s.id, int(cn.cfg.SessionTTL/time.Second))
 	c.Redirect(http.StatusSeeOther, next)
 }
 
@@ -534,7 +535,7 @@ func (cn *Console) handleLogout(c *gin.Context) {
 	if s := sessionOf(c); s != nil {
 		cn.dropSession(s)
 	}
-	setCookie(c, sessionCookie, "", -1)
+	setCookie(c, SessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, consolePath+"/login")
 }
 
@@ -544,7 +545,7 @@ func (cn *Console) handleLang(c *gin.Context) {
 		cn.fail(c, http.StatusBadRequest, "Unknown language.")
 		return
 	}
-	setCookie(c, langCookie, string(lang), 365*24*3600)
+	setCookie(c, LangCookie, string(lang), 365*24*3600)
 	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next")))
 }
 

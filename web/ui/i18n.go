@@ -31,7 +31,7 @@ var consoleZH = map[string]string{
 	"Parameter":                         "参数",
 	"Request id":                        "请求 ID",
 	"Run":                               "运行",
-	"auth.Token":                        "令牌",
+	"Token":                             "令牌",
 	"Bad Request":                       "请求错误",
 	"Unauthorized":                      "未授权",
 	"Forbidden":                         "禁止访问",
@@ -231,11 +231,11 @@ func consoleFuncs(lang synclog.Language) template.FuncMap {
 		"num": func(v float64) string {
 			return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0")
 		},
-		"f1":       func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-		"api.Clip": clipText,
-		"runURL":   func(id string) string { return consolePath + "/runs/" + url.PathEscape(id) },
-		"attrs":    sortedAttributes,
-		"join":     func(s []string) string { return strings.Join(s, ", ") },
+		"f1":     func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+		"clip":   clipText,
+		"runURL": func(id string) string { return consolePath + "/runs/" + url.PathEscape(id) },
+		"attrs":  sortedAttributes,
+		"join":   func(s []string) string { return strings.Join(s, ", ") },
 	}
 }
 

@@ -1,30 +1,31 @@
-package api
+package e2e
 
 import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/internal/apptest"
+	"github.com/syncwatch/syncwatch/internal/apptest/contract"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/runs"
+	"github.com/syncwatch/syncwatch/web"
+	"github.com/syncwatch/syncwatch/web/api"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/synclog"
@@ -235,16 +236,16 @@ func (r *qaRun) report(st synclog.Status, n int, received time.Time) synclog.Rep
 // ingestQA sends the dataset through the ingest API (and the direct runs
 // straight to the store, each batch twice) and waits until the batcher has
 // moved everything into ClickHouse.
-func ingestQA(t *testing.T, env *testEnv, st *clickhouse.Store, d *qaData) {
+func ingestQA(t *testing.T, env *apptest.Env, st *clickhouse.Store, d *qaData) {
 	t.Helper()
-	h := env.srv.Handler()
-	post := func(items []map[string]any) IngestResponse {
+	h := env.Handler()
+	post := func(items []map[string]any) collector.IngestResponse {
 		body, _ := json.Marshal(items)
-		w := apiCall(t, h, http.MethodPost, "/api/v1/runs", callOptions{header: http.Header{"Content-Type": {"application/json"}}, body: body})
+		w := contract.Call(t, h, http.MethodPost, "/api/v1/runs", contract.Options{Header: http.Header{"Content-Type": {"application/json"}}, Body: body})
 		if w.Code != http.StatusAccepted {
 			t.Fatalf("ingest: %d %s", w.Code, w.Body.String())
 		}
-		return decode[IngestResponse](t, w)
+		return testutil.Decode[collector.IngestResponse](t, w)
 	}
 	for phase := 0; phase < 2; phase++ {
 		var items []map[string]any
@@ -284,26 +285,23 @@ func ingestQA(t *testing.T, env *testEnv, st *clickhouse.Store, d *qaData) {
 			}
 		}
 	}
-	waitFor(t, 2*time.Minute, "the batcher to drain the spool", func() bool {
-		return env.spool.Stats().Reports == 0 && env.batcher.Status().Failures == 0
+	testutil.WaitFor(t, 2*time.Minute, "the batcher to drain the spool", func() bool {
+		return env.Spool.Stats().Reports == 0 && env.Batcher.Status().Failures == 0
 	})
 }
 
 // qaEnv is the read-only dataset of the query tests: one store and one
 // server, loaded once for all of them.
 type qaEnv struct {
-	env  *testEnv
+	env  *apptest.Env
 	data *qaData
 }
 
 // TestQueryAPI loads the dataset once and checks each endpoint against
 // it in a subtest; none of them writes.
 func TestQueryAPI(t *testing.T) {
-	st := newRealStore(t)
-	env := newEnv(t, envOptions{storage: st, runBatcher: true, batcher: BatcherConfig{MaxAge: 20 * time.Millisecond}})
-	if err := env.srv.RegisterQueryAPI(st, env.reg); err != nil {
-		t.Fatal(err)
-	}
+	st := apptest.NewRealStore(t)
+	env := apptest.New(t, apptest.Options{Storage: st, RunBatcher: true, Batcher: collector.BatcherConfig{MaxAge: 20 * time.Millisecond}, Query: st})
 	d := generateQA(42, 360, time.Now().UTC().Truncate(time.Millisecond))
 	ingestQA(t, env, st, d)
 	q := &qaEnv{env: env, data: d}
@@ -332,7 +330,7 @@ func (q *qaEnv) get(t *testing.T, target string, want int, hdr ...string) []byte
 	for i := 0; i+1 < len(hdr); i += 2 {
 		h.Set(hdr[i], hdr[i+1])
 	}
-	w := apiCall(t, q.env.srv.Handler(), http.MethodGet, target, callOptions{header: h})
+	w := contract.Call(t, q.env.Handler(), http.MethodGet, target, contract.Options{Header: h})
 	if w.Code != want {
 		t.Fatalf("GET %s: %d, want %d: %s", target, w.Code, want, w.Body.String())
 	}
@@ -366,7 +364,7 @@ func (f qaFilter) match(r *qaRun) bool {
 }
 
 // list returns the runs f selects, newest first.
-func (d *qaData) ParamList(f qaFilter) []*qaRun {
+func (d *qaData) list(f qaFilter) []*qaRun {
 	var out []*qaRun
 	for _, r := range d.runs {
 		if f.match(r) {
@@ -449,7 +447,7 @@ func (q *qaEnv) listPages(t *testing.T, target string, limit int) []runs.Run {
 		if cursor != "" {
 			u += "&cursor=" + url.QueryEscape(cursor)
 		}
-		page := qaDecode[RunsPage](t, q.get(t, u, http.StatusOK))
+		page := qaDecode[api.RunsPage](t, q.get(t, u, http.StatusOK))
 		if len(page.Runs) > limit {
 			t.Fatalf("page of %d runs, limit %d", len(page.Runs), limit)
 		}
@@ -504,7 +502,7 @@ func testQueryRuns(t *testing.T, q *qaEnv) {
 		t.Run(c.name, func(t *testing.T) {
 			want := d.list(c.f)
 			for _, base := range []string{"/api/v1/runs?", "/api/monitor/records/?", "/api/monitor/records?"} {
-				page := qaDecode[RunsPage](t, q.get(t, base+c.params+"&limit=1000", http.StatusOK))
+				page := qaDecode[api.RunsPage](t, q.get(t, base+c.params+"&limit=1000", http.StatusOK))
 				got := make([]string, len(page.Runs))
 				for i, r := range page.Runs {
 					got[i] = r.RunID
@@ -531,9 +529,9 @@ func testQueryRuns(t *testing.T, q *qaEnv) {
 		})
 	}
 	t.Run("default page size", func(t *testing.T) {
-		page := qaDecode[RunsPage](t, q.get(t, "/api/v1/runs", http.StatusOK))
-		if len(page.Runs) != DefaultPageSize || page.NextCursor == nil {
-			t.Errorf("%d runs, cursor %v; want %d and a cursor", len(page.Runs), page.NextCursor, DefaultPageSize)
+		page := qaDecode[api.RunsPage](t, q.get(t, "/api/v1/runs", http.StatusOK))
+		if len(page.Runs) != api.DefaultPageSize || page.NextCursor == nil {
+			t.Errorf("%d runs, cursor %v; want %d and a cursor", len(page.Runs), page.NextCursor, api.DefaultPageSize)
 		}
 	})
 }
@@ -556,7 +554,7 @@ func testQueryRunsCSV(t *testing.T, q *qaEnv) {
 			if c.hdr != nil {
 				h.Set(c.hdr[0], c.hdr[1])
 			}
-			w := apiCall(t, q.env.srv.Handler(), http.MethodGet, c.target, callOptions{header: h})
+			w := contract.Call(t, q.env.Handler(), http.MethodGet, c.target, contract.Options{Header: h})
 			if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/csv") {
 				t.Fatalf("%d %s", w.Code, w.Header().Get("Content-Type"))
 			}
@@ -564,7 +562,7 @@ func testQueryRunsCSV(t *testing.T, q *qaEnv) {
 			if err != nil {
 				t.Fatalf("not RFC 4180 CSV: %v", err)
 			}
-			if !slices.Equal(recs[0], RunCSVHeader) {
+			if !slices.Equal(recs[0], api.RunCSVHeader) {
 				t.Fatalf("header %v", recs[0])
 			}
 			if len(recs)-1 != len(want) {
@@ -602,13 +600,13 @@ func testQueryRunsCSV(t *testing.T, q *qaEnv) {
 		})
 	}
 	t.Run("paged csv", func(t *testing.T) {
-		w := apiCall(t, q.env.srv.Handler(), http.MethodGet, "/api/v1/runs?limit=5&format=csv", callOptions{})
+		w := contract.Call(t, q.env.Handler(), http.MethodGet, "/api/v1/runs?limit=5&format=csv", contract.Options{})
 		cur := w.Header().Get("X-Next-Cursor")
 		if cur == "" {
 			t.Fatal("no X-Next-Cursor on a page before the last")
 		}
 		recs, _ := csv.NewReader(bytes.NewReader(w.Body.Bytes())).ReadAll()
-		next := apiCall(t, q.env.srv.Handler(), http.MethodGet, "/api/v1/runs?limit=5&format=csv&cursor="+cur, callOptions{})
+		next := contract.Call(t, q.env.Handler(), http.MethodGet, "/api/v1/runs?limit=5&format=csv&cursor="+cur, contract.Options{})
 		recs2, _ := csv.NewReader(bytes.NewReader(next.Body.Bytes())).ReadAll()
 		all := ids(q.data.list(qaFilter{}))
 		var got []string
@@ -630,7 +628,7 @@ func testQueryRun(t *testing.T, q *qaEnv) {
 		}
 		checked[key] = true
 		t.Run(r.id, func(t *testing.T) {
-			got := qaDecode[RunDetailResponse](t, q.get(t, "/api/v1/runs/"+r.id, http.StatusOK))
+			got := qaDecode[api.RunDetailResponse](t, q.get(t, "/api/v1/runs/"+r.id, http.StatusOK))
 			checkRun(t, got.Run, r)
 			if wd := r.durationMS(); (got.DurationSeconds == nil) != (wd == nil) || wd != nil && math.Abs(*got.DurationSeconds-float64(*wd)/1000) > 1e-9 {
 				t.Errorf("duration_seconds %v, want %v ms", fmtPtr(got.DurationSeconds), fmtPtr(wd))
@@ -648,14 +646,14 @@ func testQueryRun(t *testing.T, q *qaEnv) {
 		})
 	}
 	t.Run("unknown run", func(t *testing.T) {
-		e := qaDecode[ErrorResponse](t, q.get(t, "/api/v1/runs/no-such-run", http.StatusNotFound))
+		e := qaDecode[web.ErrorResponse](t, q.get(t, "/api/v1/runs/no-such-run", http.StatusNotFound))
 		if e.Field != "run_id" {
 			t.Errorf("field %q", e.Field)
 		}
 	})
 	t.Run("malformed run id", func(t *testing.T) {
-		w := apiCall(t, q.env.srv.Handler(), http.MethodGet, "/api/v1/runs/"+url.PathEscape("a b'c"), callOptions{invalidRequest: true})
-		if w.Code != http.StatusBadRequest || decode[ErrorResponse](t, w).Field != "run_id" {
+		w := contract.Call(t, q.env.Handler(), http.MethodGet, "/api/v1/runs/"+url.PathEscape("a b'c"), contract.Options{InvalidRequest: true})
+		if w.Code != http.StatusBadRequest || testutil.Decode[web.ErrorResponse](t, w).Field != "run_id" {
 			t.Errorf("%d %s", w.Code, w.Body.String())
 		}
 	})
@@ -793,7 +791,7 @@ func testQueryStats(t *testing.T, q *qaEnv) {
 		t.Run(c.name, func(t *testing.T) {
 			want := group(c.f, c.by)
 			for _, base := range []string{"/api/v1/stats?", "/api/monitor/statistics/?", "/api/monitor/statistics?"} {
-				resp := qaDecode[StatsResponse](t, q.get(t, base+c.params, http.StatusOK))
+				resp := qaDecode[api.StatsResponse](t, q.get(t, base+c.params, http.StatusOK))
 				if !resp.Since.Equal(since) || !resp.Until.Equal(until) {
 					t.Errorf("range %s..%s, want %s..%s", resp.Since, resp.Until, since, until)
 				}
@@ -810,7 +808,7 @@ func testQueryStats(t *testing.T, q *qaEnv) {
 		})
 	}
 	t.Run("buckets", func(t *testing.T) {
-		resp := qaDecode[StatsResponse](t, q.get(t, "/api/v1/stats?"+rng+"&interval=6h&group_by=sync_type", http.StatusOK))
+		resp := qaDecode[api.StatsResponse](t, q.get(t, "/api/v1/stats?"+rng+"&interval=6h&group_by=sync_type", http.StatusOK))
 		if resp.Interval != "6h0m0s" || resp.IntervalSeconds != 6*3600 {
 			t.Errorf("interval %q %d", resp.Interval, resp.IntervalSeconds)
 		}
@@ -831,7 +829,7 @@ func testQueryStats(t *testing.T, q *qaEnv) {
 		}
 	})
 	t.Run("the last day by default", func(t *testing.T) {
-		resp := qaDecode[StatsResponse](t, q.get(t, "/api/v1/stats", http.StatusOK))
+		resp := qaDecode[api.StatsResponse](t, q.get(t, "/api/v1/stats", http.StatusOK))
 		if span := resp.Until.Sub(resp.Since); span != 24*time.Hour {
 			t.Errorf("default range spans %s", span)
 		}
@@ -844,7 +842,7 @@ func testQueryStats(t *testing.T, q *qaEnv) {
 		}
 	})
 	t.Run("no runs", func(t *testing.T) {
-		resp := qaDecode[StatsResponse](t, q.get(t, "/api/v1/stats?q=nothing-like-this", http.StatusOK))
+		resp := qaDecode[api.StatsResponse](t, q.get(t, "/api/v1/stats?q=nothing-like-this", http.StatusOK))
 		if len(resp.Stats) != 0 {
 			t.Errorf("%d rows for no runs", len(resp.Stats))
 		}
@@ -941,7 +939,7 @@ func testQueryDailyReport(t *testing.T, q *qaEnv) {
 			y, m, dd := q.data.now.In(loc).AddDate(0, 0, -2).Date()
 			start := time.Date(y, m, dd, 0, 0, 0, 0, loc)
 			date := start.Format(time.DateOnly)
-			resp := qaDecode[DailyReportResponse](t, q.get(t, "/api/v1/reports/daily?date="+date+"&tz="+url.QueryEscape(tz), http.StatusOK))
+			resp := qaDecode[api.DailyReportResponse](t, q.get(t, "/api/v1/reports/daily?date="+date+"&tz="+url.QueryEscape(tz), http.StatusOK))
 			if resp.Date != date || resp.TZ != tz || !resp.Start.Equal(start) {
 				t.Errorf("report of %s %s from %s, want %s %s from %s", resp.Date, resp.TZ, resp.Start, date, tz, start)
 			}
@@ -970,7 +968,7 @@ func testQueryDailyReport(t *testing.T, q *qaEnv) {
 			// CSV and Markdown carry the same rows.
 			csvBody := q.get(t, "/api/v1/reports/daily?format=csv&date="+date+"&tz="+url.QueryEscape(tz), http.StatusOK)
 			recs, err := csv.NewReader(bytes.NewReader(csvBody)).ReadAll()
-			if err != nil || len(recs) != len(want)+1 || !slices.Equal(recs[0], DailyCSVHeader) {
+			if err != nil || len(recs) != len(want)+1 || !slices.Equal(recs[0], api.DailyCSVHeader) {
 				t.Fatalf("csv: %v, %d records: %s", err, len(recs), csvBody)
 			}
 			for i, w := range want {
@@ -986,7 +984,7 @@ func testQueryDailyReport(t *testing.T, q *qaEnv) {
 				} else {
 					accept = how[1]
 				}
-				w := apiCall(t, q.env.srv.Handler(), http.MethodGet, target, callOptions{header: http.Header{"Accept": {accept}}})
+				w := contract.Call(t, q.env.Handler(), http.MethodGet, target, contract.Options{Header: http.Header{"Accept": {accept}}})
 				if w.Code != http.StatusOK || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/markdown") {
 					t.Fatalf("markdown via %v: %d %s", how, w.Code, w.Header().Get("Content-Type"))
 				}
@@ -1005,7 +1003,7 @@ func testQueryDailyReport(t *testing.T, q *qaEnv) {
 		})
 	}
 	t.Run("today by default", func(t *testing.T) {
-		resp := qaDecode[DailyReportResponse](t, q.get(t, "/api/v1/reports/daily", http.StatusOK))
+		resp := qaDecode[api.DailyReportResponse](t, q.get(t, "/api/v1/reports/daily", http.StatusOK))
 		if resp.Date != time.Now().UTC().Format(time.DateOnly) || resp.TZ != "UTC" {
 			t.Errorf("default report of %s %s", resp.Date, resp.TZ)
 		}
@@ -1085,7 +1083,7 @@ func testQueryErrorReport(t *testing.T, q *qaEnv) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			resp := qaDecode[ErrorReportResponse](t, q.get(t, "/api/v1/reports/errors?"+c.params, http.StatusOK))
+			resp := qaDecode[api.ErrorReportResponse](t, q.get(t, "/api/v1/reports/errors?"+c.params, http.StatusOK))
 			want := expectErrorGroups(d, c.f, c.limit)
 			if len(resp.Groups) != len(want) {
 				t.Fatalf("%d groups, want %d", len(resp.Groups), len(want))
@@ -1106,7 +1104,7 @@ func testQueryErrorReport(t *testing.T, q *qaEnv) {
 		})
 	}
 	t.Run("the last day by default", func(t *testing.T) {
-		resp := qaDecode[ErrorReportResponse](t, q.get(t, "/api/v1/reports/errors", http.StatusOK))
+		resp := qaDecode[api.ErrorReportResponse](t, q.get(t, "/api/v1/reports/errors", http.StatusOK))
 		want := expectErrorGroups(d, qaFilter{since: d.now.Add(-24 * time.Hour), until: d.now.Add(time.Hour)}, 50)
 		if len(resp.Groups) != len(want) {
 			t.Errorf("%d groups, want %d", len(resp.Groups), len(want))
@@ -1208,7 +1206,7 @@ func testQueryTrendReport(t *testing.T, q *qaEnv) {
 	for _, baseline := range []int{2, 3} {
 		t.Run(fmt.Sprintf("baseline of %d days", baseline), func(t *testing.T) {
 			target := fmt.Sprintf("/api/v1/reports/trends?since=%s&until=%s&baseline_days=%d", first.Format(time.DateOnly), last.Format(time.DateOnly), baseline)
-			resp := qaDecode[TrendsResponse](t, q.get(t, target, http.StatusOK))
+			resp := qaDecode[api.TrendsResponse](t, q.get(t, target, http.StatusOK))
 			if resp.TZ != "UTC" || resp.BaselineDays != baseline || !strings.Contains(resp.Rule, "median") {
 				t.Errorf("tz %q baseline %d rule %q", resp.TZ, resp.BaselineDays, resp.Rule)
 			}
@@ -1225,7 +1223,7 @@ func testQueryTrendReport(t *testing.T, q *qaEnv) {
 					t.Errorf("point %d:\n got %+v\nwant %+v", i, g, w)
 				}
 			}
-			one := qaDecode[TrendsResponse](t, q.get(t, target+"&sync_type=prices", http.StatusOK))
+			one := qaDecode[api.TrendsResponse](t, q.get(t, target+"&sync_type=prices", http.StatusOK))
 			for _, p := range one.Points {
 				if p.SyncType != "prices" {
 					t.Errorf("sync_type=prices gave a point of %s", p.SyncType)
@@ -1234,12 +1232,12 @@ func testQueryTrendReport(t *testing.T, q *qaEnv) {
 		})
 	}
 	t.Run("the last two weeks by default", func(t *testing.T) {
-		resp := qaDecode[TrendsResponse](t, q.get(t, "/api/v1/reports/trends?tz=Asia/Shanghai", http.StatusOK))
+		resp := qaDecode[api.TrendsResponse](t, q.get(t, "/api/v1/reports/trends?tz=Asia/Shanghai", http.StatusOK))
 		days := map[string]bool{}
 		for _, p := range resp.Points {
 			days[p.Day] = true
 		}
-		if len(days) != DefaultTrendDays || resp.BaselineDays != DefaultBaselineDays || resp.TZ != "Asia/Shanghai" {
+		if len(days) != api.DefaultTrendDays || resp.BaselineDays != api.DefaultBaselineDays || resp.TZ != "Asia/Shanghai" {
 			t.Errorf("%d days, baseline %d, tz %s", len(days), resp.BaselineDays, resp.TZ)
 		}
 		if !days[time.Now().In(mustLoc(t, "Asia/Shanghai")).Format(time.DateOnly)] {
@@ -1261,7 +1259,7 @@ func testQueryDashboard(t *testing.T, q *qaEnv) {
 	d := q.data
 	for _, path := range []string{"/api/monitor/dashboard/", "/api/monitor/dashboard"} {
 		t.Run(path, func(t *testing.T) {
-			resp := qaDecode[Dashboard](t, q.get(t, path, http.StatusOK))
+			resp := qaDecode[api.Dashboard](t, q.get(t, path, http.StatusOK))
 			if resp.Health.Status != "ok" || resp.Health.Components["clickhouse"].Status != "ok" {
 				t.Errorf("health %+v", resp.Health)
 			}
@@ -1294,7 +1292,7 @@ func testQueryDashboard(t *testing.T, q *qaEnv) {
 					t.Errorf("%s has no display names", st.SyncType)
 				}
 			}
-			want := d.list(qaFilter{statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}})[:RecentFailures]
+			want := d.list(qaFilter{statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}})[:api.RecentFailures]
 			if len(resp.RecentFailures) != len(want) {
 				t.Fatalf("%d recent failures", len(resp.RecentFailures))
 			}
@@ -1309,11 +1307,8 @@ func testQueryDashboard(t *testing.T, q *qaEnv) {
 // lifecycle updates and repeated deliveries arrive between pages: no run
 // that existed when paging began is skipped, and none is returned twice.
 func TestQueryPaginationWhileRunsArrive(t *testing.T) {
-	st := newRealStore(t)
-	env := newEnv(t, envOptions{storage: st})
-	if err := env.srv.RegisterQueryAPI(st, env.reg); err != nil {
-		t.Fatal(err)
-	}
+	st := apptest.NewRealStore(t)
+	env := apptest.New(t, apptest.Options{Storage: st, Query: st})
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	insert := func(reps ...synclog.Report) {
@@ -1355,11 +1350,11 @@ func TestQueryPaginationWhileRunsArrive(t *testing.T) {
 		if cursor != "" {
 			target += "&cursor=" + cursor
 		}
-		w := apiCall(t, env.srv.Handler(), http.MethodGet, target, callOptions{})
+		w := contract.Call(t, env.Handler(), http.MethodGet, target, contract.Options{})
 		if w.Code != http.StatusOK {
 			t.Fatalf("page %d: %d %s", page, w.Code, w.Body.String())
 		}
-		p := decode[RunsPage](t, w)
+		p := testutil.Decode[api.RunsPage](t, w)
 		for _, r := range p.Runs {
 			seen[r.RunID]++
 			order = append(order, r)
@@ -1419,98 +1414,6 @@ func TestQueryPaginationWhileRunsArrive(t *testing.T) {
 	}
 }
 
-// qaBadParams are requests that must be refused with 400 naming a
-// parameter.
-var qaBadParams = []struct {
-	name, target, field string
-	wantIn              string
-}{
-	{"unknown sync type", "/api/v1/runs?sync_type=products,pricez", "sync_type", "products, prices, stock, order, logistics, manual"},
-	{"unknown status", "/api/v1/runs?status=done", "status", "pending, processing, success, failed, partial"},
-	{"bad source", "/api/v1/runs?source=Ha%20ier", "source", "a-z"},
-	{"bad since", "/api/v1/runs?since=yesterday", "since", "RFC 3339"},
-	{"bad until", "/api/v1/runs?until=2026-13-01", "until", "YYYY-MM-DD"},
-	{"since after until", "/api/v1/runs?since=2026-01-03T00:00:00Z&until=2026-01-02T00:00:00Z", "since", "before until"},
-	{"range beyond retention", "/api/v1/runs?since=2020-01-01&until=2021-01-01", "since", "retention"},
-	{"since beyond retention", "/api/v1/runs?since=2020-01-01", "since", "retention"},
-	{"time out of bounds", "/api/v1/runs?until=0001-01-01T00:00:00Z", "until", "between"},
-	{"q too long", "/api/v1/runs?q=" + strings.Repeat("x", 201), "q", "200"},
-	{"q not utf-8", "/api/v1/runs?q=%ff", "q", "UTF-8"},
-	{"limit zero", "/api/v1/runs?limit=0", "limit", "between 1 and 1000"},
-	{"limit too large", "/api/v1/runs?limit=1001", "limit", "between 1 and 1000"},
-	{"limit not a number", "/api/v1/runs?limit=ten", "limit", "integer"},
-	{"limit twice", "/api/v1/runs?limit=5&limit=6", "limit", "once"},
-	{"cursor garbage", "/api/v1/runs?cursor=not-a-cursor", "cursor", "next_cursor"},
-	{"cursor of another version", "/api/v1/runs?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(`{"v":2,"t":1,"id":"x"}`)), "cursor", "version"},
-	{"cursor with a bad id", "/api/v1/runs?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(`{"v":1,"t":1767225600000,"id":"x' OR 1=1"}`)), "cursor", "malformed"},
-	{"cursor with extra fields", "/api/v1/runs?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(`{"v":1,"t":1767225600000,"id":"x","y":1}`)), "cursor", "malformed"},
-	{"unknown format", "/api/v1/runs?format=xml", "format", "json, csv"},
-	{"misspelt parameter", "/api/v1/runs?synctype=products", "synctype", "accepted are cursor, format, limit, q, since, source, status, sync_type, until"},
-	{"malformed query string", "/api/v1/runs?q=%zz", "", "malformed"},
-	{"unknown group_by", "/api/v1/stats?group_by=sync_type,host", "group_by", "sync_type, source, status"},
-	{"bad interval", "/api/v1/stats?interval=hourly", "interval", "Go duration"},
-	{"interval too short", "/api/v1/stats?interval=30s", "interval", "1m"},
-	{"interval not whole seconds", "/api/v1/stats?interval=90500ms", "interval", "whole number of seconds"},
-	{"too many buckets", "/api/v1/stats?since=2026-01-01&until=2026-02-01&interval=1m", "interval", "10000"},
-	{"stats parameter of the run list", "/api/v1/stats?limit=5", "limit", "accepted are"},
-	{"stats since after now", "/api/v1/stats?since=2199-01-01", "since", "before until"},
-	{"bad tz", "/api/v1/reports/daily?tz=Mars/Olympus", "tz", "IANA"},
-	{"local tz", "/api/v1/reports/daily?tz=Local", "tz", "IANA"},
-	{"path as tz", "/api/v1/reports/daily?tz=../../etc/passwd", "tz", "IANA"},
-	{"bad date", "/api/v1/reports/daily?date=2026-02-30", "date", "YYYY-MM-DD"},
-	{"date as a time", "/api/v1/reports/daily?date=2026-01-02T00:00:00Z", "date", "YYYY-MM-DD"},
-	{"date beyond retention", "/api/v1/reports/daily?date=2001-01-01", "date", "retention"},
-	{"daily format", "/api/v1/reports/daily?format=pdf", "format", "json, csv, markdown"},
-	{"errors limit", "/api/v1/reports/errors?limit=1001", "limit", "between 1 and 1000"},
-	{"errors status", "/api/v1/reports/errors?status=failed", "status", "accepted are"},
-	{"trend baseline", "/api/v1/reports/trends?baseline_days=0", "baseline_days", "between 1 and 90"},
-	{"trend tz", "/api/v1/reports/trends?tz=Nowhere", "tz", "IANA"},
-	{"trend sync type", "/api/v1/reports/trends?sync_type=shoes", "sync_type", "allowed are"},
-	{"trend range", "/api/v1/reports/trends?since=2020-01-01&until=2021-06-01", "since", "retention"},
-	{"run detail parameter", "/api/v1/runs/qa-0001?verbose=1", "verbose", "takes no parameters"},
-	{"dashboard parameter", "/api/monitor/dashboard/?limit=5", "limit", "takes no parameters"},
-	{"records like the run list", "/api/monitor/records/?status=ok", "status", "allowed are"},
-	{"statistics like the stats", "/api/monitor/statistics?group_by=day", "group_by", "allowed are"},
-}
-
-func TestQueryBadParameters(t *testing.T) {
-	// Parameters are checked before any query: a store that fails every
-	// query shows that none is run.
-	env := newEnv(t, envOptions{})
-	fq := &fakeQuerier{err: errors.New("no query should run")}
-	if err := env.srv.RegisterQueryAPI(fq, env.reg); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range qaBadParams {
-		t.Run(c.name, func(t *testing.T) {
-			w := apiCall(t, env.srv.Handler(), http.MethodGet, c.target, callOptions{invalidRequest: true})
-			if w.Code != http.StatusBadRequest {
-				t.Fatalf("%d, want 400: %s", w.Code, w.Body.String())
-			}
-			e := decode[ErrorResponse](t, w)
-			if e.Field != c.field || !strings.Contains(e.Error, c.wantIn) {
-				t.Errorf("field %q error %q; want field %q and %q in the error", e.Field, e.Error, c.field, c.wantIn)
-			}
-		})
-	}
-	if n := fq.calls.Load(); n != 0 {
-		t.Errorf("%d queries ran for bad parameters", n)
-	}
-	t.Run("configured sync types", func(t *testing.T) {
-		env := newEnv(t, envOptions{cfg: Config{SyncTypes: synclog.MustSyncTypes([]string{"invoices", "payments"})}})
-		if err := env.srv.RegisterQueryAPI(&fakeQuerier{}, env.reg); err != nil {
-			t.Fatal(err)
-		}
-		w := apiCall(t, env.srv.Handler(), http.MethodGet, "/api/v1/runs?sync_type=products", callOptions{})
-		if e := decode[ErrorResponse](t, w); w.Code != 400 || !strings.Contains(e.Error, "allowed are invoices, payments") {
-			t.Errorf("%d %+v", w.Code, e)
-		}
-		if w := apiCall(t, env.srv.Handler(), http.MethodGet, "/api/v1/runs?sync_type=payments", callOptions{}); w.Code != 200 {
-			t.Errorf("a configured type: %d", w.Code)
-		}
-	})
-}
-
 // qaInjections are attempts to break out of a bound parameter.
 var qaInjections = []string{
 	"' OR '1'='1",
@@ -1539,7 +1442,7 @@ var qaInjections = []string{
 // intact afterwards.
 func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 	d := q.data
-	h := q.env.srv.Handler()
+	h := q.env.Handler()
 	endpoints := map[string][]string{
 		"/api/v1/runs":           {"source", "sync_type", "status", "since", "until", "q", "limit", "cursor", "format"},
 		"/api/monitor/records/":  {"source", "sync_type", "status", "q"},
@@ -1571,10 +1474,10 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 							v.Set("since", rfc2(d.now.Add(-9*24*time.Hour)))
 						}
 					}
-					w := apiCall(t, h, method, path+"?"+v.Encode(), callOptions{invalidRequest: true})
+					w := contract.Call(t, h, method, path+"?"+v.Encode(), contract.Options{InvalidRequest: true})
 					switch {
 					case w.Code == http.StatusBadRequest:
-						if decode[ErrorResponse](t, w).Field == "" {
+						if testutil.Decode[web.ErrorResponse](t, w).Field == "" {
 							t.Errorf("%q: a 400 without the field", inj)
 						}
 					case w.Code == http.StatusOK:
@@ -1584,7 +1487,7 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 							if strings.TrimSpace(inj) != "" {
 								t.Errorf("%s=%q answered 200: %.200s", param, inj, w.Body.String())
 							} else if path == "/api/v1/runs" {
-								if n := len(decode[RunsPage](t, w).Runs); n != min(DefaultPageSize, len(d.runs)) {
+								if n := len(testutil.Decode[api.RunsPage](t, w).Runs); n != min(api.DefaultPageSize, len(d.runs)) {
 									t.Errorf("%s=%q: %d runs, want all", param, inj, n)
 								}
 							}
@@ -1593,7 +1496,7 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 						f := qaFilter{q: inj}
 						switch path {
 						case "/api/v1/runs", "/api/monitor/records/":
-							page := decode[RunsPage](t, w)
+							page := testutil.Decode[api.RunsPage](t, w)
 							var got []string
 							for _, r := range page.Runs {
 								got = append(got, r.RunID)
@@ -1604,7 +1507,7 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 						case "/api/v1/stats":
 							f.since = d.now.Add(-9 * 24 * time.Hour)
 							var n uint64
-							for _, s := range decode[StatsResponse](t, w).Stats {
+							for _, s := range testutil.Decode[api.StatsResponse](t, w).Stats {
 								n += s.Runs
 							}
 							if want := uint64(len(d.list(f))); n != want {
@@ -1613,7 +1516,7 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 						case "/api/v1/reports/errors":
 							f.since, f.until = d.now.Add(-9*24*time.Hour), time.Now().Add(time.Hour)
 							var n uint64
-							for _, g := range decode[ErrorReportResponse](t, w).Groups {
+							for _, g := range testutil.Decode[api.ErrorReportResponse](t, w).Groups {
 								n += g.Count
 							}
 							var want uint64
@@ -1624,7 +1527,7 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 								t.Errorf("q=%q: %d errors, want %d", inj, n, want)
 							}
 						case "/api/monitor/clear/":
-							res := decode[ClearResponse](t, w)
+							res := testutil.Decode[api.ClearResponse](t, w)
 							f.until = d.now.Truncate(time.Second).Add(time.Second)
 							if want := uint64(len(d.list(f))); res.Runs != want || !res.DryRun {
 								t.Errorf("q=%q: dry run counts %d runs, want %d", inj, res.Runs, want)
@@ -1639,14 +1542,14 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 	}
 	t.Run("run id", func(t *testing.T) {
 		for _, inj := range qaInjections {
-			w := apiCall(t, h, http.MethodGet, "/api/v1/runs/"+url.PathEscape(inj), callOptions{invalidRequest: true})
+			w := contract.Call(t, h, http.MethodGet, "/api/v1/runs/"+url.PathEscape(inj), contract.Options{InvalidRequest: true})
 			if w.Code != http.StatusBadRequest && w.Code != http.StatusNotFound {
 				t.Errorf("run id %q: %d %s", inj, w.Code, w.Body.String())
 			}
 		}
 	})
 	t.Run("the store is intact", func(t *testing.T) {
-		page := qaDecode[RunsPage](t, q.get(t, "/api/v1/runs?limit=1000", http.StatusOK))
+		page := qaDecode[api.RunsPage](t, q.get(t, "/api/v1/runs?limit=1000", http.StatusOK))
 		if len(page.Runs) != len(d.runs) {
 			t.Errorf("%d runs after the attempts, want %d", len(page.Runs), len(d.runs))
 		}
@@ -1655,244 +1558,4 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 
 func rfc2(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// fakeQuerier answers every query with nothing, or with err.
-type fakeQuerier struct {
-	err   error
-	calls atomic.Int64
-	mu    sync.Mutex
-	last  any
-}
-
-func (f *fakeQuerier) record(v any) error {
-	f.calls.Add(1)
-	f.mu.Lock()
-	f.last = v
-	f.mu.Unlock()
-	return f.err
-}
-
-func (f *fakeQuerier) ListRuns(_ context.Context, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error) {
-	return nil, nil, f.record(opt)
-}
-
-func (f *fakeQuerier) GetRun(_ context.Context, id string) (runs.RunDetail, error) {
-	if err := f.record(id); err != nil {
-		return runs.RunDetail{}, err
-	}
-	return runs.RunDetail{}, runs.ErrNotFound
-}
-
-func (f *fakeQuerier) Stats(_ context.Context, q runs.StatsQuery) ([]runs.Stats, error) {
-	return nil, f.record(q)
-}
-
-func (f *fakeQuerier) DailyReport(_ context.Context, day time.Time, loc *time.Location) ([]runs.DailyRow, error) {
-	return nil, f.record(day)
-}
-
-func (f *fakeQuerier) ErrorGroups(_ context.Context, fl runs.Filter, limit int) ([]runs.ErrorGroup, error) {
-	return nil, f.record(fl)
-}
-
-func (f *fakeQuerier) Trends(_ context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]runs.TrendPoint, error) {
-	return nil, f.record([]time.Time{since, until})
-}
-
-func (f *fakeQuerier) LastSuccesses(context.Context) (map[string]time.Time, error) {
-	return nil, f.record(nil)
-}
-
-func (f *fakeQuerier) DeleteRuns(_ context.Context, fl runs.Filter, dryRun bool) (runs.DeleteResult, error) {
-	return runs.DeleteResult{DryRun: dryRun}, f.record(fl)
-}
-
-func (f *fakeQuerier) Retention() time.Duration { return 90 * 24 * time.Hour }
-
-var _ Querier = (*clickhouse.Store)(nil)
-
-func TestQueryAuth(t *testing.T) {
-	env := newEnv(t, envOptions{tokens: []Token{
-		{Name: "ingest", Secret: "ingest-secret-0123456789", Roles: []Role{RoleIngest}},
-		{Name: "query", Secret: "query-secret-01234567890", Roles: []Role{RoleQuery}},
-		{Name: "admin", Secret: "admin-secret-01234567890", Roles: []Role{RoleAdmin}},
-	}})
-	if err := env.srv.RegisterQueryAPI(&fakeQuerier{}, env.reg); err != nil {
-		t.Fatal(err)
-	}
-	targets := []string{"/api/v1/runs", "/api/v1/runs/x", "/api/v1/stats", "/api/v1/reports/daily", "/api/v1/reports/errors",
-		"/api/v1/reports/trends", "/api/monitor/dashboard/", "/api/monitor/records/", "/api/monitor/statistics/", "/api/monitor/records"}
-	for _, target := range targets {
-		t.Run(target, func(t *testing.T) {
-			for _, c := range []struct {
-				token string
-				want  []int
-			}{
-				{"", []int{401}},
-				{"wrong-secret-0123456789", []int{401}},
-				{"ingest-secret-0123456789", []int{403}},
-				{"query-secret-01234567890", []int{200, 404}},
-				{"admin-secret-01234567890", []int{200, 404}},
-			} {
-				h := http.Header{}
-				if c.token != "" {
-					h.Set("Authorization", "Bearer "+c.token)
-				}
-				w := apiCall(t, env.srv.Handler(), http.MethodGet, target, callOptions{header: h})
-				if !slices.Contains(c.want, w.Code) {
-					t.Errorf("token %q: %d, want %v", c.token, w.Code, c.want)
-				}
-			}
-		})
-	}
-}
-
-func TestQueryStoreFailures(t *testing.T) {
-	env := newEnv(t, envOptions{})
-	if err := env.srv.RegisterQueryAPI(&fakeQuerier{err: errors.New("code: 241, memory limit exceeded")}, env.reg); err != nil {
-		t.Fatal(err)
-	}
-	for _, target := range []string{"/api/v1/runs", "/api/v1/runs/x", "/api/v1/stats", "/api/v1/reports/daily", "/api/v1/reports/errors", "/api/v1/reports/trends"} {
-		w := apiCall(t, env.srv.Handler(), http.MethodGet, target, callOptions{})
-		if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "memory") {
-			t.Errorf("%s: %d %s; want 500 without the store's error", target, w.Code, w.Body.String())
-		}
-	}
-	w := apiCall(t, env.srv.Handler(), http.MethodGet, "/api/monitor/dashboard/", callOptions{})
-	if w.Code != http.StatusServiceUnavailable || decode[DashboardUnavailable](t, w).Health.Status == "" {
-		t.Errorf("dashboard: %d %s", w.Code, w.Body.String())
-	}
-	env2 := newEnv(t, envOptions{})
-	if err := env2.srv.RegisterQueryAPI(&fakeQuerier{err: fmt.Errorf("query: %w", context.DeadlineExceeded)}, env2.reg); err != nil {
-		t.Fatal(err)
-	}
-	if w := apiCall(t, env2.srv.Handler(), http.MethodGet, "/api/v1/stats", callOptions{}); w.Code != http.StatusServiceUnavailable {
-		t.Errorf("a timed-out query: %d", w.Code)
-	}
-	if err := env2.srv.RegisterQueryAPI(&fakeQuerier{}, env2.reg); err == nil {
-		t.Error("registering the query API twice did not fail")
-	}
-}
-
-func TestNegotiate(t *testing.T) {
-	for _, c := range []struct {
-		accept string
-		offers []string
-		want   string
-	}{
-		{"", []string{FormatJSON, FormatCSV}, FormatJSON},
-		{"*/*", []string{FormatJSON, FormatCSV}, FormatJSON},
-		{"text/csv", []string{FormatJSON, FormatCSV}, FormatCSV},
-		{"text/csv;q=0.4, application/json", []string{FormatJSON, FormatCSV}, FormatJSON},
-		{"application/json;q=0.4, text/csv", []string{FormatJSON, FormatCSV}, FormatCSV},
-		{"text/*", []string{FormatJSON, FormatCSV, FormatMarkdown}, FormatCSV},
-		{"text/markdown, */*;q=0.1", []string{FormatJSON, FormatCSV, FormatMarkdown}, FormatMarkdown},
-		{"text/csv;q=0, */*", []string{FormatJSON, FormatCSV}, FormatJSON},
-		{"image/png", []string{FormatJSON, FormatCSV}, FormatJSON},
-		{"garbage;;;", []string{FormatJSON, FormatCSV}, FormatJSON},
-	} {
-		if got := negotiate(c.accept, c.offers); got != c.want {
-			t.Errorf("negotiate(%q) = %s, want %s", c.accept, got, c.want)
-		}
-	}
-}
-
-func TestCursorRoundTrip(t *testing.T) {
-	for _, c := range []runs.Cursor{
-		{StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC), RunID: "run-1"},
-		{StartedAt: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC), RunID: "a:b.c_d-e"},
-	} {
-		s := EncodeCursor(&c)
-		got, perr := decodeCursor(s)
-		if perr != nil || !got.StartedAt.Equal(c.StartedAt) || got.RunID != c.RunID {
-			t.Errorf("%+v → %q → %+v, %v", c, s, got, perr)
-		}
-	}
-}
-
-func TestTimeParam(t *testing.T) {
-	shanghai := mustLoc(t, "Asia/Shanghai")
-	for _, c := range []struct {
-		val  string
-		loc  *time.Location
-		end  bool
-		want time.Time
-	}{
-		{"2026-01-02", time.UTC, false, time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)},
-		{"2026-01-02", time.UTC, true, time.Date(2026, 1, 3, 0, 0, 0, 0, time.UTC)},
-		{"2026-01-02", shanghai, false, time.Date(2026, 1, 1, 16, 0, 0, 0, time.UTC)},
-		{"2026-01-02T10:00:00+02:00", shanghai, false, time.Date(2026, 1, 2, 8, 0, 0, 0, time.UTC)},
-		// Sub-millisecond bounds round up, which keeps both bounds exact
-		// for millisecond start times.
-		{"2026-01-02T10:00:00.0001Z", time.UTC, false, time.Date(2026, 1, 2, 10, 0, 0, 1e6, time.UTC)},
-		{"2026-01-02T10:00:00.0011Z", time.UTC, true, time.Date(2026, 1, 2, 10, 0, 0, 2e6, time.UTC)},
-	} {
-		got, perr := parseTimeParam("since", c.val, c.loc, c.end)
-		if perr != nil || !got.Equal(c.want) {
-			t.Errorf("%s (end %v, %s): %s %v, want %s", c.val, c.end, c.loc, got, perr, c.want)
-		}
-	}
-}
-
-// FuzzParseRunQuery feeds raw query strings to the parameter parsing of
-// every endpoint and to the run list: nothing panics, every answer is a
-// 200 or a 400 that matches the contract, and what reaches the store is
-// within the documented limits.
-func FuzzParseRunQuery(f *testing.F) {
-	for _, c := range qaBadParams {
-		if _, raw, ok := strings.Cut(c.target, "?"); ok {
-			f.Add(raw)
-		}
-	}
-	for _, s := range []string{"", "limit=1000&status=failed,partial", "sync_type=products&since=2026-01-01&until=2026-01-02",
-		"q=%27%20OR%201%3D1", "cursor=eyJ2IjoxLCJ0IjoxNzY3MjI1NjAwMDAwLCJpZCI6IngifQ", "format=csv", "group_by=status,source&interval=1h",
-		"tz=Asia/Kathmandu&date=2026-01-02", "baseline_days=90", "dry_run=1&until=2026-01-01", "a=%", ";;&&==", "since=2026-01-01T00:00:00.999999999Z"} {
-		f.Add(s)
-	}
-	env := newEnv(f, envOptions{})
-	fq := &fakeQuerier{}
-	if err := env.srv.RegisterQueryAPI(fq, env.reg); err != nil {
-		f.Fatal(err)
-	}
-	penv := Env{types: synclog.MustSyncTypes(synclog.DefaultSyncTypes), now: time.Now().UTC(), retention: 90 * 24 * time.Hour}
-	f.Fuzz(func(t *testing.T, raw string) {
-		if r, perr := ParseRunsRequest(raw, "", penv); perr == nil {
-			if r.Opt.Limit < 1 || r.Opt.Limit > MaxPageSize {
-				t.Errorf("limit %d passed", r.Opt.Limit)
-			}
-			if len([]rune(r.Opt.Filter.Query)) > MaxQueryLength {
-				t.Errorf("q of %d characters passed", len(r.Opt.Filter.Query))
-			}
-			if !r.Opt.Filter.Since.IsZero() && !r.Opt.Filter.Until.IsZero() && !r.Opt.Filter.Since.Before(r.Opt.Filter.Until) {
-				t.Errorf("since %s not before until %s passed", r.Opt.Filter.Since, r.Opt.Filter.Until)
-			}
-		} else if perr.Msg == "" {
-			t.Error("an error without a message")
-		}
-		if q, perr := parseStatsRequest(raw, penv); perr == nil {
-			if !q.Filter.Since.Before(q.Filter.Until) || q.Interval != 0 && q.Interval < time.Minute {
-				t.Errorf("stats query %+v passed", q)
-			}
-		}
-		if r, perr := ParseDailyRequest(raw, "", penv); perr == nil && r.Loc == nil {
-			t.Error("daily report without a location")
-		}
-		if r, perr := ParseErrorsRequest(raw, penv); perr == nil && (r.Limit < 1 || r.Limit > MaxErrorGroups) {
-			t.Errorf("error report limit %d passed", r.Limit)
-		}
-		if r, perr := parseTrendsRequest(raw, penv); perr == nil && (!r.since.Before(r.until) || r.baseline < 1) {
-			t.Errorf("trend request %+v passed", r)
-		}
-		if r, perr := parseClearRequest(raw, penv); perr == nil && r.Filter.Until.IsZero() {
-			t.Error("a clear without an upper bound passed")
-		}
-		u := &url.URL{Path: "/api/v1/runs", RawQuery: raw}
-		req, _ := http.NewRequest(http.MethodGet, "http://syncwatch.test/", nil)
-		req.URL = u
-		w := httptest.NewRecorder()
-		env.srv.Handler().ServeHTTP(w, req)
-		if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
-			t.Fatalf("%q: %d %s", raw, w.Code, w.Body.String())
-		}
-		validateCall(t, req, w, callOptions{invalidRequest: true})
-	})
-}
+var _ api.Querier = (*clickhouse.Store)(nil)

@@ -1,4 +1,4 @@
-package api
+package e2e
 
 import (
 	"context"
@@ -9,7 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/auth"
+	"github.com/syncwatch/syncwatch/internal/apptest"
+	"github.com/syncwatch/syncwatch/internal/apptest/contract"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web"
+	"github.com/syncwatch/syncwatch/web/api"
 )
 
 const (
@@ -20,17 +26,14 @@ const (
 
 // clearEnv is a server on a store of its own holding a small dataset,
 // with ingest, query and admin tokens.
-func clearEnv(t *testing.T) (*testEnv, *qaData) {
+func clearEnv(t *testing.T) (*apptest.Env, *qaData) {
 	t.Helper()
-	st := newRealStore(t)
-	env := newEnv(t, envOptions{storage: st, tokens: []Token{
-		{Name: "admin", Secret: clearAdminToken, Roles: []Role{RoleAdmin}},
-		{Name: "query", Secret: clearQueryToken, Roles: []Role{RoleQuery}},
-		{Name: "ingest", Secret: clearIngestToken, Roles: []Role{RoleIngest}},
-	}})
-	if err := env.srv.RegisterQueryAPI(st, env.reg); err != nil {
-		t.Fatal(err)
-	}
+	st := apptest.NewRealStore(t)
+	env := apptest.New(t, apptest.Options{Storage: st, Tokens: []auth.Token{
+		{Name: "admin", Secret: clearAdminToken, Roles: []auth.Role{auth.RoleAdmin}},
+		{Name: "query", Secret: clearQueryToken, Roles: []auth.Role{auth.RoleQuery}},
+		{Name: "ingest", Secret: clearIngestToken, Roles: []auth.Role{auth.RoleIngest}},
+	}, Query: st})
 	d := generateQA(7, 80, time.Now().UTC().Truncate(time.Millisecond))
 	// Every run goes straight to the store, each batch twice: a retried
 	// delivery must not change what a clear counts.
@@ -53,9 +56,9 @@ func clearEnv(t *testing.T) (*testEnv, *qaData) {
 }
 
 // clear posts a clear request, checked against the contract.
-func (env *testEnv) clear(t *testing.T, path, query string, o callOptions) *httpResult {
+func clear(t *testing.T, env *apptest.Env, path, query string, o contract.Options) *httpResult {
 	t.Helper()
-	w := apiCall(t, env.srv.Handler(), http.MethodPost, path+"?"+query, o)
+	w := contract.Call(t, env.Handler(), http.MethodPost, path+"?"+query, o)
 	return &httpResult{code: w.Code, body: w.Body.Bytes()}
 }
 
@@ -69,14 +72,14 @@ func bearerHeader(token string) http.Header {
 }
 
 // listIDs returns the ids of every stored run, newest first.
-func listIDs(t *testing.T, env *testEnv) []string {
+func listIDs(t *testing.T, env *apptest.Env) []string {
 	t.Helper()
-	w := apiCall(t, env.srv.Handler(), http.MethodGet, "/api/v1/runs?limit=1000", callOptions{header: bearerHeader(clearQueryToken)})
+	w := contract.Call(t, env.Handler(), http.MethodGet, "/api/v1/runs?limit=1000", contract.Options{Header: bearerHeader(clearQueryToken)})
 	if w.Code != http.StatusOK {
 		t.Fatalf("list: %d %s", w.Code, w.Body.String())
 	}
 	var out []string
-	for _, r := range decode[RunsPage](t, w).Runs {
+	for _, r := range testutil.Decode[api.RunsPage](t, w).Runs {
 		out = append(out, r.RunID)
 	}
 	return out
@@ -96,30 +99,30 @@ func TestMonitorClear(t *testing.T) {
 		for _, c := range []struct {
 			name  string
 			query string
-			o     callOptions
+			o     contract.Options
 			want  int
 			field string
 		}{
-			{"without a token", "until=" + until, callOptions{}, 401, ""},
-			{"with a query token", "until=" + until, callOptions{header: bearerHeader(clearQueryToken)}, 403, ""},
-			{"with an ingest token", "until=" + until, callOptions{header: bearerHeader(clearIngestToken)}, 403, ""},
-			{"without an upper bound", "sync_type=products", callOptions{header: admin, invalidRequest: true}, 400, "until"},
-			{"with only a lower bound", "since=" + until, callOptions{header: admin, invalidRequest: true}, 400, "until"},
-			{"with a blank dry_run", "until=" + until + "&dry_run=", callOptions{header: admin, invalidRequest: true}, 400, "dry_run"},
-			{"with a bad dry_run", "until=" + until + "&dry_run=maybe", callOptions{header: admin, invalidRequest: true}, 400, "dry_run"},
-			{"with a bad until", "until=soon", callOptions{header: admin}, 400, "until"},
-			{"with an unknown status", "until=" + until + "&status=gone", callOptions{header: admin}, 400, "status"},
-			{"with an unknown parameter", "until=" + until + "&older_than=3d", callOptions{header: admin, invalidRequest: true}, 400, "older_than"},
-			{"with a JSON body", "", callOptions{header: http.Header{"Authorization": admin["Authorization"], "Content-Type": {"application/json"}},
-				body: []byte(`{"until":"2026-01-01"}`), invalidRequest: true}, 415, ""},
+			{"without a token", "until=" + until, contract.Options{}, 401, ""},
+			{"with a query token", "until=" + until, contract.Options{Header: bearerHeader(clearQueryToken)}, 403, ""},
+			{"with an ingest token", "until=" + until, contract.Options{Header: bearerHeader(clearIngestToken)}, 403, ""},
+			{"without an upper bound", "sync_type=products", contract.Options{Header: admin, InvalidRequest: true}, 400, "until"},
+			{"with only a lower bound", "since=" + until, contract.Options{Header: admin, InvalidRequest: true}, 400, "until"},
+			{"with a blank dry_run", "until=" + until + "&dry_run=", contract.Options{Header: admin, InvalidRequest: true}, 400, "dry_run"},
+			{"with a bad dry_run", "until=" + until + "&dry_run=maybe", contract.Options{Header: admin, InvalidRequest: true}, 400, "dry_run"},
+			{"with a bad until", "until=soon", contract.Options{Header: admin}, 400, "until"},
+			{"with an unknown status", "until=" + until + "&status=gone", contract.Options{Header: admin}, 400, "status"},
+			{"with an unknown parameter", "until=" + until + "&older_than=3d", contract.Options{Header: admin, InvalidRequest: true}, 400, "older_than"},
+			{"with a JSON body", "", contract.Options{Header: http.Header{"Authorization": admin["Authorization"], "Content-Type": {"application/json"}},
+				Body: []byte(`{"until":"2026-01-01"}`), InvalidRequest: true}, 415, ""},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				r := env.clear(t, "/api/monitor/clear/", c.query, c.o)
+				r := clear(t, env, "/api/monitor/clear/", c.query, c.o)
 				if r.code != c.want {
 					t.Fatalf("%d, want %d: %s", r.code, c.want, r.body)
 				}
 				if c.field != "" {
-					if e := qaDecode[ErrorResponse](t, r.body); e.Field != c.field {
+					if e := qaDecode[web.ErrorResponse](t, r.body); e.Field != c.field {
 						t.Errorf("field %q, want %q: %s", e.Field, c.field, e.Error)
 					}
 				}
@@ -143,13 +146,13 @@ func TestMonitorClear(t *testing.T) {
 	}
 	query := "sync_type=products,stock&status=failed&status=partial,pending&until=" + until
 
-	var dry ClearResponse
+	var dry api.ClearResponse
 	t.Run("dry run", func(t *testing.T) {
-		r := env.clear(t, "/api/monitor/clear/", query+"&dry_run=true", callOptions{header: admin})
+		r := clear(t, env, "/api/monitor/clear/", query+"&dry_run=true", contract.Options{Header: admin})
 		if r.code != http.StatusOK {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
-		dry = qaDecode[ClearResponse](t, r.body)
+		dry = qaDecode[api.ClearResponse](t, r.body)
 		if !dry.DryRun || dry.Runs != uint64(len(selected)) || dry.Reports != reports {
 			t.Errorf("dry run: %+v; want %d runs, %d reports", dry, len(selected), reports)
 		}
@@ -160,23 +163,23 @@ func TestMonitorClear(t *testing.T) {
 			t.Fatalf("the dry run changed the store")
 		}
 		// The same in a form body, without the trailing slash.
-		r = env.clear(t, "/api/monitor/clear", "", callOptions{header: http.Header{
+		r = clear(t, env, "/api/monitor/clear", "", contract.Options{Header: http.Header{
 			"Authorization": admin["Authorization"], "Content-Type": {"application/x-www-form-urlencoded"}},
-			body: []byte(query + "&dry_run=1")})
+			Body: []byte(query + "&dry_run=1")})
 		if r.code != http.StatusOK {
 			t.Fatalf("form: %d %s", r.code, r.body)
 		}
-		if again := qaDecode[ClearResponse](t, r.body); again.Runs != dry.Runs || again.Reports != dry.Reports || !again.DryRun {
+		if again := qaDecode[api.ClearResponse](t, r.body); again.Runs != dry.Runs || again.Reports != dry.Reports || !again.DryRun {
 			t.Errorf("form dry run %+v, want %+v", again, dry)
 		}
 	})
 
 	t.Run("clear", func(t *testing.T) {
-		r := env.clear(t, "/api/monitor/clear/", query, callOptions{header: admin})
+		r := clear(t, env, "/api/monitor/clear/", query, contract.Options{Header: admin})
 		if r.code != http.StatusOK {
 			t.Fatalf("%d %s", r.code, r.body)
 		}
-		res := qaDecode[ClearResponse](t, r.body)
+		res := qaDecode[api.ClearResponse](t, r.body)
 		if res.DryRun || res.Runs != dry.Runs || res.Reports != dry.Reports {
 			t.Errorf("clear %+v, dry run said %+v", res, dry)
 		}
@@ -189,13 +192,13 @@ func TestMonitorClear(t *testing.T) {
 		if got := listIDs(t, env); !slices.Equal(got, want) {
 			t.Errorf("after the clear %d runs remain, want %d", len(got), len(want))
 		}
-		w := apiCall(t, env.srv.Handler(), http.MethodGet, "/api/v1/runs/"+selected[0].id, callOptions{header: bearerHeader(clearQueryToken)})
+		w := contract.Call(t, env.Handler(), http.MethodGet, "/api/v1/runs/"+selected[0].id, contract.Options{Header: bearerHeader(clearQueryToken)})
 		if w.Code != http.StatusNotFound {
 			t.Errorf("a cleared run answers %d", w.Code)
 		}
 		// Nothing is left to clear.
-		r = env.clear(t, "/api/monitor/clear/", query+"&dry_run=true", callOptions{header: admin})
-		if again := qaDecode[ClearResponse](t, r.body); again.Runs != 0 || again.Reports != 0 {
+		r = clear(t, env, "/api/monitor/clear/", query+"&dry_run=true", contract.Options{Header: admin})
+		if again := qaDecode[api.ClearResponse](t, r.body); again.Runs != 0 || again.Reports != 0 {
 			t.Errorf("a second dry run finds %+v", again)
 		}
 	})
@@ -208,7 +211,7 @@ func TestMonitorClear(t *testing.T) {
 			t.Errorf("clears counted %v, want 1", got)
 		}
 		var logged []map[string]any
-		for _, l := range env.logs.lines(t) {
+		for _, l := range env.Logs.Lines(t) {
 			if msg, _ := l["msg"].(string); strings.HasPrefix(msg, "monitor clear") {
 				logged = append(logged, l)
 			}
@@ -230,9 +233,9 @@ func TestMonitorClear(t *testing.T) {
 
 // clearsCounted returns syncwatch_monitor_clears_total{dry_run} as the
 // registry gathers it.
-func clearsCounted(t *testing.T, env *testEnv, dryRun string) float64 {
+func clearsCounted(t *testing.T, env *apptest.Env, dryRun string) float64 {
 	t.Helper()
-	families, err := env.reg.Gather()
+	families, err := env.Reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,74 @@
+package testutil
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/syncwatch/syncwatch/runs"
+)
+
+// FakeQuerier answers every query with nothing, or with err.
+type FakeQuerier struct {
+	// Err is the error of every query.
+	Err error
+	// Calls counts the queries.
+	Calls atomic.Int64
+	mu    sync.Mutex
+	last  any
+}
+
+func (f *FakeQuerier) record(v any) error {
+	f.Calls.Add(1)
+	f.mu.Lock()
+	f.last = v
+	f.mu.Unlock()
+	return f.Err
+}
+
+// ListRuns answers nothing, or Err.
+func (f *FakeQuerier) ListRuns(_ context.Context, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error) {
+	return nil, nil, f.record(opt)
+}
+
+// GetRun answers nothing, or Err.
+func (f *FakeQuerier) GetRun(_ context.Context, id string) (runs.RunDetail, error) {
+	if err := f.record(id); err != nil {
+		return runs.RunDetail{}, err
+	}
+	return runs.RunDetail{}, runs.ErrNotFound
+}
+
+// Stats answers nothing, or Err.
+func (f *FakeQuerier) Stats(_ context.Context, q runs.StatsQuery) ([]runs.Stats, error) {
+	return nil, f.record(q)
+}
+
+// DailyReport answers nothing, or Err.
+func (f *FakeQuerier) DailyReport(_ context.Context, day time.Time, loc *time.Location) ([]runs.DailyRow, error) {
+	return nil, f.record(day)
+}
+
+// ErrorGroups answers nothing, or Err.
+func (f *FakeQuerier) ErrorGroups(_ context.Context, fl runs.Filter, limit int) ([]runs.ErrorGroup, error) {
+	return nil, f.record(fl)
+}
+
+// Trends answers nothing, or Err.
+func (f *FakeQuerier) Trends(_ context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]runs.TrendPoint, error) {
+	return nil, f.record([]time.Time{since, until})
+}
+
+// LastSuccesses answers nothing, or Err.
+func (f *FakeQuerier) LastSuccesses(context.Context) (map[string]time.Time, error) {
+	return nil, f.record(nil)
+}
+
+// DeleteRuns answers nothing, or Err.
+func (f *FakeQuerier) DeleteRuns(_ context.Context, fl runs.Filter, dryRun bool) (runs.DeleteResult, error) {
+	return runs.DeleteResult{DryRun: dryRun}, f.record(fl)
+}
+
+// Retention answers nothing, or Err.
+func (f *FakeQuerier) Retention() time.Duration { return 90 * 24 * time.Hour }
