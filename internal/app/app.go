@@ -119,7 +119,7 @@ func (s *Service) addReadSide(cfg Config, d Deps, health *web.Health) error {
 	c := *cfg.Console
 	c.SyncTypes = cfg.Ingest.SyncTypes
 	s.Console, err = ui.New(c, ui.Deps{
-		Querier: d.Query, States: d.States, Auth: d.Auth, Rejected: d.Metrics.Rejected, Log: d.Log,
+		Querier: d.Query, States: d.States, Auth: d.Auth, Rejected: d.Metrics.Rejected,
 	})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)

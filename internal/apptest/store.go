@@ -48,6 +48,7 @@ func NewRealStore(t testing.TB) *clickhouse.Store {
 // testLogWriter writes a store's log into the test's.
 type testLogWriter struct{ t testing.TB }
 
+// Write logs p.
 func (w testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil

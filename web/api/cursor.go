@@ -24,6 +24,7 @@ func EncodeCursor(c *runs.Cursor) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// RunIDPattern is what a run id may look like.
 var RunIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // decodeCursor reads a cursor that EncodeCursor made.

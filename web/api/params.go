@@ -27,6 +27,7 @@ type ParamError struct {
 // Error returns the message.
 func (e *ParamError) Error() string { return e.Msg }
 
+// BadParam returns the error of parameter field, its message formatted.
 func BadParam(field, format string, args ...any) *ParamError {
 	return &ParamError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }

@@ -58,12 +58,14 @@ func fmtTime(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// RunCSVHeader is the header of the run list as CSV.
 var RunCSVHeader = []string{"run_id", "event_id", "source", "sync_type", "status", "message", "fingerprint",
 	"total_count", "success_count", "failed_count", "started_at", "completed_at", "duration_ms", "received_at", "attributes"}
 
-func RunCSVRows(runs []runs.Run) [][]string {
-	rows := make([][]string, len(runs))
-	for i, r := range runs {
+// RunCSVRows renders runs as rows under RunCSVHeader.
+func RunCSVRows(list []runs.Run) [][]string {
+	rows := make([][]string, len(list))
+	for i, r := range list {
 		dur := ""
 		if r.DurationMS != nil {
 			dur = strconv.FormatInt(*r.DurationMS, 10)
@@ -77,12 +79,14 @@ func RunCSVRows(runs []runs.Run) [][]string {
 	return rows
 }
 
+// DailyCSVHeader is the header of the daily report as CSV.
 var DailyCSVHeader = []string{"sync_type", "runs", "success", "failed", "partial", "success_rate", "records",
 	"duration_avg_seconds", "duration_p95_seconds",
 	"previous_runs", "previous_success_rate", "previous_duration_p95_seconds",
 	"change_runs", "change_success_rate",
 	"seven_day_avg_runs", "seven_day_success_rate", "seven_day_avg_records", "seven_day_duration_p95_seconds"}
 
+// DailyCSVRows renders the daily report as rows under DailyCSVHeader.
 func DailyCSVRows(rows []runs.DailyRow) [][]string {
 	n := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	out := make([][]string, len(rows))

@@ -23,6 +23,7 @@ type DailyReportResponse struct {
 
 var dailyParams = []string{"date", "tz", "format"}
 
+// DailyRequest is a parsed request for the daily report.
 type DailyRequest struct {
 	// Day is the midnight that starts the day, in Loc.
 	Day time.Time
@@ -101,6 +102,7 @@ type ErrorReportResponse struct {
 
 var errorsParams = []string{"source", "sync_type", "since", "until", "q", "limit"}
 
+// ErrorsRequest is a parsed request for the error report.
 type ErrorsRequest struct {
 	Filter runs.Filter
 	// Limit bounds the groups answered.
