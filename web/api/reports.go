@@ -71,13 +71,13 @@ func (a *API) handleDaily(c *gin.Context) {
 	if !paramsOK(c, perr) {
 		return
 	}
-	rows, ok := fetch(c, "the daily report", func(ctx context.Context) ([]runs.DailyRow, error) { return a.q.DailyReport(ctx, req.Day, req.Loc) })
+	rows, ok := fetch(c, "the daily report", func(ctx context.Context) ([]runs.DailyRow, error) {
+		return a.q.DailyReport(ctx, req.Day, req.Loc)
+	})
 	if !ok {
 		return
 	}
-	if rows == nil {
-		rows = []runs.DailyRow{}
-	}
+	rows = orEmpty(rows)
 	resp := DailyReportResponse{
 		Date: req.Day.Format(time.DateOnly), TZ: req.Loc.String(), Start: req.Day.UTC(),
 		End:       time.Date(req.Day.Year(), req.Day.Month(), req.Day.Day()+1, 0, 0, 0, 0, req.Loc).UTC(),
@@ -135,16 +135,10 @@ func (a *API) handleErrors(c *gin.Context) {
 	if !ok {
 		return
 	}
+	groups = orEmpty(groups)
 	for i := range groups {
-		if groups[i].SyncTypes == nil {
-			groups[i].SyncTypes = []string{}
-		}
-		if groups[i].Sources == nil {
-			groups[i].Sources = []string{}
-		}
-	}
-	if groups == nil {
-		groups = []runs.ErrorGroup{}
+		groups[i].SyncTypes = orEmpty(groups[i].SyncTypes)
+		groups[i].Sources = orEmpty(groups[i].Sources)
 	}
 	c.JSON(http.StatusOK, ErrorReportResponse{Since: req.Filter.Since, Until: req.Filter.Until, Groups: groups})
 }

@@ -88,20 +88,19 @@ func (a *API) handleStats(c *gin.Context) {
 	if !paramsOK(c, perr) {
 		return
 	}
-	stats, ok := fetch(c, "computing statistics", func(ctx context.Context) ([]runs.Stats, error) { return a.q.Stats(ctx, q) })
+	stats, ok := fetch(c, "computing statistics", func(ctx context.Context) ([]runs.Stats, error) {
+		return a.q.Stats(ctx, q)
+	})
 	if !ok {
 		return
 	}
-	resp := StatsResponse{Since: q.Filter.Since, Until: q.Filter.Until, GroupBy: []string{}, Stats: stats}
+	resp := StatsResponse{Since: q.Filter.Since, Until: q.Filter.Until, GroupBy: []string{}, Stats: orEmpty(stats)}
 	for _, g := range q.GroupBy {
 		resp.GroupBy = append(resp.GroupBy, string(g))
 	}
 	if q.Interval > 0 {
 		resp.Interval = q.Interval.String()
 		resp.IntervalSeconds = int64(q.Interval / time.Second)
-	}
-	if resp.Stats == nil {
-		resp.Stats = []runs.Stats{}
 	}
 	c.JSON(http.StatusOK, resp)
 }

@@ -90,9 +90,7 @@ func (a *API) handleTrends(c *gin.Context) {
 	out := []runs.TrendPoint{}
 	for _, p := range points {
 		if len(req.syncTypes) == 0 || slices.Contains(req.syncTypes, p.SyncType) {
-			if p.Reasons == nil {
-				p.Reasons = []string{}
-			}
+			p.Reasons = orEmpty(p.Reasons)
 			out = append(out, p)
 		}
 	}
