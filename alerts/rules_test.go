@@ -261,6 +261,7 @@ var contractMetrics = []string{
 	"syncwatch_http_requests_total", "syncwatch_http_request_duration_seconds",
 	"syncwatch_ingest_reports_total", "syncwatch_ingest_rejections_total",
 	"syncwatch_spool_reports", "syncwatch_spool_bytes", "syncwatch_spool_max_bytes", "syncwatch_spool_oldest_age_seconds",
+	"syncwatch_quarantine_reports", "syncwatch_quarantined_reports_total",
 	"syncwatch_batch_size_reports", "syncwatch_insert_duration_seconds", "syncwatch_insert_errors_total",
 	"syncwatch_clickhouse_up", "syncwatch_build_info",
 	// the scrape's own

@@ -28,9 +28,9 @@ type recordingEngine struct {
 	rows []reportRow
 }
 
-func (e *recordingEngine) insertReports(ctx context.Context, rows []reportRow) error {
+func (e *recordingEngine) insertReports(ctx context.Context, rows []reportRow, token string) error {
 	e.rows = append(e.rows, rows...)
-	return e.engine.insertReports(ctx, rows)
+	return e.engine.insertReports(ctx, rows, token)
 }
 
 // benchReports returns n generated reports, normalised as the server

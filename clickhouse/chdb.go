@@ -247,7 +247,7 @@ func (e *chdbEngine) selectRows(ctx context.Context, query string, params Params
 	return e.run(ctx, query, "JSONEachRow", params)
 }
 
-func (e *chdbEngine) insertReports(ctx context.Context, rows []reportRow) error {
+func (e *chdbEngine) insertReports(ctx context.Context, rows []reportRow, token string) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -256,10 +256,15 @@ func (e *chdbEngine) insertReports(ctx context.Context, rows []reportRow) error 
 	// the API's core. In A/B runs of the single-report benchmark this
 	// gained 15–20 % of the reports acknowledged and lowered their p99;
 	// end to end under NDJSON it made no difference.
-	head := "INSERT INTO reports (" + reportColumnList + ") SETTINGS input_format_parallel_parsing = 0, max_threads = 1, max_insert_threads = 1 FORMAT JSONEachRow\n"
+	var head strings.Builder
+	head.WriteString("INSERT INTO reports (" + reportColumnList + ") SETTINGS input_format_parallel_parsing = 0, max_threads = 1, max_insert_threads = 1")
+	for _, s := range insertSettings(token) {
+		head.WriteString(", " + s[0] + " = '" + quotedEscaper.Replace(s[1]) + "'")
+	}
+	head.WriteString(" FORMAT JSONEachRow\n")
 	// Reports run to a few hundred bytes; size the buffer once.
-	b := make([]byte, 0, len(head)+len(rows)*512)
-	b = append(b, head...)
+	b := make([]byte, 0, head.Len()+len(rows)*512)
+	b = append(b, head.String()...)
 	for i := range rows {
 		b = rows[i].appendJSON(b)
 		b = append(b, '\n')
@@ -322,3 +327,45 @@ type ServerError struct {
 
 // Error returns ClickHouse's message.
 func (e *ServerError) Error() string { return "clickhouse: " + e.Message }
+
+// Error codes of ClickHouse that say the statement or its data is at
+// fault, so that it fails the same way however often it is repeated
+// (src/Common/ErrorCodes.cpp).
+const (
+	codeCannotParseText            = 6
+	codeCannotParseQuotedString    = 26
+	codeCannotParseInputAssertion  = 27
+	codeCannotParseDate            = 38
+	codeCannotParseDateTime        = 41
+	codeTypeMismatch               = 53
+	codeArgumentOutOfBound         = 69
+	codeCannotConvertType          = 70
+	codeCannotParseNumber          = 72
+	codeIncorrectData              = 117
+	codeTooManyParts               = 252
+	codeValueOutOfRangeOfDataType  = 321
+	codeCannotInsertNullInOrdinary = 349
+	codeViolatedConstraint         = 469
+)
+
+// Permanent reports whether ClickHouse refused the statement for what it
+// says or carries rather than for its own state: repeating it would fail
+// the same way, so the batcher sets its reports aside instead of retrying
+// them forever. Errors without a code (a connection lost, a timeout) and
+// codes not listed (memory, a read-only table, too many parts while merges
+// catch up) are transient.
+func (e *ServerError) Permanent() bool {
+	switch e.Code {
+	case codeCannotParseText, codeCannotParseQuotedString, codeCannotParseInputAssertion,
+		codeCannotParseDate, codeCannotParseDateTime, codeTypeMismatch, codeArgumentOutOfBound,
+		codeCannotConvertType, codeCannotParseNumber, codeIncorrectData,
+		codeValueOutOfRangeOfDataType, codeCannotInsertNullInOrdinary, codeViolatedConstraint:
+		return true
+	case codeTooManyParts:
+		// The same code says "too many parts" (merges are behind: wait)
+		// and "too many partitions for single INSERT block" (the insert
+		// itself is at fault).
+		return strings.Contains(e.Message, "partitions for single INSERT block")
+	}
+	return false
+}

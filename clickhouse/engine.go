@@ -24,8 +24,9 @@ type engine interface {
 	// selectRows runs a SELECT and returns its rows as JSONEachRow lines,
 	// with DateTime values in ISO 8601 and 64-bit integers unquoted.
 	selectRows(ctx context.Context, query string, params Params) ([]byte, error)
-	// insertReports appends rows to the reports table.
-	insertReports(ctx context.Context, rows []reportRow) error
+	// insertReports appends rows to the reports table with the given
+	// insert_deduplication_token and the settings of insertSettings.
+	insertReports(ctx context.Context, rows []reportRow, token string) error
 	// close releases the connection.
 	close() error
 	// kind names the engine for logs and health reports.
@@ -100,4 +101,24 @@ func encodeParam(v any) (string, error) {
 // formatTime renders t as a DateTime64(3, 'UTC') value.
 func formatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05.000")
+}
+
+// insertSettings are the settings of every insert into reports, stated
+// rather than left to the server's defaults, which change between
+// releases (ClickHouse 26.3 turned async_insert on):
+//   - async_insert = 0: an insert returns once its rows are in parts, so
+//     the spool forgets reports only when ClickHouse has them and reads
+//     right after an insert see it;
+//   - insert_deduplication_token: the insert's content, so that a repeated
+//     insert adds nothing to the tables it already reached;
+//   - deduplicate_blocks_in_dependent_materialized_views = 1: such a
+//     repeated insert still fills, once, the views it had not reached.
+//
+// token is made by dedupToken, of hexadecimal digits.
+func insertSettings(token string) [][2]string {
+	return [][2]string{
+		{"async_insert", "0"},
+		{"insert_deduplication_token", token},
+		{"deduplicate_blocks_in_dependent_materialized_views", "1"},
+	}
 }

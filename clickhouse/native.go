@@ -134,10 +134,15 @@ func jsonValue(v any) any {
 	return v
 }
 
-func (e *nativeEngine) insertReports(ctx context.Context, rows []reportRow) error {
+func (e *nativeEngine) insertReports(ctx context.Context, rows []reportRow, token string) error {
 	if len(rows) == 0 {
 		return nil
 	}
+	settings := ch.Settings{}
+	for _, s := range insertSettings(token) {
+		settings[s[0]] = s[1]
+	}
+	ctx = ch.Context(ctx, ch.WithSettings(settings))
 	batch, err := e.conn.PrepareBatch(ctx, "INSERT INTO reports ("+reportColumnList+")")
 	if err != nil {
 		return queryError(ctx, err)

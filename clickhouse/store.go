@@ -1,12 +1,17 @@
 package clickhouse
 
 import (
+	"cmp"
 	"container/list"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -337,6 +342,13 @@ func version(r *synclog.Report) uint64 {
 // run that this store has seen before keep the run's first start time as
 // their run key, so lifecycle updates replace the run's row rather than add
 // one.
+//
+// The batch is inserted in chunks that each touch at most
+// maxPartitionsPerInsert monthly partitions of every table, so that no
+// batch, however its runs' starts are spread (a backfill of several years),
+// meets ClickHouse's max_partitions_per_insert_block. Each chunk carries a
+// deduplication token made of its rows: an insert repeated after a failure
+// adds nothing to the tables it reached and fills the views it did not.
 func (s *Store) InsertReports(ctx context.Context, reports []synclog.Report) error {
 	if len(reports) == 0 {
 		return nil
@@ -361,10 +373,75 @@ func (s *Store) InsertReports(ctx context.Context, reports []synclog.Report) err
 		}
 		rows[i] = row
 	}
-	if err := s.eng.insertReports(ctx, rows); err != nil {
-		return fmt.Errorf("insert %d reports: %w", len(rows), err)
+	for _, chunk := range splitByPartition(rows, maxPartitionsPerInsert) {
+		if err := s.eng.insertReports(ctx, chunk, dedupToken(chunk)); err != nil {
+			return fmt.Errorf("insert %d reports: %w", len(chunk), err)
+		}
 	}
 	return nil
+}
+
+// maxPartitionsPerInsert bounds the monthly partitions one insert writes
+// to in each table, well below ClickHouse's max_partitions_per_insert_block
+// (100 by default): each partition an insert touches costs a part.
+const maxPartitionsPerInsert = 24
+
+// monthOf returns the monthly partition of t, as toYYYYMM computes it.
+func monthOf(t chTime) int {
+	y, m, _ := time.Time(t).UTC().Date()
+	return y*100 + int(m)
+}
+
+// splitByPartition cuts rows into chunks that each hold at most max months
+// of run starts (the partitions of runs and run_activity) and of arrivals
+// (the partitions of reports). Rows keep their order within a month. The
+// common batch, all of one month, is returned as it is.
+func splitByPartition(rows []reportRow, max int) [][]reportRow {
+	starts, arrivals := map[int]bool{}, map[int]bool{}
+	for i := range rows {
+		starts[monthOf(rows[i].RunStartedAt)] = true
+		arrivals[monthOf(rows[i].ReceivedAt)] = true
+	}
+	if len(starts) <= max && len(arrivals) <= max {
+		return [][]reportRow{rows}
+	}
+	sorted := slices.Clone(rows)
+	slices.SortStableFunc(sorted, func(a, b reportRow) int {
+		if c := cmp.Compare(monthOf(a.RunStartedAt), monthOf(b.RunStartedAt)); c != 0 {
+			return c
+		}
+		return cmp.Compare(monthOf(a.ReceivedAt), monthOf(b.ReceivedAt))
+	})
+	var chunks [][]reportRow
+	first := 0
+	clear(starts)
+	clear(arrivals)
+	for i := range sorted {
+		s, a := monthOf(sorted[i].RunStartedAt), monthOf(sorted[i].ReceivedAt)
+		if (!starts[s] && len(starts) == max) || (!arrivals[a] && len(arrivals) == max) {
+			chunks = append(chunks, sorted[first:i])
+			first = i
+			clear(starts)
+			clear(arrivals)
+		}
+		starts[s], arrivals[a] = true, true
+	}
+	return append(chunks, sorted[first:])
+}
+
+// dedupToken names the content of an insert: the event ids and versions of
+// its rows, which together identify every row's content. A repeated insert
+// of the same rows gets the same token; a report sent again later has a
+// new version, so its insert is never mistaken for a repeat.
+func dedupToken(rows []reportRow) string {
+	h := sha256.New()
+	var b [8]byte
+	for i := range rows {
+		h.Write([]byte(rows[i].EventID))
+		binary.LittleEndian.PutUint64(b[:], rows[i].Version)
+		h.Write(b[:])
+	}
+	return "syncwatch-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // RunStart returns the start of run runID as its first report seen by

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -13,8 +14,22 @@ import (
 )
 
 // ReportWriter stores batches of reports; the ClickHouse store is one.
+//
+// An error that has a method Permanent() bool returning true says that the
+// reports themselves are at fault and the same insert would fail again
+// (ClickHouse refused a value); the batcher then finds the reports at
+// fault and sets them aside in the quarantine. Every other error is taken
+// for ClickHouse being away, and the batch is retried with backoff.
+// Inserting the same reports again must be harmless, for a batch is
+// retried whole after a failure that may have stored part of it.
 type ReportWriter interface {
 	InsertReports(ctx context.Context, reports []synclog.Report) error
+}
+
+// permanent reports whether err says the insert would fail again.
+func permanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
 
 // BatcherConfig tunes the batcher.
@@ -69,11 +84,12 @@ func (c *BatcherConfig) defaults() {
 // exponential backoff while inserts fail, and committing spool entries only
 // after ClickHouse has them.
 type Batcher struct {
-	spool   *Spool
-	writer  ReportWriter
-	cfg     BatcherConfig
-	log     logrus.FieldLogger
-	metrics *Metrics
+	spool      *Spool
+	quarantine *Quarantine
+	writer     ReportWriter
+	cfg        BatcherConfig
+	log        logrus.FieldLogger
+	metrics    *Metrics
 
 	mu        sync.Mutex
 	lastFlush time.Time
@@ -91,11 +107,12 @@ type Batcher struct {
 	flushCtx context.Context
 }
 
-// NewBatcher builds a batcher; Run starts it.
-func NewBatcher(spool *Spool, writer ReportWriter, cfg BatcherConfig, log logrus.FieldLogger, metrics *Metrics) *Batcher {
+// NewBatcher builds a batcher that drains spool into writer and sets the
+// reports writer refuses for good aside in quarantine; Run starts it.
+func NewBatcher(spool *Spool, quarantine *Quarantine, writer ReportWriter, cfg BatcherConfig, log logrus.FieldLogger, metrics *Metrics) *Batcher {
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Batcher{spool: spool, writer: writer, cfg: cfg, log: log, metrics: metrics,
+	return &Batcher{spool: spool, quarantine: quarantine, writer: writer, cfg: cfg, log: log, metrics: metrics,
 		ctx: ctx, cancel: cancel, stop: make(chan struct{}), stopped: make(chan struct{})}
 }
 
@@ -184,11 +201,7 @@ func (b *Batcher) flushOne(ctx context.Context, final bool) bool {
 		return true
 	}
 	for {
-		start := time.Now()
-		ictx, cancel := context.WithTimeout(ctx, b.cfg.InsertTimeout)
-		err := b.writer.InsertReports(ictx, batch.Reports)
-		cancel()
-		b.metrics.observeInsert(len(batch.Reports), time.Since(start), err)
+		err := b.store(ctx, batch.Reports)
 		if err == nil {
 			if cerr := b.spool.Commit(batch.Last); cerr != nil {
 				// The reports are in ClickHouse; replaying them is harmless
@@ -207,6 +220,43 @@ func (b *Batcher) flushOne(ctx context.Context, final bool) bool {
 			return false
 		}
 	}
+}
+
+// store inserts reports. When ClickHouse refuses them for good, it halves
+// them until it finds the reports at fault, inserts the others and moves
+// those to the quarantine, so that one bad report never stops the rest.
+// It returns the first error that is not permanent: the caller retries
+// the whole batch, which the writer takes again without doubling.
+func (b *Batcher) store(ctx context.Context, reports []synclog.Report) error {
+	err := b.insert(ctx, reports)
+	if err == nil || !permanent(err) {
+		return err
+	}
+	if len(reports) > 1 {
+		mid := len(reports) / 2
+		if err := b.store(ctx, reports[:mid]); err != nil {
+			return err
+		}
+		return b.store(ctx, reports[mid:])
+	}
+	r := &reports[0]
+	if qerr := b.quarantine.Add(reports, err); qerr != nil {
+		return fmt.Errorf("set aside report %s refused by clickhouse (%v): %w", r.EventID, err, qerr)
+	}
+	b.metrics.quarantined.Inc()
+	b.log.WithError(err).WithFields(logrus.Fields{"event_id": r.EventID, "run_id": r.RunID, "source": r.Source}).
+		Error("clickhouse refused a report for good; it is in the quarantine (syncwatch quarantine list)")
+	return nil
+}
+
+// insert makes one insert, bounded by InsertTimeout, and records it.
+func (b *Batcher) insert(ctx context.Context, reports []synclog.Report) error {
+	start := time.Now()
+	ictx, cancel := context.WithTimeout(ctx, b.cfg.InsertTimeout)
+	err := b.writer.InsertReports(ictx, reports)
+	cancel()
+	b.metrics.observeInsert(len(reports), time.Since(start), err)
+	return err
 }
 
 func (b *Batcher) fail(err error) {

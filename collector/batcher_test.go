@@ -68,7 +68,11 @@ func (w *recordingWriter) attempts() []time.Time {
 
 func newBatcher(t testing.TB, s *Spool, w ReportWriter, cfg BatcherConfig) *Batcher {
 	t.Helper()
-	return NewBatcher(s, w, cfg, quietLogger(), NewMetrics(prometheus.NewRegistry()))
+	q, err := OpenQuarantine(t.TempDir())
+	if err != nil {
+		t.Fatalf("open quarantine: %v", err)
+	}
+	return NewBatcher(s, q, w, cfg, quietLogger(), NewMetrics(prometheus.NewRegistry()))
 }
 
 // runBatcher starts b and stops it at cleanup unless the test did.

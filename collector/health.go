@@ -62,6 +62,12 @@ func (s *Service) checkBatcher(context.Context) web.ComponentHealth {
 	if !bs.LastFlush.IsZero() {
 		b.Detail["last_flush"] = bs.LastFlush.UTC()
 	}
+	qs := s.quarant.Status()
+	b.Detail["quarantined_reports"] = qs.Reports
+	if qs.Reports > 0 {
+		b.Detail["last_quarantined_at"] = qs.LastAt.UTC()
+		b.Detail["last_quarantine_error"] = qs.LastError
+	}
 	if bs.LastError != nil {
 		b.Detail["last_error"] = bs.LastError.Error()
 		b.Detail["last_error_at"] = bs.LastErrAt.UTC()

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
@@ -26,6 +27,11 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 }
 
 func newLogger() (*logrus.Logger, *testutil.LockedBuffer) { return testutil.NewLogger() }
+
+// openGuard admits everyone.
+type openGuard struct{}
+
+func (openGuard) Require(auth.Role) gin.HandlerFunc { return func(c *gin.Context) { c.Next() } }
 
 // discardStorage forgets what it is given.
 type discardStorage struct{}
@@ -48,9 +54,13 @@ func newIngestHandler(t testing.TB, cfg Config) http.Handler {
 		t.Fatal(err)
 	}
 	metrics := NewMetrics(reg)
-	b := NewBatcher(sp, discardStorage{}, BatcherConfig{MaxAge: time.Millisecond}, log, metrics)
+	q, err := OpenQuarantine(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBatcher(sp, q, discardStorage{}, BatcherConfig{MaxAge: time.Millisecond}, log, metrics)
 	cfg.SyncTypes = synclog.MustSyncTypes(synclog.DefaultSyncTypes)
-	s, err := NewService(cfg, Deps{Log: log, Spool: sp, Batcher: b, Storage: discardStorage{}, Metrics: metrics, Registerer: reg})
+	s, err := NewService(cfg, Deps{Log: log, Spool: sp, Batcher: b, Quarantine: q, Storage: discardStorage{}, Metrics: metrics, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +72,6 @@ func newIngestHandler(t testing.TB, cfg Config) http.Handler {
 		_ = sp.Close()
 	})
 	e := gin.New()
-	s.Register(e, func(c *gin.Context) { c.Next() })
+	s.Register(e, openGuard{})
 	return e
 }

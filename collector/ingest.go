@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/syncwatch/syncwatch/auth"
-	"github.com/syncwatch/syncwatch/web"
 	"io"
 	"mime"
 	"net/http"
@@ -17,6 +15,9 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/syncwatch/syncwatch/auth"
+	"github.com/syncwatch/syncwatch/web"
 
 	"github.com/gin-gonic/gin"
 	gojson "github.com/goccy/go-json"
@@ -434,6 +435,11 @@ func (s *Service) handleIngest(c *gin.Context) {
 			}
 			continue
 		}
+		if s.cfg.Retention > 0 && r.StartedAt.Before(now.Add(-s.cfg.Retention)) {
+			reject(i, "started_at", fmt.Sprintf("must be within the retention of %s (not before %s): older runs are deleted as soon as they are stored",
+				formatRetention(s.cfg.Retention), now.Add(-s.cfg.Retention).Format(time.RFC3339)), ReasonInvalid)
+			continue
+		}
 		if tok != nil && !tok.AllowsSource(r.Source) {
 			forbidden++
 			reject(i, "source", fmt.Sprintf("this token may not report for source %q", r.Source), ReasonForbiddenSource)
@@ -549,4 +555,13 @@ func appendIngestResponse(b []byte, resp *IngestResponse) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}')
+}
+
+// formatRetention renders a retention in days when it is whole days, as it
+// is configured ("90d"), else as a duration.
+func formatRetention(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }

@@ -628,3 +628,23 @@ func BenchmarkIngestSingleReport(b *testing.B) {
 		}
 	})
 }
+
+// A run that started before the retention is refused with the field and
+// the rule: its rows would be deleted as soon as they were stored.
+func TestIngestRefusesRunsOlderThanTheRetention(t *testing.T) {
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{SyncTypes: synclog.MustSyncTypes(synclog.DefaultSyncTypes), Retention: 30 * 24 * time.Hour}})
+	old := time.Now().UTC().Add(-31 * 24 * time.Hour).Format(time.RFC3339)
+	recent := time.Now().UTC().Add(-29 * 24 * time.Hour).Format(time.RFC3339)
+	w := e.Post("[" + testutil.Report("too-old", "started_at", `"`+old+`"`, "completed_at", `"`+old+`"`) + "," +
+		testutil.Report("recent", "started_at", `"`+recent+`"`, "completed_at", `"`+recent+`"`) + "]")
+	if w.Code != 202 {
+		t.Fatalf("status %d, want 202 for the recent report: %s", w.Code, w.Body)
+	}
+	resp := testutil.Decode[collector.IngestResponse](t, w)
+	if resp.Accepted != 1 || len(resp.Rejected) != 1 {
+		t.Fatalf("accepted %d, rejected %v; want 1 and the old one", resp.Accepted, resp.Rejected)
+	}
+	if r := resp.Rejected[0]; r.Index != 0 || r.Field != "started_at" || !strings.Contains(r.Error, "within the retention of 30d") {
+		t.Errorf("rejection %+v, want index 0, field started_at and the retention", r)
+	}
+}

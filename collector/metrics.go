@@ -16,6 +16,7 @@ type Metrics struct {
 	batchSize      prometheus.Histogram
 	insertDuration prometheus.Histogram
 	insertErrors   prometheus.Counter
+	quarantined    prometheus.Counter
 	clickhouseUp   prometheus.Gauge
 }
 
@@ -58,6 +59,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "syncwatch_insert_errors_total",
 			Help: "Inserts into ClickHouse that failed (each is retried).",
 		}),
+		quarantined: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "syncwatch_quarantined_reports_total",
+			Help: "Reports ClickHouse refused for good, set aside in the quarantine instead of retried.",
+		}),
 		clickhouseUp: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "syncwatch_clickhouse_up",
 			Help: "1 when the last insert or health check reached ClickHouse, else 0.",
@@ -69,13 +74,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ReasonInvalid, ReasonForbiddenSource, ReasonSpoolFull, ReasonTooLarge, ReasonUnsupported, ReasonMalformed, ReasonRateLimited, ReasonUnauthorized, ReasonOverloaded} {
 		m.rejections.WithLabelValues(r)
 	}
-	reg.MustRegister(m.reports, m.rejections, m.batchSize, m.insertDuration, m.insertErrors, m.clickhouseUp)
+	reg.MustRegister(m.reports, m.rejections, m.batchSize, m.insertDuration, m.insertErrors, m.quarantined, m.clickhouseUp)
 	return m
 }
 
 // Rejected counts a report or request refused for reason, one of the
 // Reason constants; the auth middleware reports its refusals here.
 func (m *Metrics) Rejected(reason string) { m.rejections.WithLabelValues(reason).Inc() }
+
+// registerQuarantine publishes the quarantine's size, read at scrape time.
+func (m *Metrics) registerQuarantine(reg prometheus.Registerer, q *Quarantine) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "syncwatch_quarantine_reports",
+		Help: "Reports in the quarantine: refused by ClickHouse for good, waiting for an operator to replay them.",
+	}, func() float64 { return float64(q.Status().Reports) }))
+}
 
 // registerSpool publishes the spool's figures, read at scrape time.
 func (m *Metrics) registerSpool(reg prometheus.Registerer, s *Spool) {

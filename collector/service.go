@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
+	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -51,6 +52,10 @@ type Config struct {
 	// QueueWait is how long an ingest request may wait for room
 	// (default 100ms).
 	QueueWait time.Duration
+	// Retention is how long ClickHouse keeps runs. A report of a run that
+	// started longer ago is refused (400, started_at): its rows would be
+	// due for deletion the moment they were stored. Zero accepts any age.
+	Retention time.Duration
 }
 
 func (c *Config) defaults() {
@@ -87,6 +92,7 @@ type Service struct {
 	log     logrus.FieldLogger
 	spool   *Spool
 	batcher *Batcher
+	quarant *Quarantine
 	storage Storage
 	metrics *Metrics
 	events  *eventSet
@@ -99,8 +105,11 @@ type Deps struct {
 	Log     logrus.FieldLogger
 	Spool   *Spool
 	Batcher *Batcher
-	Storage Storage
-	Metrics *Metrics
+	// Quarantine holds the reports ClickHouse refused for good; the
+	// service publishes its size and lets admins list and replay it.
+	Quarantine *Quarantine
+	Storage    Storage
+	Metrics    *Metrics
 	// Registerer receives the spool's gauges.
 	Registerer prometheus.Registerer
 }
@@ -113,15 +122,19 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	if len(cfg.SyncTypes.Names()) == 0 {
 		return nil, errors.New("collector: no sync types configured")
 	}
+	if d.Quarantine == nil {
+		return nil, errors.New("collector: no quarantine")
+	}
 	if d.Log == nil || d.Spool == nil || d.Batcher == nil || d.Storage == nil || d.Metrics == nil || d.Registerer == nil {
 		return nil, errors.New("collector: a logger, spool, batcher, storage, metrics and registerer are required")
 	}
 	s := &Service{
-		cfg: cfg, log: d.Log, spool: d.Spool, batcher: d.Batcher, storage: d.Storage,
+		cfg: cfg, log: d.Log, spool: d.Spool, batcher: d.Batcher, quarant: d.Quarantine, storage: d.Storage,
 		metrics: d.Metrics, events: newEventSet(cfg.DedupWindow),
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 	}
 	d.Metrics.registerSpool(d.Registerer, d.Spool)
+	d.Metrics.registerQuarantine(d.Registerer, d.Quarantine)
 	for _, r := range d.Spool.Replayed() {
 		s.events.add(r.EventID, nil)
 		if !r.RunStartedAt.IsZero() {
@@ -131,10 +144,16 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	return s, nil
 }
 
-// Register adds the ingest route to r; guard admits the callers allowed
-// to ingest.
-func (s *Service) Register(r gin.IRouter, guard gin.HandlerFunc) {
-	r.POST(Route, guard, s.shedLoad, s.limitBody, s.handleIngest)
+// Guard admits the callers of a role; *auth.Middleware is one.
+type Guard interface {
+	Require(r auth.Role) gin.HandlerFunc
+}
+
+// Register adds the ingest route and the quarantine's admin routes to r.
+func (s *Service) Register(r gin.IRouter, g Guard) {
+	r.POST(Route, g.Require(auth.RoleIngest), s.shedLoad, s.limitBody, s.handleIngest)
+	r.GET("/api/v1/quarantine", g.Require(auth.RoleAdmin), s.handleQuarantineList)
+	r.POST("/api/v1/quarantine/replay", g.Require(auth.RoleAdmin), s.handleQuarantineReplay)
 }
 
 // RememberEvents marks event ids as seen, so that a retry of a report

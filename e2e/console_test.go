@@ -93,7 +93,11 @@ func serve(t *testing.T) *httptest.Server {
 	}
 	reg := prometheus.NewRegistry()
 	metrics := collector.NewMetrics(reg)
-	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{MaxAge: 20 * time.Millisecond}, log, metrics)
+	quarantine, err := collector.OpenQuarantine(filepath.Join(dir, "quarantine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{MaxAge: 20 * time.Millisecond}, log, metrics)
 	tokens, err := auth.NewAuth([]auth.Token{
 		{Name: "ingest", Secret: ingestSecret, Roles: []auth.Role{auth.RoleIngest}},
 		{Name: "query", Secret: querySecret, Roles: []auth.Role{auth.RoleQuery}},
@@ -105,7 +109,7 @@ func serve(t *testing.T) *httptest.Server {
 		Ingest:  collector.Config{SyncTypes: synclog.MustSyncTypes(synclog.DefaultSyncTypes)},
 		Console: &ui.Config{ExpectedIntervals: exporter.DefaultExpectedIntervals()},
 	}, app.Deps{
-		Log: log, Auth: tokens, Spool: spool, Batcher: batcher, Storage: store, Metrics: metrics,
+		Log: log, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: store, Metrics: metrics,
 		Registerer: reg, Gatherer: reg, Query: store, States: store,
 	})
 	if err != nil {

@@ -392,3 +392,38 @@ func TestDuplicatesAcrossRestarts(t *testing.T) {
 		t.Errorf("store holds %d rows, %d reports and %d runs (FINAL); want 4, 4 and 3", len(snap.EventIDs), snap.Reports, snap.Runs)
 	}
 }
+
+// A backfill whose runs started in more months than ClickHouse lets one
+// insert write to, in one request, is stored, and so is every report after
+// it. Before, ClickHouse refused the batch, the batcher retried it forever
+// and every later report was acknowledged but never stored.
+func TestBackfillOverManyMonthsDoesNotStopStorage(t *testing.T) {
+	dir := t.TempDir()
+	c := startServe(t, dir, "--batch-max-age", "300ms", "--retention", "3700d")
+	now := time.Now().UTC().Truncate(time.Second)
+	var body strings.Builder
+	const months = 101
+	for i := range months {
+		start := now.AddDate(0, -i, 0)
+		body.WriteString(testutil.Report(fmt.Sprintf("backfill-%d", i), "started_at", `"`+start.Format(time.RFC3339)+`"`,
+			"completed_at", `"`+start.Add(time.Minute).Format(time.RFC3339)+`"`))
+		body.WriteByte('\n')
+	}
+	resp, err := childClient.Post(c.url+"/api/v1/runs", "application/x-ndjson", strings.NewReader(body.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("backfill: %d, want 202", resp.StatusCode)
+	}
+	if code, b, err := c.post(testutil.Report("after-backfill")); code != 202 {
+		t.Fatalf("report after the backfill: %d %s %v", code, b, err)
+	}
+	c.waitDrained(60 * time.Second)
+	c.stop(30 * time.Second)
+	snap := inspectDataDir(t, dir)
+	if snap.Reports != months+1 || snap.Runs != months+1 {
+		t.Errorf("store holds %d reports and %d runs; want %d of each", snap.Reports, snap.Runs, months+1)
+	}
+}

@@ -69,9 +69,13 @@ func syncwatchServer(t *testing.T, st *clickhouse.Store) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batcher := collector.NewBatcher(spool, st, collector.BatcherConfig{Size: 200, MaxAge: 100 * time.Millisecond}, log, metrics)
+	quarantine, err := collector.OpenQuarantine(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	batcher := collector.NewBatcher(spool, quarantine, st, collector.BatcherConfig{Size: 200, MaxAge: 100 * time.Millisecond}, log, metrics)
 	srv, err := app.New(app.Config{Ingest: collector.Config{SyncTypes: types, OnAccepted: ingest.Observe}}, app.Deps{
-		Log: log, Spool: spool, Batcher: batcher, Storage: st, Metrics: metrics, Registerer: reg, Gatherer: reg,
+		Log: log, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: st, Metrics: metrics, Registerer: reg, Gatherer: reg,
 	})
 	if err != nil {
 		t.Fatal(err)

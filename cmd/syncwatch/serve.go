@@ -124,6 +124,13 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer closeLogged(log, "spool", spool.Close)
+	quarantine, err := collector.OpenQuarantine(filepath.Join(o.storage.dataDir, "quarantine"))
+	if err != nil {
+		return err
+	}
+	if n := quarantine.Status().Reports; n > 0 {
+		log.WithField("reports", n).Warn("the quarantine holds reports clickhouse refused: syncwatch quarantine list")
+	}
 
 	reg := newRegistry()
 	metrics := collector.NewMetrics(reg)
@@ -147,17 +154,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	batcher := collector.NewBatcher(spool, store, collector.BatcherConfig{Size: o.batchSize, MaxSize: o.batchMaxSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
+	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.batchSize, MaxSize: o.batchMaxSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := app.New(app.Config{
 		Ingest: collector.Config{
 			SyncTypes: types, MaxBodyBytes: int64(o.maxBodyBytes), MaxItems: o.maxItems, DedupWindow: o.dedupWindow,
-			MaxInFlight: o.maxInFlight, QueueWait: o.queueWait,
+			MaxInFlight: o.maxInFlight, QueueWait: o.queueWait, Retention: store.Retention(),
 			OnAccepted: ingest.Observe,
 		},
 		Console: &ui.Config{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
 	}, app.Deps{
-		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Storage: store,
-		Metrics: metrics, Query: store, States: store,
+		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
+		Storage: store, Metrics: metrics, Query: store, States: store,
 	})
 	if err != nil {
 		return err

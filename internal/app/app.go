@@ -38,11 +38,12 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 	// Auth checks bearer tokens; nil leaves the API open.
-	Auth    *auth.Auth
-	Spool   *collector.Spool
-	Batcher *collector.Batcher
-	Storage collector.Storage
-	Metrics *collector.Metrics
+	Auth       *auth.Auth
+	Spool      *collector.Spool
+	Batcher    *collector.Batcher
+	Quarantine *collector.Quarantine
+	Storage    collector.Storage
+	Metrics    *collector.Metrics
 	// Query, when set, answers the query, report and monitor API and the
 	// console; States, when set too, gives the console's overview each
 	// sync type's latest activity.
@@ -73,7 +74,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	s := &Service{Guard: auth.NewMiddleware(d.Auth, d.Metrics.Rejected)}
 	ingest, err := collector.NewService(cfg.Ingest, collector.Deps{
-		Log: d.Log, Spool: d.Spool, Batcher: d.Batcher, Storage: d.Storage, Metrics: d.Metrics, Registerer: d.Registerer,
+		Log: d.Log, Spool: d.Spool, Batcher: d.Batcher, Quarantine: d.Quarantine, Storage: d.Storage, Metrics: d.Metrics,
+		Registerer: d.Registerer,
 	})
 	if err != nil {
 		return nil, err
@@ -91,7 +93,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	ingest.Register(s.Web.Engine(), s.Guard.Require(auth.RoleIngest))
+	ingest.Register(s.Web.Engine(), s.Guard)
 	if d.Query == nil {
 		return s, nil
 	}

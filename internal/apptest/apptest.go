@@ -95,7 +95,9 @@ type Env struct {
 	Service *app.Service
 	Spool   *collector.Spool
 	Batcher *collector.Batcher
-	Storage collector.Storage
+	// Quarantine is beside the spool's directory.
+	Quarantine *collector.Quarantine
+	Storage    collector.Storage
 	// Fake is the in-memory store, when Options.Storage was nil.
 	Fake *FakeStorage
 	Logs *testutil.LockedBuffer
@@ -130,13 +132,17 @@ func New(t testing.TB, o Options) *Env {
 	}
 	e.Spool = sp
 	metrics := collector.NewMetrics(e.Reg)
-	e.Batcher = collector.NewBatcher(sp, o.Storage, o.Batcher, log, metrics)
+	e.Quarantine, err = collector.OpenQuarantine(o.SpoolDir + ".quarantine")
+	if err != nil {
+		t.Fatalf("open quarantine: %v", err)
+	}
+	e.Batcher = collector.NewBatcher(sp, e.Quarantine, o.Storage, o.Batcher, log, metrics)
 	tokens, err := auth.NewAuth(o.Tokens, o.Rate)
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
 	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console}, app.Deps{
-		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Storage: o.Storage, Metrics: metrics,
+		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
 		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States,
 	})
 	if err != nil {

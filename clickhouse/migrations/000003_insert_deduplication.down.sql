@@ -1,0 +1,3 @@
+ALTER TABLE run_activity RESET SETTING non_replicated_deduplication_window;
+ALTER TABLE runs RESET SETTING non_replicated_deduplication_window;
+ALTER TABLE reports RESET SETTING non_replicated_deduplication_window;
