@@ -42,7 +42,9 @@ func (f *fakeReader) ListRuns(_ context.Context, opt ListOptions) ([]Run, *Curso
 	return f.failures, nil, nil
 }
 
-func (f *fakeReader) LastSuccesses(context.Context) (map[string]time.Time, error) { return f.lastOK, nil }
+func (f *fakeReader) LastSuccesses(context.Context) (map[string]time.Time, error) {
+	return f.lastOK, nil
+}
 
 func (f *fakeReader) Retention() time.Duration { return 90 * 24 * time.Hour }
 
