@@ -2,6 +2,7 @@ package ui
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -226,14 +227,15 @@ func (cn *Console) handleRuns(c *gin.Context) {
 		cn.writeRunsCSV(c, req)
 		return
 	}
-	ctx, cancel := api.QueryContext(c)
-	defer cancel()
-	runs, next, err := cn.q.ListRuns(ctx, req.Opt)
-	if err != nil {
-		cn.queryFailed(c, "listing runs", err)
+	var next *runs.Cursor
+	list, ok := read(cn, c, "listing runs", func(ctx context.Context) (l []runs.Run, err error) {
+		l, next, err = cn.q.ListRuns(ctx, req.Opt)
+		return l, err
+	})
+	if !ok {
 		return
 	}
-	p.Runs = runs
+	p.Runs = list
 	page := url.Values{}
 	for k, vals := range v {
 		if k != "cursor" && k != "format" {
@@ -277,18 +279,20 @@ func (cn *Console) handleRunsCSV(c *gin.Context) {
 	cn.writeRunsCSV(c, req)
 }
 
+// writeRunsCSV answers a page of runs as CSV.
 func (cn *Console) writeRunsCSV(c *gin.Context, req api.RunsRequest) {
-	ctx, cancel := api.QueryContext(c)
-	defer cancel()
-	runs, next, err := cn.q.ListRuns(ctx, req.Opt)
-	if err != nil {
-		cn.queryFailed(c, "listing runs", err)
+	var next *runs.Cursor
+	list, ok := read(cn, c, "listing runs", func(ctx context.Context) (l []runs.Run, err error) {
+		l, next, err = cn.q.ListRuns(ctx, req.Opt)
+		return l, err
+	})
+	if !ok {
 		return
 	}
 	if next != nil {
 		c.Header("X-Next-Cursor", api.EncodeCursor(next))
 	}
-	api.WriteCSV(c, "runs.csv", api.RunCSVHeader, api.RunCSVRows(runs))
+	api.WriteCSV(c, "runs.csv", api.RunCSVHeader, api.RunCSVRows(list))
 }
 
 // badParam renders a page's bad parameter.
@@ -391,11 +395,10 @@ func (cn *Console) handleErrors(c *gin.Context) {
 		return
 	}
 	p.Since, p.Until = req.Filter.Since, req.Filter.Until
-	ctx, cancel := api.QueryContext(c)
-	defer cancel()
-	groups, err := cn.q.ErrorGroups(ctx, req.Filter, req.Limit)
-	if err != nil {
-		cn.queryFailed(c, "the error report", err)
+	groups, ok := read(cn, c, "the error report", func(ctx context.Context) ([]runs.ErrorGroup, error) {
+		return cn.q.ErrorGroups(ctx, req.Filter, req.Limit)
+	})
+	if !ok {
 		return
 	}
 	for _, g := range groups {
@@ -431,11 +434,10 @@ func (cn *Console) handleDaily(c *gin.Context) {
 		cn.render(c, http.StatusBadRequest, "daily", "Daily report", "daily", p)
 		return
 	}
-	ctx, cancel := api.QueryContext(c)
-	defer cancel()
-	rows, err := cn.q.DailyReport(ctx, req.Day, req.Loc)
-	if err != nil {
-		cn.queryFailed(c, "the daily report", err)
+	rows, ok := read(cn, c, "the daily report", func(ctx context.Context) ([]runs.DailyRow, error) {
+		return cn.q.DailyReport(ctx, req.Day, req.Loc)
+	})
+	if !ok {
 		return
 	}
 	if req.Format == api.FormatCSV {
@@ -466,11 +468,10 @@ func (cn *Console) handleDailyCSV(c *gin.Context) {
 		cn.badParam(c, perr)
 		return
 	}
-	ctx, cancel := api.QueryContext(c)
-	defer cancel()
-	rows, err := cn.q.DailyReport(ctx, req.Day, req.Loc)
-	if err != nil {
-		cn.queryFailed(c, "the daily report", err)
+	rows, ok := read(cn, c, "the daily report", func(ctx context.Context) ([]runs.DailyRow, error) {
+		return cn.q.DailyReport(ctx, req.Day, req.Loc)
+	})
+	if !ok {
 		return
 	}
 	api.WriteCSV(c, "daily-"+req.Day.Format(time.DateOnly)+".csv", api.DailyCSVHeader, api.DailyCSVRows(rows))

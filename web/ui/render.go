@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
+	"github.com/syncwatch/syncwatch/web/api"
 )
 
 // pageData is what the layout renders around a page's content.
@@ -123,4 +124,17 @@ func (cn *Console) securityHeaders(c *gin.Context) {
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	c.Next()
+}
+
+// read runs one read of the store within the request's time bound. When
+// it fails, read renders the failure (see queryFailed) and returns false.
+func read[T any](cn *Console, c *gin.Context, what string, f func(ctx context.Context) (T, error)) (T, bool) {
+	ctx, cancel := api.QueryContext(c)
+	defer cancel()
+	v, err := f(ctx)
+	if err != nil {
+		cn.queryFailed(c, what, err)
+		return v, false
+	}
+	return v, true
 }
