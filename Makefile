@@ -7,7 +7,15 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X main.version=$(VERSION)
 DATA_DIR  ?= ./data
 
-.PHONY: run test bench bench-ingest build deps libchdb vet fmt-check
+# staticcheck, pinned. `go install pkg@version` verifies it against the Go
+# checksum database and puts it in a cache outside the repo, one directory
+# per version; a `tool` line in go.mod would instead put the linter and its
+# dependencies into the module graph of everyone who imports syncwatch/client.
+STATICCHECK_VERSION := v0.8.2
+TOOLS_DIR   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/syncwatch/tools
+STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
+.PHONY: run test bench bench-ingest build deps libchdb vet fmt-check staticcheck
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/syncwatch
@@ -30,8 +38,14 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-## test: vet, gofmt and every test (with the race detector)
-test: deps fmt-check vet
+$(STATICCHECK):
+	GOBIN=$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+## test: vet, gofmt, staticcheck and every test (with the race detector)
+test: deps fmt-check vet staticcheck
 	SYNCWATCH_LIBCHDB="$$(scripts/fetch-libchdb.sh)" $(GO) test -race -count=1 -timeout 30m ./...
 
 ## bench: the benchmarks whose figures the issues ask for

@@ -11,18 +11,17 @@ package alerts
 // directory. See alerts/README.md ("End-to-end tests").
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +31,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // ---------------------------------------------------------------- rules
@@ -90,12 +91,43 @@ func shortenRules(src []byte, o ruleOptions) ([]byte, error) {
 				if expr, ok := o.Thresholds[name]; ok {
 					rm["expr"] = expr
 				}
+				// The guard's windows ("down for 2 minutes") belong with
+				// the for: durations they protect, and shrink with them.
+				if expr, ok := rm["expr"].(string); ok && name == "syncwatch:intake_degraded" {
+					scaled, err := scaleRanges(expr, o.ForScale, o.MinFor)
+					if err != nil {
+						return nil, fmt.Errorf("rule %s: %w", name, err)
+					}
+					rm["expr"] = scaled
+				}
 			}
 		}
 	}
 	// A threshold missing from this file may be in another file of the set;
 	// writeShortRules checks the set.
 	return yaml.Marshal(doc)
+}
+
+// rangeSelector matches the range of a range vector selector, as in [2m].
+var rangeSelector = regexp.MustCompile(`\[([0-9]+[smhdwy])\]`)
+
+// scaleRanges divides every range in a PromQL expression by scale, to no
+// less than min.
+func scaleRanges(expr string, scale int64, min time.Duration) (string, error) {
+	var err error
+	out := rangeSelector.ReplaceAllStringFunc(expr, func(m string) string {
+		d, perr := parsePromDuration(m[1 : len(m)-1])
+		if perr != nil {
+			err = perr
+			return m
+		}
+		d /= time.Duration(scale)
+		if d < min {
+			d = min
+		}
+		return "[" + promDuration(d) + "]"
+	})
+	return out, err
 }
 
 // writeShortRules writes shortened copies of the shipped rule files into dir
@@ -297,41 +329,12 @@ func deriveAlertmanagerConfig(t testing.TB, dir string, o amOptions) string {
 
 // ---------------------------------------------------------------- processes
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // process is a started binary whose output is kept for failure reports.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.Buffer
 	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startProcess starts a tool, stops it (SIGTERM, then SIGKILL) when the test
@@ -344,7 +347,7 @@ func startProcess(t testing.TB, name string, args ...string) *process {
 // startCommand starts cmd (its output is captured) as startProcess does.
 func startCommand(t testing.TB, name string, cmd *exec.Cmd) *process {
 	t.Helper()
-	p := &process{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: &testutil.Buffer{}, done: make(chan struct{})}
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	if err := p.cmd.Start(); err != nil {
@@ -399,7 +402,7 @@ func waitReady(t testing.TB, p *process, url string, timeout time.Duration) {
 // loopback port, clustering off, and returns its base URL.
 func startAlertmanager(t testing.TB, configPath string) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	p := startProcess(t, "alertmanager",
 		"--config.file="+configPath,
 		"--storage.path="+t.TempDir(),
@@ -480,7 +483,7 @@ func startPrometheus(t testing.TB, o promOptions) string {
 	if out, err := run(t, time.Minute, "promtool", "check", "config", cfgPath); err != nil {
 		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	p := startProcess(t, "prometheus",
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),

@@ -13,8 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,36 +20,8 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
-
-// buildSyncwatch builds ../cmd/syncwatch into a temporary directory of t.
-func buildSyncwatch(t testing.TB) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "syncwatch")
-	out, err := exec.Command(goTool, "build", "-o", bin, "../cmd/syncwatch").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build ../cmd/syncwatch: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// libchdbPath returns the libchdb that `syncwatch serve` runs its embedded
-// engine on, failing the test when it is missing.
-func libchdbPath(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("SYNCWATCH_LIBCHDB")
-	if p == "" {
-		p = clickhouse.DefaultLibchdbPath()
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("libchdb is missing at %s: run scripts/fetch-libchdb.sh (make test does) or set SYNCWATCH_LIBCHDB: %v", p, err)
-	}
-	return p
-}
 
 // syncwatchServer is a `syncwatch serve` process.
 type syncwatchServer struct {
@@ -66,11 +36,11 @@ type syncwatchServer struct {
 // variables of the test's environment are not passed on.
 func startSyncwatch(t testing.TB, bin string, flags ...string) *syncwatchServer {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	args := append([]string{"serve",
 		"--listen", addr,
 		"--data-dir", t.TempDir(),
-		"--libchdb", libchdbPath(t),
+		"--libchdb", testutil.Libchdb(t, clickhouse.DefaultLibchdbPath()),
 		"--log-format", "json",
 	}, flags...)
 	cmd := exec.Command(bin, args...)

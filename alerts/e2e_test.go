@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // TestE2EAlerting is the end-to-end test of the alerting path, every part
@@ -45,7 +47,7 @@ import (
 // 20%/50% failure ratios, grace factors 1.5 and 3).
 func TestE2EAlerting(t *testing.T) {
 	began := time.Now()
-	bin := buildSyncwatch(t)
+	bin := testutil.BuildSyncwatch(t, t.TempDir())
 	built := time.Since(began)
 
 	// Both replicas run the same configuration: short expected intervals for
@@ -137,7 +139,7 @@ func (s *e2eStack) guardHistory() string {
 	var b strings.Builder
 	for _, q := range []struct{ what, expr string }{
 		{"failed scrapes", `count_over_time(up{job="syncwatch"}` + r + `) - sum_over_time(up{job="syncwatch"}` + r + `)`},
-		{"scrapes with syncwatch_exporter_scrape_success 0", `count_over_time(syncwatch_exporter_scrape_success` + r + `) - sum_over_time(syncwatch_exporter_scrape_success` + r + `)`},
+		{"scrapes with syncwatch_exporter_scrape_success 0", `sum by (instance) (count_over_time(syncwatch_exporter_scrape_success` + r + `) - sum_over_time(syncwatch_exporter_scrape_success` + r + `))`},
 		{"evaluations with syncwatch:intake_degraded", `count_over_time(syncwatch:intake_degraded` + r + `)`},
 	} {
 		v, err := promQuery(s.prom, q.expr)

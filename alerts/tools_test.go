@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // The binaries come from Debian's prometheus and prometheus-alertmanager
@@ -27,13 +29,7 @@ var toolNames = map[string][]string{
 // never skip.
 func tool(t testing.TB, name string) string {
 	t.Helper()
-	for _, n := range toolNames[name] {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("%s not found in PATH (tried %v): run scripts/install-deps.sh (installs the Debian packages prometheus and prometheus-alertmanager)", name, toolNames[name])
-	return ""
+	return testutil.Tool(t, toolNames[name]...)
 }
 
 // run runs a tool with a timeout and returns its combined output and error.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -250,7 +251,7 @@ func TestExporterQueriesLifecycle(t *testing.T) {
 	want := exporter.WindowStat{
 		Source: "haier", SyncType: "stock", Pending: 1, Processing: 1, Success: 2, Failed: 2, Partial: 1,
 		RecordsTotal: 134, RecordsSuccess: 125, Durations: 5, DurationAvg: 180,
-		DurationP50: 180, DurationP95: exportertest.Quantile(secs, 0.95), DurationP99: exportertest.Quantile(secs, 0.99),
+		DurationP50: 180, DurationP95: testutil.Quantile(secs, 0.95), DurationP99: testutil.Quantile(secs, 0.99),
 	}
 	if len(got) != 1 {
 		t.Fatalf("window stats = %+v, want one group", got)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -211,5 +212,62 @@ func TestSplitByPartition(t *testing.T) {
 				t.Errorf("chunks %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A clear leaves the activity rollup as if the cleared runs had never been
+// reported: before, the last success of a cleared source stayed in the
+// exporter's metrics (masking SyncSilent) and in Grafana's variables.
+func TestDeleteRunsRebuildsTheActivityRollup(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	base := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Millisecond)
+	run := func(id, source string, st synclog.Status, start time.Time) synclog.Report {
+		done := start.Add(time.Minute)
+		return synclog.Report{RunID: id, EventID: id, Source: source, SyncType: "stock", Status: st,
+			StartedAt: start, CompletedAt: &done, ReceivedAt: base.Add(2 * time.Hour)}
+	}
+	reps := []synclog.Report{
+		run("edge-ok", "edge", synclog.StatusSuccess, base),
+		run("edge-bad", "edge", synclog.StatusFailed, base.Add(time.Hour)),
+		run("haier-ok", "haier", synclog.StatusSuccess, base),
+	}
+	if err := s.InsertReports(ctx, reps); err != nil {
+		t.Fatal(err)
+	}
+	states := func() map[string]ExporterTypeState {
+		t.Helper()
+		st, err := s.ExporterTypeStates(ctx, base.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]ExporterTypeState{}
+		for _, x := range st {
+			out[x.Source] = x
+		}
+		return out
+	}
+	// A wrongly reported success is cleared: the failure after it stays,
+	// and edge has no success any more.
+	if _, err := s.DeleteRuns(ctx, runs.Filter{Sources: []string{"edge"}, Statuses: []synclog.Status{synclog.StatusSuccess}, Until: base.Add(24 * time.Hour)}, false); err != nil {
+		t.Fatal(err)
+	}
+	st := states()
+	if e := st["edge"]; !e.LastSuccess.IsZero() || !e.LastRun.Equal(base.Add(time.Hour)) || !e.FirstRun.Equal(base.Add(time.Hour)) {
+		t.Errorf("edge after clearing its success: first run %v, last run %v, last success %v; want the failed run's start twice and no success",
+			e.FirstRun, e.LastRun, e.LastSuccess)
+	}
+	if h := st["haier"]; !h.LastSuccess.Equal(base.Add(time.Minute)) {
+		t.Errorf("haier's last success %v changed by clearing edge, want %v", h.LastSuccess, base.Add(time.Minute))
+	}
+	// Clearing the rest of edge removes the source.
+	if _, err := s.DeleteRuns(ctx, runs.Filter{Sources: []string{"edge"}, Until: base.Add(24 * time.Hour)}, false); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok := states()["edge"]; ok {
+		t.Errorf("edge still in the rollup after all its runs were cleared: %+v", e)
+	}
+	if _, ok := states()["haier"]; !ok {
+		t.Error("haier left the rollup")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // testDataDir is the embedded engine's directory for this test process: the
@@ -41,30 +43,14 @@ func TestMain(m *testing.M) {
 
 func testLogger(t testing.TB) *logrus.Logger {
 	l := logrus.New()
-	l.SetOutput(testWriter{t})
+	l.SetOutput(testutil.LogWriter{T: t})
 	l.SetLevel(logrus.WarnLevel)
 	return l
 }
 
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
-}
-
 // libchdbPath returns the libchdb the tests run on; it fails the test when
 // the library is missing (make test fetches it).
-func libchdbPath(t testing.TB) string {
-	p := os.Getenv("SYNCWATCH_LIBCHDB")
-	if p == "" {
-		p = DefaultLibchdbPath()
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("libchdb is missing at %s: run scripts/fetch-libchdb.sh (make test does): %v", p, err)
-	}
-	return p
-}
+func libchdbPath(t testing.TB) string { return testutil.Libchdb(t, DefaultLibchdbPath()) }
 
 // newTestStore opens a migrated store on a fresh database of the embedded
 // engine, or on the server named by SYNCWATCH_TEST_CLICKHOUSE_DSN.

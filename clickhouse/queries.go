@@ -495,11 +495,11 @@ func (s *Store) DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (run
 		return runs.DeleteResult{}, errors.New("delete: an upper time bound (until) is required")
 	}
 	p := Params{}
-	selected := `SELECT run_id FROM runs FINAL WHERE ` + where(f, p)
+	selected := `SELECT run_id, source, sync_type, started_at FROM runs FINAL WHERE ` + where(f, p)
 	if dryRun {
 		out, err := s.eng.selectRows(ctx, `SELECT
 (SELECT count() FROM (`+selected+`)) AS runs,
-(SELECT count() FROM reports FINAL WHERE run_id IN (`+selected+`)) AS reports`+finalSettings, p)
+(SELECT count() FROM reports FINAL WHERE run_id IN (SELECT run_id FROM (`+selected+`))) AS reports`+finalSettings, p)
 		if err != nil {
 			return runs.DeleteResult{}, fmt.Errorf("count runs to delete: %w", err)
 		}
@@ -541,7 +541,39 @@ func (s *Store) DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (run
 	if err := s.eng.exec(ctx, `DELETE FROM runs WHERE run_id IN `+ids, nil); err != nil {
 		return runs.DeleteResult{}, fmt.Errorf("delete runs: %w", err)
 	}
+	if err := s.rebuildActivity(ctx, tmp); err != nil {
+		return runs.DeleteResult{}, err
+	}
 	return res, nil
+}
+
+// rebuildActivity recomputes the run_activity rollup of the sources, sync
+// types and days of the runs listed in table tmp from the reports left, so
+// that a clear leaves the rollup (and the last-run and last-success metrics
+// and Grafana variables read from it) as if the cleared runs had never been
+// reported. Its minima and maxima are idempotent, so reports inserted
+// meanwhile, counted twice, change nothing. insert_deduplicate is off: a
+// recomputed block may equal one inserted before, and must not be dropped.
+func (s *Store) rebuildActivity(ctx context.Context, tmp string) error {
+	keys := `(SELECT DISTINCT source, sync_type, toDate(started_at) FROM ` + tmp + `)`
+	if err := s.eng.exec(ctx, `DELETE FROM run_activity WHERE (source, sync_type, day) IN `+keys, nil); err != nil {
+		return fmt.Errorf("clear the activity rollup of deleted runs: %w", err)
+	}
+	if err := s.eng.exec(ctx, `INSERT INTO run_activity
+SELECT
+    toDate(run_started_at) AS day,
+    source,
+    sync_type,
+    min(run_started_at) AS first_run_started_at,
+    max(run_started_at) AS last_run_started_at,
+    maxIf(assumeNotNull(completed_at), status = 'success' AND completed_at IS NOT NULL) AS last_success_at
+FROM reports
+WHERE (source, sync_type, toDate(run_started_at)) IN `+keys+`
+GROUP BY day, source, sync_type
+SETTINGS insert_deduplicate = 0`, nil); err != nil {
+		return fmt.Errorf("rebuild the activity rollup of deleted runs: %w", err)
+	}
+	return nil
 }
 
 // decodeRows decodes JSONEachRow output into a slice of T.

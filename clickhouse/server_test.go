@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // freshServerDatabase creates database on the server of dsn, drops it when
@@ -69,28 +71,9 @@ type chServer struct {
 	dsn     string // native protocol, database "default"
 	tcpPort int
 	cmd     *exec.Cmd
-	output  *syncBuffer // the process's stdout and stderr
+	output  *testutil.Buffer // the process's stdout and stderr
 	exited  chan struct{}
 	waitErr error // set before exited is closed
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writes and a test's
-// reads at the same time.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // testServer is the one clickhouse-server of this test binary, started by
@@ -132,15 +115,7 @@ func clickhouseServerBinary() (string, error) {
 		}
 		return p, nil
 	}
-	if p, err := exec.LookPath("clickhouse-server"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server"} {
-		if _, err := exec.LookPath(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("clickhouse-server is not installed (looked in $PATH, /usr/sbin and /usr/bin): run scripts/install-deps.sh")
+	return testutil.LookTool("clickhouse-server")
 }
 
 // startServer starts clickhouse-server on free loopback ports, trying again
@@ -270,7 +245,7 @@ func startServerOnce(bin string) (_ *chServer, err error) {
 		dir:     dir,
 		dsn:     fmt.Sprintf("clickhouse://default@127.0.0.1:%d/default?dial_timeout=2s", ports[0]),
 		tcpPort: ports[0],
-		output:  &syncBuffer{},
+		output:  &testutil.Buffer{},
 		exited:  make(chan struct{}),
 	}
 	srv.cmd = exec.Command(bin, "--config-file="+filepath.Join(dir, "config.xml"))

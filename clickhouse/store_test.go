@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/syncwatch/syncwatch/runs"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -17,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/runs"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -777,38 +779,6 @@ func TestGetRun(t *testing.T) {
 	}
 }
 
-// quantileLinear is the level quantile of sorted values with linear
-// interpolation between the closest ranks, as ClickHouse's quantile
-// computes it over fewer values than its sample size.
-func quantileLinear(sorted []float64, level float64) float64 {
-	idx := level * float64(len(sorted)-1)
-	i := int(idx)
-	if i+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[i] + (idx-float64(i))*(sorted[i+1]-sorted[i])
-}
-
-// durations summarises run durations in seconds.
-type durations struct {
-	avg, p50, p95, p99, max float64
-	n                       int
-}
-
-func summarise(secs []float64) *durations {
-	if len(secs) == 0 {
-		return nil
-	}
-	s := slices.Sorted(slices.Values(secs))
-	d := &durations{n: len(s), max: s[len(s)-1]}
-	for _, v := range s {
-		d.avg += v
-	}
-	d.avg /= float64(len(s))
-	d.p50, d.p95, d.p99 = quantileLinear(s, 0.5), quantileLinear(s, 0.95), quantileLinear(s, 0.99)
-	return d
-}
-
 // statsKey identifies a group of statistics.
 type statsKey struct {
 	bucket                   int64 // Unix milliseconds; 0 without interval
@@ -882,8 +852,8 @@ func (m *model) expectStats(q runs.StatsQuery) map[statsKey]runs.Stats {
 			st.RecordSuccessRatio = ptr(float64(st.RecordsSuccess) / float64(st.RecordsTotal))
 		}
 		st.FailedPerHour = float64(st.Failed) / hours
-		if d := summarise(a.durs); d != nil {
-			st.DurationAvg, st.DurationP50, st.DurationP95, st.DurationP99, st.DurationMax = ptr(d.avg), ptr(d.p50), ptr(d.p95), ptr(d.p99), ptr(d.max)
+		if d := testutil.Summarise(a.durs); d != nil {
+			st.DurationAvg, st.DurationP50, st.DurationP95, st.DurationP99, st.DurationMax = ptr(d.Avg), ptr(d.P50), ptr(d.P95), ptr(d.P99), ptr(d.Max)
 		}
 		out[k] = st
 	}
@@ -1085,8 +1055,8 @@ func (m *model) expectDaily(day time.Time, loc *time.Location) []runs.DailyRow {
 		if term := f.Success + f.Failed + f.Partial; term > 0 {
 			f.SuccessRate = ptr(f.Success / term)
 		}
-		if s := summarise(secs); s != nil {
-			f.DurationAvg, f.DurationP95 = ptr(s.avg), ptr(s.p95)
+		if s := testutil.Summarise(secs); s != nil {
+			f.DurationAvg, f.DurationP95 = ptr(s.Avg), ptr(s.P95)
 		}
 		f.Runs /= days
 		f.Success /= days

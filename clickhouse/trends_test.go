@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"github.com/syncwatch/syncwatch/runs"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -12,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/runs"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -135,28 +137,6 @@ func trendDataset(t *testing.T, first time.Time, n int, loc *time.Location, slow
 	return made, batches
 }
 
-// trendQuantile is the quantile of sorted values with linear
-// interpolation between the closest ranks, as ClickHouse's quantile
-// computes it for fewer than 8,192 values.
-func trendQuantile(sorted []float64, level float64) float64 {
-	h := level * float64(len(sorted)-1)
-	lo := math.Floor(h)
-	i := int(lo)
-	if i+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[i] + (h-lo)*(sorted[i+1]-sorted[i])
-}
-
-func trendMedian(xs []float64) float64 {
-	s := slices.Clone(xs)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // expectTrends computes the trend points of the days [from, from+n) of
 // loc with a baseline of baselineDays days.
 func expectTrends(made []trendRun, from time.Time, n int, loc *time.Location, baselineDays int) []runs.TrendPoint {
@@ -207,7 +187,7 @@ func expectTrends(made []trendRun, from time.Time, n int, loc *time.Location, ba
 			r := float64(a.success) / float64(a.terminal)
 			s := slices.Clone(a.durs)
 			sort.Float64s(s)
-			p := trendQuantile(s, 0.95)
+			p := testutil.Quantile(s, 0.95)
 			ratios, p95s = append(ratios, &r), append(p95s, &p)
 		}
 		for i := baselineDays; i < len(days); i++ {
@@ -224,7 +204,7 @@ func expectTrends(made []trendRun, from time.Time, n int, loc *time.Location, ba
 			}
 			pt.Baseline.Days = len(br)
 			if len(br) >= min(3, baselineDays) {
-				mr, mp := trendMedian(br), trendMedian(bp)
+				mr, mp := testutil.Median(br), testutil.Median(bp)
 				pt.Baseline.SuccessRatio, pt.Baseline.DurationP95 = &mr, &mp
 				if pt.DurationP95 != nil && *pt.DurationP95 > 1.5*mp && *pt.DurationP95 >= mp+1 {
 					pt.Reasons = append(pt.Reasons, "duration_p95")

@@ -26,7 +26,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	testutil.WaitFor(t, timeout, what, cond)
 }
 
-func newLogger() (*logrus.Logger, *testutil.LockedBuffer) { return testutil.NewLogger() }
+func newLogger() (*logrus.Logger, *testutil.Buffer) { return testutil.NewLogger() }
 
 // openGuard admits everyone.
 type openGuard struct{}

@@ -462,6 +462,12 @@ func (s *Service) handleIngest(c *gin.Context) {
 	if len(accepted) > 0 {
 		err := s.spool.Append(c.Request.Context(), accepted)
 		s.events.settle(cl, err == nil)
+		if errors.Is(err, ErrEntryTooLarge) {
+			// Retrying the same request can never succeed: say so.
+			s.metrics.rejections.WithLabelValues(ReasonTooLarge).Inc()
+			c.JSON(http.StatusRequestEntityTooLarge, ErrorResponse{Error: "the accepted reports of this request are larger than the whole spool (" + err.Error() + "): send fewer reports per request; nothing of this request was stored"})
+			return
+		}
 		if err != nil {
 			// Either way the client should come back: the spool empties as
 			// ClickHouse catches up, and a restarting service is back soon.

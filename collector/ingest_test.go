@@ -357,7 +357,7 @@ func TestIngestMixedBatch(t *testing.T) {
 		{"index":3,"run_id":"run-v0","event_id":"v0","duplicate":true},{"index":6,"run_id":"run-v6","event_id":"v6"}]}`)
 	testutil.WaitFor(t, 5*time.Second, "the batch to reach storage", func() bool { return len(e.Fake.Stored()) == 3 })
 	time.Sleep(50 * time.Millisecond)
-	if got := testutil.EventIDs(e.Fake.Stored()); !slices.Equal(got, []string{"v0", "v2", "v6"}) {
+	if got := apptest.EventIDs(e.Fake.Stored()); !slices.Equal(got, []string{"v0", "v2", "v6"}) {
 		t.Fatalf("stored %v", got)
 	}
 }
@@ -540,7 +540,7 @@ func TestIngestSpoolFull(t *testing.T) {
 	// refused reports can then be sent again: they were not remembered.
 	go e.Batcher.Run()
 	testutil.WaitFor(t, 5*time.Second, "the spool to drain", func() bool { return e.Spool.Stats().Entries == 0 })
-	if got := testutil.EventIDs(e.Fake.Stored()); !slices.Equal(got, accepted) {
+	if got := apptest.EventIDs(e.Fake.Stored()); !slices.Equal(got, accepted) {
 		t.Fatalf("stored %v, want %v", got, accepted)
 	}
 	testutil.ExactJSON(t, e.Post(testutil.Report(refused[0])), 202, fmt.Sprintf(`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-%s","event_id":"%s"}]}`, refused[0], refused[0]))
@@ -549,7 +549,7 @@ func TestIngestSpoolFull(t *testing.T) {
 	if err := e.Batcher.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.EventIDs(e.Fake.Stored()); !slices.Equal(got, append(accepted, refused[0])) {
+	if got := apptest.EventIDs(e.Fake.Stored()); !slices.Equal(got, append(accepted, refused[0])) {
 		t.Fatalf("stored %v", got)
 	}
 }
@@ -557,13 +557,35 @@ func TestIngestSpoolFull(t *testing.T) {
 // TestIngestRetryAfterIsAtLeastOneSecond configures a sub-second
 // Retry-After: the header counts whole seconds and must not say 0.
 func TestIngestRetryAfterIsAtLeastOneSecond(t *testing.T) {
-	e := apptest.New(t, apptest.Options{SpoolBytes: 10, Ingest: collector.Config{RetryAfter: 300 * time.Millisecond}})
-	w := e.Post(testutil.Report("e1"))
+	probe := apptest.New(t, apptest.Options{})
+	probe.Post(testutil.Report("probe-1"))
+	entry := probe.Spool.Stats().Bytes
+	e := apptest.New(t, apptest.Options{SpoolBytes: entry + entry/2, Ingest: collector.Config{RetryAfter: 300 * time.Millisecond}})
+	if w := e.Post(testutil.Report("e1")); w.Code != 202 {
+		t.Fatalf("first report: %d %s", w.Code, w.Body)
+	}
+	w := e.Post(testutil.Report("e2"))
 	if w.Code != 503 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
 	if ra := w.Header().Get("Retry-After"); ra != "1" {
 		t.Fatalf("Retry-After %q, want 1", ra)
+	}
+}
+
+// Reports larger than the whole spool get 413, not a 503 that asks the
+// client to retry what can never fit; nothing is stored.
+func TestIngestLargerThanTheSpool(t *testing.T) {
+	e := apptest.New(t, apptest.Options{SpoolBytes: 10})
+	w := e.Post(testutil.Report("e1"))
+	if w.Code != 413 || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), "larger than the whole spool") {
+		t.Fatalf("%d (Retry-After %q) %s; want 413 without Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if st := e.Spool.Stats(); st.Entries != 0 || st.Bytes != 0 {
+		t.Fatalf("spool holds %+v after a refused request", st)
+	}
+	if m := e.MetricsText(t); !strings.Contains(m, `syncwatch_ingest_rejections_total{reason="`+collector.ReasonTooLarge+`"} 1`+"\n") {
+		t.Errorf("too_large rejections are not 1:\n%s", m)
 	}
 }
 
@@ -582,7 +604,7 @@ func TestIngestSpoolClosed(t *testing.T) {
 
 func TestIngestOnAccepted(t *testing.T) {
 	var seen []string
-	e := apptest.New(t, apptest.Options{Ingest: collector.Config{OnAccepted: func(rs []synclog.Report) { seen = append(seen, testutil.EventIDs(rs)...) }}})
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{OnAccepted: func(rs []synclog.Report) { seen = append(seen, apptest.EventIDs(rs)...) }}})
 	e.Post("[" + testutil.Report("a") + "," + testutil.Report("a") + "," + testutil.Report("b", "status", `"x"`) + "," + testutil.Report("c") + "]")
 	if !slices.Equal(seen, []string{"a", "c"}) {
 		t.Fatalf("OnAccepted saw %v, want [a c]", seen)

@@ -22,6 +22,10 @@ import (
 // ErrSpoolFull is returned by Append when the spool is at its byte limit.
 var ErrSpoolFull = errors.New("spool is full")
 
+// ErrEntryTooLarge is returned by Append for reports that would not fit
+// in the spool even when it is empty: waiting cannot help.
+var ErrEntryTooLarge = errors.New("reports larger than the spool")
+
 // ErrSpoolClosed is returned by Append after Close.
 var ErrSpoolClosed = errors.New("spool is closed")
 
@@ -196,6 +200,10 @@ func (s *Spool) Append(ctx context.Context, reports []synclog.Report) error {
 	if s.closed {
 		s.sendMu.RUnlock()
 		return ErrSpoolClosed
+	}
+	if size > s.maxBytes {
+		s.sendMu.RUnlock()
+		return fmt.Errorf("%w: %d bytes, the spool holds %d (--spool-max-bytes)", ErrEntryTooLarge, size, s.maxBytes)
 	}
 	s.mu.Lock()
 	if s.bytes+s.reserved+size > s.maxBytes {

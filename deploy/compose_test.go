@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -21,6 +20,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 	"gopkg.in/yaml.v3"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // root is the repository's root, seen from this package's directory.
@@ -53,7 +54,7 @@ func loadProject(t *testing.T, env map[string]string, profiles ...string) (*type
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cli.ProjectFromOptions(context.Background(), opts)
+	return opts.LoadProject(context.Background())
 }
 
 // project loads the compose file with testEnv and the demo profile.
@@ -208,7 +209,7 @@ func TestGenEnvFeedsCompose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := cli.ProjectFromOptions(context.Background(), opts)
+	p, err := opts.LoadProject(context.Background())
 	if err != nil {
 		t.Fatalf("compose with the generated .env: %v", err)
 	}
@@ -820,17 +821,7 @@ func TestDockerfile(t *testing.T) {
 // TestStaticBuild builds syncwatch as the Dockerfile does, without cgo,
 // and checks the binary runs and knows its health check.
 func TestStaticBuild(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), "syncwatch")
-	build := exec.Command(goTool, "build", "-trimpath", "-o", bin, "./cmd/syncwatch")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("CGO_ENABLED=0 go build ./cmd/syncwatch: %v\n%s", err, out)
-	}
+	bin := testutil.BuildSyncwatch(t, t.TempDir(), "CGO_ENABLED=0")
 	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil {
 		t.Fatalf("syncwatch version: %v\n%s", err, out)
 	}
@@ -852,10 +843,7 @@ func TestStaticBuild(t *testing.T) {
 // promtool (Debian's, which scripts/install-deps.sh installs), with the
 // rule files found where the compose file mounts them.
 func TestPrometheusConfigValid(t *testing.T) {
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool is not installed: run scripts/install-deps.sh (make test does)")
-	}
+	promtool := testutil.Tool(t, "promtool")
 	b, err := os.ReadFile(filepath.Join(root, "deploy", "prometheus", "prometheus.yml"))
 	if err != nil {
 		t.Fatal(err)

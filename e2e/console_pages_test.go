@@ -19,6 +19,7 @@ import (
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/internal/apptest"
 	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/internal/testutil/fakequery"
 	"github.com/syncwatch/syncwatch/web/api"
 	"github.com/syncwatch/syncwatch/web/ui"
 
@@ -1020,7 +1021,7 @@ func testConsoleReadOnly(t *testing.T, f *consoleFixture) {
 // TestConsoleOpen covers a server without tokens: the console needs no
 // login, and a failing store is reported without its details.
 func TestConsoleOpen(t *testing.T) {
-	q := &testutil.FakeQuerier{}
+	q := &fakequery.Querier{}
 	env := apptest.New(t, apptest.Options{Query: q, Console: &ui.Config{}})
 	b := newBrowser(t, env.Handler())
 	doc := b.page("/ui/", http.StatusOK)
@@ -1042,7 +1043,7 @@ func TestConsoleOpen(t *testing.T) {
 		b.page(p, map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[strings.HasPrefix(p, "/ui/runs/")])
 	}
 
-	env2 := apptest.New(t, apptest.Options{Query: &testutil.FakeQuerier{Err: errors.New("code: 241, memory limit exceeded")}, Console: &ui.Config{}})
+	env2 := apptest.New(t, apptest.Options{Query: &fakequery.Querier{Err: errors.New("code: 241, memory limit exceeded")}, Console: &ui.Config{}})
 	b2 := newBrowser(t, env2.Handler())
 	for _, p := range consolePages {
 		w := b2.get(p, http.StatusInternalServerError)

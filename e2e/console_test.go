@@ -26,6 +26,7 @@ import (
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/internal/apptest"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web/ui"
 )
@@ -84,7 +85,7 @@ func serve(t *testing.T) *httptest.Server {
 	t.Helper()
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
-	log.SetOutput(testWriter{t})
+	log.SetOutput(testutil.LogWriter{T: t})
 	store := apptest.NewRealStore(t)
 	dir := t.TempDir()
 	spool, err := collector.OpenSpool(filepath.Join(dir, "spool"), 64<<20, log)
@@ -133,13 +134,6 @@ func serve(t *testing.T) *httptest.Server {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return ts
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // seed reports a day of runs through the ingest API.

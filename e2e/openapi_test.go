@@ -13,6 +13,7 @@ import (
 	"github.com/syncwatch/syncwatch/internal/apptest"
 	"github.com/syncwatch/syncwatch/internal/apptest/contract"
 	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/internal/testutil/fakequery"
 	"github.com/syncwatch/syncwatch/web"
 	"gopkg.in/yaml.v3"
 )
@@ -47,7 +48,7 @@ var ginParam = regexp.MustCompile(`:([A-Za-z_]+)`)
 // TestOpenAPIDescribesEveryRoute compares the routes the server serves
 // with the operations of the document, both ways.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
-	env := apptest.New(t, apptest.Options{Query: &testutil.FakeQuerier{}})
+	env := apptest.New(t, apptest.Options{Query: &fakequery.Querier{}})
 	var served []string
 	for _, r := range env.Service.Engine().Routes() {
 		served = append(served, r.Method+" "+ginParam.ReplaceAllString(r.Path, "{$1}"))
@@ -136,11 +137,23 @@ func TestOpenAPIOperationsEndpoints(t *testing.T) {
 		})
 	}
 	t.Run("spool full", func(t *testing.T) {
-		env := apptest.New(t, apptest.Options{SpoolBytes: 1})
+		probe := apptest.New(t, apptest.Options{})
+		probe.Post(testutil.Report("oa-probe"))
+		entry := probe.Spool.Stats().Bytes
+		env := apptest.New(t, apptest.Options{SpoolBytes: entry + entry/2})
+		env.Post(testutil.Report("oa-first"))
 		w := contract.Call(t, env.Handler(), "POST", "/api/v1/runs", contract.Options{
 			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(testutil.Report("oa-full"))})
 		if w.Code != http.StatusServiceUnavailable {
 			t.Errorf("%d, want 503: %s", w.Code, w.Body.String())
+		}
+	})
+	t.Run("larger than the spool", func(t *testing.T) {
+		env := apptest.New(t, apptest.Options{SpoolBytes: 1})
+		w := contract.Call(t, env.Handler(), "POST", "/api/v1/runs", contract.Options{
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(testutil.Report("oa-huge"))})
+		if w.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("%d, want 413: %s", w.Code, w.Body.String())
 		}
 	})
 	t.Run("rate limited", func(t *testing.T) {

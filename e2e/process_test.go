@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/internal/apptest"
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/web"
 )
@@ -31,7 +32,7 @@ type child struct {
 	cmd     *exec.Cmd
 	url     string
 	dataDir string
-	logs    *testutil.LockedBuffer
+	logs    *testutil.Buffer
 	done    chan struct{}
 	err     error // the result of Wait, once done is closed
 }
@@ -62,10 +63,10 @@ func childEnv() []string {
 // and waits until it answers /healthz.
 func startServe(t testing.TB, dataDir string, flags ...string) *child {
 	t.Helper()
-	bin := testutil.SyncwatchBinary(t)
+	bin := apptest.SyncwatchBinary(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	args := append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--libchdb", testutil.LibchdbPath(t), "--log-format", "json"}, flags...)
-	c := &child{t: t, url: "http://" + addr, dataDir: dataDir, logs: &testutil.LockedBuffer{}, done: make(chan struct{})}
+	args := append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--libchdb", apptest.Libchdb(t), "--log-format", "json"}, flags...)
+	c := &child{t: t, url: "http://" + addr, dataDir: dataDir, logs: &testutil.Buffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(bin, args...)
 	c.cmd.Env = childEnv()
 	c.cmd.Stdout = c.logs

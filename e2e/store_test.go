@@ -91,8 +91,8 @@ func inspectDataDir(t testing.TB, dataDir string) storeSnapshot {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), apptest.VerifyEnv+"="+dataDir, "SYNCWATCH_LIBCHDB="+testutil.LibchdbPath(t))
-	var stderr testutil.LockedBuffer
+	cmd.Env = append(os.Environ(), apptest.VerifyEnv+"="+dataDir, "SYNCWATCH_LIBCHDB="+apptest.Libchdb(t))
+	var stderr testutil.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {

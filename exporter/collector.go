@@ -4,13 +4,14 @@
 // success ratios, durations, error frequencies and the latest activity of
 // every source and sync type over all replicas.
 //
-// The ClickHouse-backed values are cached (Config.CacheTTL) and refreshed
-// by one query set at a time, whatever the number of concurrent scrapes.
-// A scrape waits for a refresh no longer than its scrape timeout allows
-// (Collector.WrapHandler reads Prometheus's
-// X-Prometheus-Scrape-Timeout-Seconds header); when the refresh fails or is
-// late it serves the cached values, marked by
-// syncwatch_exporter_scrape_success 0.
+// The ClickHouse-backed values are read by scrapers, one per query of the
+// Source (type states, window stats), cached (Config.CacheTTL) and
+// refreshed by one refresh at a time, whatever the number of concurrent
+// scrapes. A scrape waits for a refresh no longer than its scrape timeout
+// allows (Collector.WrapHandler reads Prometheus's
+// X-Prometheus-Scrape-Timeout-Seconds header); when a scraper fails or the
+// refresh is late it serves that scraper's cached values, marked by
+// syncwatch_exporter_scrape_success{scraper="..."} 0.
 //
 // The package owns the interface it needs of storage (Source) and imports
 // nothing of syncwatch but synclog.
@@ -20,17 +21,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sync/singleflight"
-
-	"github.com/syncwatch/syncwatch/synclog"
 )
 
 // Defaults of Config.
@@ -140,10 +136,10 @@ func (c *Config) defaults() error {
 
 // Collector is the ClickHouse-backed prometheus.Collector.
 type Collector struct {
-	src   Source
-	cfg   Config
-	types map[string]bool
-	d     descs
+	cfg      Config
+	types    map[string]bool
+	d        *descs
+	scrapers []scraper
 	// static are the configuration metrics, the same at every scrape.
 	static    []prometheus.Metric
 	refreshes *prometheus.CounterVec
@@ -155,14 +151,14 @@ type Collector struct {
 
 // cacheState is what the last refreshes left.
 type cacheState struct {
-	// snap is the result of the last successful refresh; nil before one.
-	snap *snapshot
-	// err is the error of the last refresh; nil when it succeeded.
-	err error
-	// attemptEnd and attemptDur are when the last refresh ended and how
-	// long it took.
+	// parts holds each scraper's outcome, in the order of
+	// Collector.scrapers; a refresh replaces the slice, never its
+	// elements, so a copy of cacheState may be read unlocked.
+	parts []scrapedPart
+	// pairs are the pairs of the last good type-state scrape.
+	pairs map[pairKey]bool
+	// attemptEnd is when the last refresh ended.
 	attemptEnd time.Time
-	attemptDur time.Duration
 	// inflight is when the running refresh started; zero when none runs.
 	inflight time.Time
 	// late is set when a scrape stopped waiting for the running refresh
@@ -172,11 +168,34 @@ type cacheState struct {
 	failing bool
 }
 
-// snapshot is the outcome of one successful refresh.
-type snapshot struct {
-	done    time.Time
+// scrapedPart is one scraper's share of the cache.
+type scrapedPart struct {
+	// done is when the last good scrape's refresh ended; zero before one.
+	done time.Time
+	// metrics and folded (the sources it published as "other") are those
+	// of the last good scrape.
 	metrics []prometheus.Metric
-	folded  int
+	folded  map[string]bool
+	// err is the error of the last scrape; nil when it succeeded.
+	err error
+	// dur is how long the last scrape took.
+	dur time.Duration
+}
+
+// servable reports whether p has values young enough to serve at now.
+func (p scrapedPart) servable(now time.Time, maxStaleness time.Duration) bool {
+	return !p.done.IsZero() && now.Sub(p.done) <= maxStaleness
+}
+
+// errs joins the errors of the last scrapes; nil when all succeeded.
+func (st *cacheState) errs() error {
+	var errs []error
+	for _, p := range st.parts {
+		if p.err != nil {
+			errs = append(errs, p.err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 type descs struct {
@@ -187,13 +206,13 @@ type descs struct {
 	expectedInterval, maxRuntime                                           *prometheus.Desc
 }
 
-func newDescs() descs {
+func newDescs() *descs {
 	st := []string{"source", "sync_type"}
 	win := []string{"source", "sync_type", "window"}
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
-	return descs{
+	return &descs{
 		windowRuns:          d("syncwatch_window_runs", "Runs started in the window, by source, sync type and latest status.", []string{"source", "sync_type", "status", "window"}),
 		windowSuccessRatio:  d("syncwatch_window_success_ratio", "Successful runs over terminal runs (success, failed, partial) started in the window; absent without a terminal run.", win),
 		windowRecordRatio:   d("syncwatch_window_record_success_ratio", "Sum of success_count over sum of total_count of the terminal runs started in the window; absent without records.", win),
@@ -205,8 +224,8 @@ func newDescs() descs {
 		inProgress:          d("syncwatch_runs_in_progress", "Runs whose latest status is pending or processing, among those started in the lookback (default 7 days).", st),
 		oldestInProgress:    d("syncwatch_oldest_in_progress_start_timestamp_seconds", "Start of the oldest run in progress (Unix time); absent when none.", st),
 		consecutiveFails:    d("syncwatch_consecutive_failures", "Most recent terminal runs, by start time, that failed, back to the last success or partial run (within the lookback); 0 when the latest terminal run did not fail.", st),
-		scrapeDuration:      d("syncwatch_exporter_scrape_duration_seconds", "Duration of the ClickHouse queries behind the served values: of the last refresh, or how long the running one has taken when it is late.", nil),
-		scrapeSuccess:       d("syncwatch_exporter_scrape_success", "1 when the ClickHouse-backed values are fresh; 0 when the last refresh failed or did not finish within the scrape timeout (cached values, or none, are served).", nil),
+		scrapeDuration:      d("syncwatch_exporter_scrape_duration_seconds", "Duration of the ClickHouse queries behind the served values: of the last refresh, or how long the running one has taken when it is late.", []string{"scraper"}),
+		scrapeSuccess:       d("syncwatch_exporter_scrape_success", "1 when the ClickHouse-backed values are fresh; 0 when the last refresh failed or did not finish within the scrape timeout (cached values, or none, are served).", []string{"scraper"}),
 		cacheAge:            d("syncwatch_exporter_cache_age_seconds", "Age of the served ClickHouse-backed values; absent before the first successful refresh.", nil),
 		foldedSources:       d("syncwatch_exporter_folded_sources", "Distinct sources beyond the source cap whose runs are published under source=\"other\".", nil),
 		expectedInterval:    d("syncwatch_expected_interval_seconds", "Configured: how often a sync type should succeed; absent for types not run on a schedule.", []string{"sync_type"}),
@@ -214,7 +233,7 @@ func newDescs() descs {
 	}
 }
 
-func (d descs) all() []*prometheus.Desc {
+func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		d.windowRuns, d.windowSuccessRatio, d.windowRecordRatio, d.windowErrorsPerHour, d.windowDuration, d.windowDurationAvg,
 		d.lastSuccess, d.lastRun, d.inProgress, d.oldestInProgress, d.consecutiveFails,
@@ -231,11 +250,17 @@ func New(src Source, cfg Config, reg prometheus.Registerer) (*Collector, error) 
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	d := newDescs()
 	c := &Collector{
-		src:   src,
 		cfg:   cfg,
 		types: make(map[string]bool, len(cfg.SyncTypes)),
-		d:     newDescs(),
+		d:     d,
+		// type_states first: it admits sources in the order they first
+		// ran, and window_stats publishes zeros for the pairs it found.
+		scrapers: []scraper{
+			typeStateScraper{src: src, lookback: cfg.Lookback, d: d},
+			windowScraper{src: src, windows: cfg.Windows, d: d},
+		},
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncwatch_exporter_refreshes_total",
 			Help: "Refreshes of the ClickHouse-backed values (one query set each), by result: success or error.",
@@ -282,27 +307,44 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		c.group.DoChan(refreshKey, c.refresh) // buffered; nobody waits
 	}
 
-	// Fresh means what scrape_success documents: values exist, the last
-	// refresh succeeded, and no refresh is late: a scrape gave up waiting
-	// for it, or it has run longer than a scrape waits by default. Not the
-	// age against CacheTTL: a scrape whose wrapper found the cache fresh
+	// Fresh means what scrape_success documents: the scraper's values
+	// exist, its last scrape succeeded, and no refresh is late: a scrape
+	// gave up waiting for it, or it has run longer than a scrape waits by
+	// default. Not the age against CacheTTL: a scrape whose wrapper found the cache fresh
 	// may gather it a moment after the TTL ran out, which with scrapes
 	// every TTL happens about every other time, and nothing failed then.
 	late := st.late || (!st.inflight.IsZero() && now.Sub(st.inflight) >= c.cfg.ScrapeTimeout)
-	fresh := st.snap != nil && st.err == nil && !late && now.Sub(st.snap.done) <= c.cfg.MaxStaleness
-	if st.snap != nil && now.Sub(st.snap.done) <= c.cfg.MaxStaleness {
-		for _, m := range st.snap.metrics {
-			ch <- m
+	var oldest time.Time
+	folded := map[string]bool{}
+	for i, sc := range c.scrapers {
+		var p scrapedPart
+		if i < len(st.parts) {
+			p = st.parts[i]
 		}
-		ch <- prometheus.MustNewConstMetric(c.d.cacheAge, prometheus.GaugeValue, max(0, now.Sub(st.snap.done).Seconds()))
-		ch <- prometheus.MustNewConstMetric(c.d.foldedSources, prometheus.GaugeValue, float64(st.snap.folded))
+		servable := p.servable(now, c.cfg.MaxStaleness)
+		if servable {
+			for _, m := range p.metrics {
+				ch <- m
+			}
+			for s := range p.folded {
+				folded[s] = true
+			}
+			if oldest.IsZero() || p.done.Before(oldest) {
+				oldest = p.done
+			}
+		}
+		fresh := servable && p.err == nil && !late
+		dur := p.dur
+		if !st.inflight.IsZero() && now.Sub(st.inflight) > dur && !fresh {
+			dur = now.Sub(st.inflight)
+		}
+		ch <- prometheus.MustNewConstMetric(c.d.scrapeDuration, prometheus.GaugeValue, dur.Seconds(), sc.name())
+		ch <- prometheus.MustNewConstMetric(c.d.scrapeSuccess, prometheus.GaugeValue, boolFloat(fresh), sc.name())
 	}
-	dur := st.attemptDur
-	if !st.inflight.IsZero() && now.Sub(st.inflight) > dur && !fresh {
-		dur = now.Sub(st.inflight)
+	if !oldest.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.d.cacheAge, prometheus.GaugeValue, max(0, now.Sub(oldest).Seconds()))
+		ch <- prometheus.MustNewConstMetric(c.d.foldedSources, prometheus.GaugeValue, float64(len(folded)))
 	}
-	ch <- prometheus.MustNewConstMetric(c.d.scrapeDuration, prometheus.GaugeValue, dur.Seconds())
-	ch <- prometheus.MustNewConstMetric(c.d.scrapeSuccess, prometheus.GaugeValue, boolFloat(fresh))
 	for _, m := range c.static {
 		ch <- m
 	}
@@ -324,10 +366,10 @@ func (c *Collector) needsRefresh(now time.Time) bool {
 	switch {
 	case st.attemptEnd.IsZero():
 		return true
-	case st.err != nil:
+	case st.errs() != nil:
 		return now.Sub(st.attemptEnd) >= c.cfg.RetryInterval
 	default:
-		return now.Sub(st.snap.done) >= c.cfg.CacheTTL
+		return now.Sub(st.attemptEnd) >= c.cfg.CacheTTL
 	}
 }
 
@@ -339,7 +381,7 @@ func (c *Collector) needsRefresh(now time.Time) bool {
 func (c *Collector) Refresh(ctx context.Context) error {
 	c.mu.Lock()
 	due := !c.cache.inflight.IsZero() || c.needsRefresh(c.cfg.Now())
-	err := c.cache.err
+	err := c.cache.errs()
 	c.mu.Unlock()
 	if !due {
 		return err
@@ -357,33 +399,54 @@ func (c *Collector) Refresh(ctx context.Context) error {
 	}
 }
 
-// refresh runs one query set unless another refresh made the cache fresh
-// in the meantime. Only one runs at a time (singleflight).
+// refresh runs every scraper unless another refresh made the cache fresh
+// in the meantime. Only one runs at a time (singleflight). It fails when a
+// scraper fails; the others' values are replaced all the same.
 func (c *Collector) refresh() (any, error) {
 	start := c.cfg.Now()
 	c.mu.Lock()
 	if !c.needsRefresh(start) {
-		err := c.cache.err
+		err := c.cache.errs()
 		c.mu.Unlock()
 		return nil, err
 	}
 	c.cache.inflight = start
+	run := &scrapeRun{now: start, types: c.types, limiter: c.cfg.Limiter, pairs: c.cache.pairs}
 	c.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RefreshTimeout)
 	defer cancel()
-	snap, err := c.query(ctx, start)
+	results := make([]scrapedPart, len(c.scrapers))
+	for i, sc := range c.scrapers {
+		begin := c.cfg.Now()
+		run.folded = map[string]bool{}
+		metrics, err := sc.scrape(ctx, run)
+		results[i] = scrapedPart{metrics: metrics, folded: run.folded, err: err, dur: c.cfg.Now().Sub(begin)}
+		if err != nil {
+			results[i].err = fmt.Errorf("scraper %s: %w", sc.name(), err)
+		}
+	}
 	end := c.cfg.Now()
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := &c.cache
+	parts := make([]scrapedPart, len(c.scrapers))
+	copy(parts, st.parts)
+	for i, r := range results {
+		if r.err != nil {
+			parts[i].err, parts[i].dur = r.err, r.dur
+			continue
+		}
+		r.done = end
+		parts[i] = r
+	}
+	st.parts = parts
+	st.pairs = run.pairs
 	st.inflight = time.Time{}
 	st.late = false
 	st.attemptEnd = end
-	st.attemptDur = end.Sub(start)
-	st.err = err
-	if err != nil {
+	if err := st.errs(); err != nil {
 		c.refreshes.WithLabelValues("error").Inc()
 		entry := c.cfg.Log.WithError(err).WithField("component", "exporter")
 		if !st.failing {
@@ -399,203 +462,7 @@ func (c *Collector) refresh() (any, error) {
 		c.cfg.Log.WithField("component", "exporter").Info("metrics refresh from ClickHouse works again")
 	}
 	st.failing = false
-	snap.done = end
-	st.snap = snap
 	return nil, nil
-}
-
-// pairKey identifies a source and sync type after folding.
-type pairKey struct{ source, syncType string }
-
-func (k pairKey) less(o pairKey) int {
-	if c := strings.Compare(k.source, o.source); c != 0 {
-		return c
-	}
-	return strings.Compare(k.syncType, o.syncType)
-}
-
-// query reads ClickHouse and builds the metrics of one snapshot.
-func (c *Collector) query(ctx context.Context, now time.Time) (*snapshot, error) {
-	states, err := c.src.TypeStates(ctx, now.Add(-c.cfg.Lookback))
-	if err != nil {
-		return nil, fmt.Errorf("type states: %w", err)
-	}
-	// Admit sources in the order they first ran, so that which sources
-	// keep their name does not depend on the order of queries.
-	slices.SortFunc(states, func(a, b TypeState) int {
-		if c := a.FirstRun.Compare(b.FirstRun); c != 0 {
-			return c
-		}
-		return pairKey{a.Source, a.SyncType}.less(pairKey{b.Source, b.SyncType})
-	})
-	foldedSet := map[string]bool{}
-	label := func(source string) string {
-		l, folded := c.cfg.Limiter.Label(source)
-		if folded {
-			foldedSet[source] = true
-		}
-		return l
-	}
-	merged := map[pairKey]*TypeState{}
-	for _, s := range states {
-		if !c.types[s.SyncType] {
-			continue
-		}
-		k := pairKey{label(s.Source), s.SyncType}
-		if m, ok := merged[k]; ok {
-			mergeState(m, s)
-			continue
-		}
-		s.Source = k.source
-		merged[k] = &s
-	}
-
-	snap := &snapshot{}
-	add := func(desc *prometheus.Desc, v float64, labels ...string) {
-		snap.metrics = append(snap.metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, labels...))
-	}
-	for _, w := range c.cfg.Windows {
-		q := WindowQuery{Since: now.Add(-w), Until: now}
-		if c.cfg.Limiter.Full() {
-			q.Sources = c.cfg.Limiter.Kept()
-		}
-		rows, err := c.src.WindowStats(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("window %s: %w", windowLabel(w), err)
-		}
-		stats := map[pairKey]*WindowStat{}
-		for _, r := range rows {
-			if !c.types[r.SyncType] {
-				continue
-			}
-			k := pairKey{label(r.Source), r.SyncType}
-			if m, ok := stats[k]; ok {
-				mergeWindow(m, r)
-				continue
-			}
-			r.Source = k.source
-			stats[k] = &r
-		}
-		keys := make([]pairKey, 0, len(merged)+len(stats))
-		for k := range merged {
-			keys = append(keys, k)
-		}
-		for k := range stats {
-			if _, ok := merged[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		slices.SortFunc(keys, pairKey.less)
-		wl := windowLabel(w)
-		hours := w.Hours()
-		for _, k := range keys {
-			var s WindowStat
-			if p := stats[k]; p != nil {
-				s = *p
-			}
-			for _, st := range []struct {
-				status synclog.Status
-				n      uint64
-			}{
-				{synclog.StatusPending, s.Pending}, {synclog.StatusProcessing, s.Processing},
-				{synclog.StatusSuccess, s.Success}, {synclog.StatusFailed, s.Failed}, {synclog.StatusPartial, s.Partial},
-			} {
-				add(c.d.windowRuns, float64(st.n), k.source, k.syncType, string(st.status), wl)
-			}
-			add(c.d.windowErrorsPerHour, float64(s.Failed+s.Partial)/hours, k.source, k.syncType, wl)
-			if t := s.Terminal(); t > 0 {
-				add(c.d.windowSuccessRatio, float64(s.Success)/float64(t), k.source, k.syncType, wl)
-			}
-			if s.RecordsTotal > 0 {
-				add(c.d.windowRecordRatio, float64(s.RecordsSuccess)/float64(s.RecordsTotal), k.source, k.syncType, wl)
-			}
-			if s.Durations > 0 && !math.IsNaN(s.DurationAvg) {
-				// A summary, so that the quantile label is where
-				// Prometheus's conventions expect it.
-				sum := s.DurationAvg * float64(s.Durations)
-				quantiles := map[float64]float64{0.5: s.DurationP50, 0.95: s.DurationP95, 0.99: s.DurationP99}
-				snap.metrics = append(snap.metrics, prometheus.MustNewConstSummary(c.d.windowDuration, s.Durations, sum, quantiles, k.source, k.syncType, wl))
-				add(c.d.windowDurationAvg, s.DurationAvg, k.source, k.syncType, wl)
-			}
-		}
-	}
-	for k, s := range merged {
-		if !s.LastRun.IsZero() {
-			add(c.d.lastRun, unixSeconds(s.LastRun), k.source, k.syncType)
-		}
-		if !s.LastSuccess.IsZero() {
-			add(c.d.lastSuccess, unixSeconds(s.LastSuccess), k.source, k.syncType)
-		}
-		add(c.d.inProgress, float64(s.InProgress), k.source, k.syncType)
-		if s.InProgress > 0 && !s.OldestInProgress.IsZero() {
-			add(c.d.oldestInProgress, unixSeconds(s.OldestInProgress), k.source, k.syncType)
-		}
-		add(c.d.consecutiveFails, float64(s.ConsecutiveFailures), k.source, k.syncType)
-	}
-	snap.folded = len(foldedSet)
-	return snap, nil
-}
-
-func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
-
-// mergeState folds s into m, both under the same label: the latest
-// activity wins, runs in progress add up and the longest failure streak
-// stands for the group.
-func mergeState(m *TypeState, s TypeState) {
-	if m.FirstRun.IsZero() || (!s.FirstRun.IsZero() && s.FirstRun.Before(m.FirstRun)) {
-		m.FirstRun = s.FirstRun
-	}
-	if s.LastRun.After(m.LastRun) {
-		m.LastRun = s.LastRun
-	}
-	if s.LastSuccess.After(m.LastSuccess) {
-		m.LastSuccess = s.LastSuccess
-	}
-	if !s.OldestInProgress.IsZero() && (m.OldestInProgress.IsZero() || s.OldestInProgress.Before(m.OldestInProgress)) {
-		m.OldestInProgress = s.OldestInProgress
-	}
-	m.InProgress += s.InProgress
-	m.ConsecutiveFailures = max(m.ConsecutiveFailures, s.ConsecutiveFailures)
-}
-
-// mergeWindow folds r into m. Counts add up and the average is weighted;
-// quantiles of a union cannot be derived from the parts, so the largest
-// stands for the group (an upper bound). Sources are folded in ClickHouse,
-// exactly, whenever the limiter is full before the window is read; this
-// serves a source first seen between the queries of one refresh.
-func mergeWindow(m *WindowStat, r WindowStat) {
-	if n := m.Durations + r.Durations; n > 0 {
-		m.DurationAvg = (avgOrZero(m) + avgOrZero(&r)) / float64(n)
-		m.DurationP50 = maxQuantile(m.DurationP50, m.Durations, r.DurationP50, r.Durations)
-		m.DurationP95 = maxQuantile(m.DurationP95, m.Durations, r.DurationP95, r.Durations)
-		m.DurationP99 = maxQuantile(m.DurationP99, m.Durations, r.DurationP99, r.Durations)
-	}
-	m.Durations += r.Durations
-	m.Pending += r.Pending
-	m.Processing += r.Processing
-	m.Success += r.Success
-	m.Failed += r.Failed
-	m.Partial += r.Partial
-	m.RecordsTotal += r.RecordsTotal
-	m.RecordsSuccess += r.RecordsSuccess
-}
-
-// avgOrZero is the sum of durations behind w's average.
-func avgOrZero(w *WindowStat) float64 {
-	if w.Durations == 0 || math.IsNaN(w.DurationAvg) {
-		return 0
-	}
-	return w.DurationAvg * float64(w.Durations)
-}
-
-func maxQuantile(a float64, na uint64, b float64, nb uint64) float64 {
-	switch {
-	case na == 0:
-		return b
-	case nb == 0:
-		return a
-	}
-	return max(a, b)
 }
 
 // Status is the state of the collector's cache, for health reports.
@@ -610,10 +477,18 @@ type Status struct {
 func (c *Collector) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// The values are as old as the oldest scraper's; none are complete
+	// before every scraper has succeeded once.
 	var s Status
-	if c.cache.snap != nil {
-		s.LastSuccess = c.cache.snap.done
+	for i := range c.scrapers {
+		if i >= len(c.cache.parts) || c.cache.parts[i].done.IsZero() {
+			s.LastSuccess = time.Time{}
+			break
+		}
+		if d := c.cache.parts[i].done; s.LastSuccess.IsZero() || d.Before(s.LastSuccess) {
+			s.LastSuccess = d
+		}
 	}
-	s.LastError = c.cache.err
+	s.LastError = c.cache.errs()
 	return s
 }

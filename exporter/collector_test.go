@@ -78,6 +78,12 @@ func handDataset() *exportertest.Dataset {
 
 var testTypes = []string{"stock", "order", "manual"}
 
+// scrapeSuccess is the text of syncwatch_exporter_scrape_success at v for
+// every scraper, whole lines (the family's HELP text starts with "1 when").
+func scrapeSuccess(v int) string {
+	return fmt.Sprintf("\nsyncwatch_exporter_scrape_success{scraper=\"type_states\"} %[1]d\nsyncwatch_exporter_scrape_success{scraper=\"window_stats\"} %[1]d\n", v)
+}
+
 // countingSource wraps a Source, counts its calls, and can delay or fail
 // them.
 type countingSource struct {
@@ -375,7 +381,8 @@ syncwatch_max_runtime_seconds{sync_type="order"} 300
 syncwatch_max_runtime_seconds{sync_type="stock"} 900
 # HELP syncwatch_exporter_scrape_success 1 when the ClickHouse-backed values are fresh; 0 when the last refresh failed or did not finish within the scrape timeout (cached values, or none, are served).
 # TYPE syncwatch_exporter_scrape_success gauge
-syncwatch_exporter_scrape_success 1
+syncwatch_exporter_scrape_success{scraper="type_states"} 1
+syncwatch_exporter_scrape_success{scraper="window_stats"} 1
 # HELP syncwatch_exporter_folded_sources Distinct sources beyond the source cap whose runs are published under source="other".
 # TYPE syncwatch_exporter_folded_sources gauge
 syncwatch_exporter_folded_sources 0
@@ -485,7 +492,7 @@ func TestCacheConcurrentScrapes(t *testing.T) {
 				body, _, err := f.scrapeErr(5 * time.Second)
 				if err != nil {
 					t.Error(err)
-				} else if !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 1\n") {
+				} else if !strings.Contains(body, scrapeSuccess(1)) {
 					t.Errorf("scrape without fresh values:\n%s", body)
 				}
 			})
@@ -534,7 +541,7 @@ func TestScrapeWhileSourceSlow(t *testing.T) {
 		t.Errorf("scrape took %v, over its timeout of %v", took, timeout)
 	}
 	for _, want := range []string{
-		"\nsyncwatch_exporter_scrape_success 0\n",
+		scrapeSuccess(0),
 		`syncwatch_runs_total{source="haier",status="success",sync_type="stock"} 1`,
 		`syncwatch_expected_interval_seconds{sync_type="stock"} 900`,
 	} {
@@ -545,7 +552,7 @@ func TestScrapeWhileSourceSlow(t *testing.T) {
 	if strings.Contains(body, "syncwatch_window_runs") {
 		t.Errorf("values served before any refresh finished:\n%s", body)
 	}
-	if !strings.Contains(body, "syncwatch_exporter_scrape_duration_seconds ") {
+	if !strings.Contains(body, `syncwatch_exporter_scrape_duration_seconds{scraper="window_stats"} `) {
 		t.Errorf("scrape lacks the scrape duration:\n%s", body)
 	}
 }
@@ -557,7 +564,7 @@ func TestScrapeWhileSourceSlow(t *testing.T) {
 func TestScrapeServesStale(t *testing.T) {
 	f := newFixture(t, handDataset(), nil)
 	body, _ := f.scrape(t, time.Second)
-	if !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 1\n") || !strings.Contains(body, "syncwatch_window_runs") {
+	if !strings.Contains(body, scrapeSuccess(1)) || !strings.Contains(body, "syncwatch_window_runs") {
 		t.Fatalf("first scrape:\n%s", body)
 	}
 
@@ -570,7 +577,7 @@ func TestScrapeServesStale(t *testing.T) {
 			if took > time.Second {
 				t.Errorf("scrape took %v", took)
 			}
-			for _, want := range []string{"\nsyncwatch_exporter_scrape_success 0\n", "syncwatch_window_runs{", "syncwatch_exporter_cache_age_seconds 15"} {
+			for _, want := range []string{scrapeSuccess(0), "syncwatch_window_runs{", "syncwatch_exporter_cache_age_seconds 15"} {
 				if !strings.Contains(body, want) {
 					t.Errorf("scrape lacks %q:\n%s", want, body)
 				}
@@ -593,7 +600,7 @@ func TestScrapeServesStale(t *testing.T) {
 		f.src.set(0, nil, nil)
 		f.clock.Add(exporter.DefaultRetryInterval)
 		body, _ := f.scrape(t, time.Second)
-		if !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 1\n") {
+		if !strings.Contains(body, scrapeSuccess(1)) {
 			t.Errorf("after recovery:\n%s", body)
 		}
 	})
@@ -607,7 +614,7 @@ func TestScrapeServesStale(t *testing.T) {
 		if took > 500*time.Millisecond {
 			t.Errorf("scrape took %v", took)
 		}
-		for _, want := range []string{"\nsyncwatch_exporter_scrape_success 0\n", `syncwatch_consecutive_failures{source="haier",sync_type="stock"} 2`} {
+		for _, want := range []string{scrapeSuccess(0), `syncwatch_consecutive_failures{source="haier",sync_type="stock"} 2`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("scrape lacks %q:\n%s", want, body)
 			}
@@ -618,7 +625,7 @@ func TestScrapeServesStale(t *testing.T) {
 		if strings.Contains(body, "syncwatch_window_runs") || strings.Contains(body, "syncwatch_exporter_cache_age_seconds") {
 			t.Errorf("values older than the staleness limit served:\n%s", body)
 		}
-		if !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 0\n") {
+		if !strings.Contains(body, scrapeSuccess(0)) {
 			t.Errorf("scrape lacks scrape_success 0:\n%s", body)
 		}
 	})

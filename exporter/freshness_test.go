@@ -40,8 +40,7 @@ func TestScrapeSuccessAtTheTTLBoundary(t *testing.T) {
 
 	f.clock.Add(exporter.DefaultCacheTTL - time.Millisecond)
 	body := scrape(2 * time.Millisecond)
-	// Whole lines: the HELP text of scrape_success starts with "1 when".
-	for _, want := range []string{"\nsyncwatch_exporter_scrape_success 1\n", "\n" + `syncwatch_consecutive_failures{source="haier",sync_type="stock"} 2` + "\n"} {
+	for _, want := range []string{scrapeSuccess(1), "\n" + `syncwatch_consecutive_failures{source="haier",sync_type="stock"} 2` + "\n"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("scrape at the TTL boundary lacks %q:\n%s", want, body)
 		}
@@ -50,7 +49,7 @@ func TestScrapeSuccessAtTheTTLBoundary(t *testing.T) {
 	// The scrape that follows refreshes (once the refresh the boundary
 	// scrape may have started in the background is done) and is fresh too.
 	f.clock.Add(exporter.DefaultCacheTTL)
-	if body := scrape(0); !strings.Contains(body, "\nsyncwatch_exporter_scrape_success 1\n") {
+	if body := scrape(0); !strings.Contains(body, scrapeSuccess(1)) {
 		t.Errorf("next scrape:\n%s", body)
 	}
 }

@@ -18,24 +18,11 @@ import (
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
 var testDBSeq atomic.Int64
-
-// libchdbPath returns the libchdb the tests run on; the test fails when it
-// is missing (make test fetches it).
-func libchdbPath(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("SYNCWATCH_LIBCHDB")
-	if p == "" {
-		p = clickhouse.DefaultLibchdbPath()
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("libchdb is missing at %s: run scripts/fetch-libchdb.sh (make test does): %v", p, err)
-	}
-	return p
-}
 
 // quietLogger discards everything below errors.
 func quietLogger() *logrus.Logger {
@@ -52,7 +39,7 @@ func newTestStore(t testing.TB) *clickhouse.Store {
 	defer cancel()
 	s, err := clickhouse.Open(ctx, clickhouse.Config{
 		DataDir:     testDataDir,
-		LibchdbPath: libchdbPath(t),
+		LibchdbPath: testutil.Libchdb(t, clickhouse.DefaultLibchdbPath()),
 		Database:    fmt.Sprintf("g%d_%d", os.Getpid(), testDBSeq.Add(1)),
 		PoolSize:    2,
 	}, quietLogger())

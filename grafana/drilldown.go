@@ -68,13 +68,13 @@ var statusOrder = []string{"pending", "processing", "success", "failed", "partia
 // recent failed and partial runs with their messages and a link to each in
 // the console, the top error groups, the last run and success, and the
 // runs in progress.
-func Drilldown(th Thresholds) (dashboard.Dashboard, error) {
+func Drilldown(th Thresholds) (Model, error) {
 	statusDefault := dashboard.VariableOption{
 		Selected: cog.ToPtr(true),
 		Text:     dashboard.StringOrArrayOfString{ArrayOfString: []string{"failed", "partial"}},
 		Value:    dashboard.StringOrArrayOfString{ArrayOfString: []string{"failed", "partial"}},
 	}
-	b := dashboard.NewDashboardBuilder("syncwatch: sync drill-down").
+	b := newModelBuilder("syncwatch: sync drill-down").
 		Uid(DrilldownUID).
 		Description("The runs of the chosen sync types and sources, from ClickHouse: failure and success ratios, durations, records, the run timeline, recent failed and partial runs with their error messages, the top error groups, and runs in progress. Alert notifications open it with the sync type and source preselected.").
 		Tags([]string{Tag, "drilldown"}).

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
-	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 )
 
@@ -79,12 +78,12 @@ func TestDashboardsLoadStrictly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var strict dashboard.Dashboard
+		var strict Model
 		if err := sdkError(strict.UnmarshalJSONStrict(raw)); err != nil {
 			t.Errorf("%s: strict decoding: %v", f, err)
 			continue
 		}
-		var d dashboard.Dashboard
+		var d Model
 		if err := json.Unmarshal(raw, &d); err != nil {
 			t.Errorf("%s: %v", f, err)
 			continue
@@ -145,7 +144,7 @@ func TestDashboardsLoadStrictly(t *testing.T) {
 			if bad == string(raw) {
 				t.Fatalf("%s: nothing to mutate at %s", f, mutation.from)
 			}
-			var d2 dashboard.Dashboard
+			var d2 Model
 			if err := sdkError(d2.UnmarshalJSONStrict([]byte(bad))); err == nil {
 				t.Errorf("%s: the strict decoder accepts an unknown field (%s)", f, mutation.to)
 			}

@@ -19,8 +19,8 @@ const sel = `sync_type=~"$sync_type", source=~"$source"`
 // at a glance, from Prometheus. The figures of the last hour are the
 // ClickHouse-backed window gauges, de-duplicated by the recording rules,
 // so they agree with the alerts; rates come from the ingest counters.
-func Overview(th Thresholds) (dashboard.Dashboard, error) {
-	b := dashboard.NewDashboardBuilder("syncwatch: sync overview").
+func Overview(th Thresholds) (Model, error) {
+	b := newModelBuilder("syncwatch: sync overview").
 		Uid(OverviewUID).
 		Description("Every sync job watched by syncwatch: failure and success ratios, runs by status, error frequency, durations, records, silent and stuck jobs, failure streaks, firing alerts and syncwatch's own health. From Prometheus; thresholds are those of the alerting rules.").
 		Tags([]string{Tag, "overview"}).

@@ -17,8 +17,8 @@ const inst = `instance=~"$instance"`
 // Pipeline is the pipeline health dashboard (uid syncwatch-pipeline):
 // syncwatch's own ingest API, spool, batcher, ClickHouse inserts and
 // exporter, per instance, from Prometheus.
-func Pipeline(th Thresholds) (dashboard.Dashboard, error) {
-	b := dashboard.NewDashboardBuilder("syncwatch: pipeline health").
+func Pipeline(th Thresholds) (Model, error) {
+	b := newModelBuilder("syncwatch: pipeline health").
 		Uid(PipelineUID).
 		Description("syncwatch itself, per instance: reports received and rejected, HTTP traffic and latency, the durable spool, batches and inserts into ClickHouse, and the exporter that reads the metrics back. From Prometheus; thresholds are those of the alerting rules.").
 		Tags([]string{Tag, "pipeline"}).
@@ -135,9 +135,9 @@ func Pipeline(th Thresholds) (dashboard.Dashboard, error) {
 
 	b = b.WithRow(dashboard.NewRowBuilder("Exporter")).
 		WithPanel(graph("Exporter query duration",
-			"Duration of the ClickHouse queries behind the ClickHouse-backed metrics: of the last refresh, or of the running one when it is late. Refreshes slower than the scrape timeout serve cached values.",
+			"Duration of the ClickHouse queries behind the ClickHouse-backed metrics, by scraper: of the last refresh, or of the running one when it is late. Refreshes slower than the scrape timeout serve cached values.",
 			"s", "duration").
-			WithTarget(promRange("A", `syncwatch_exporter_scrape_duration_seconds{`+inst+`}`, "{{instance}}"))).
+			WithTarget(promRange("A", `syncwatch_exporter_scrape_duration_seconds{`+inst+`}`, "{{instance}} {{scraper}}"))).
 		WithPanel(graph("Exporter cache age",
 			"Age of the ClickHouse-backed values each instance serves; it stays below the cache TTL (15 s by default) while refreshes succeed.",
 			"s", "age").
@@ -150,9 +150,9 @@ func Pipeline(th Thresholds) (dashboard.Dashboard, error) {
 			OverrideByName("error", []dashboard.DynamicConfigValue{fixedColor("red")})).
 		WithPanel(statetimeline.NewPanelBuilder().
 			Title("Metrics from ClickHouse fresh").
-			Description("Whether each instance's ClickHouse-backed values are fresh (syncwatch_exporter_scrape_success). SyncwatchExporterScrapeFailing pages after 10 minutes of red: the sync alerts are blind meanwhile.").
+			Description("Whether each instance's ClickHouse-backed values are fresh, by scraper (syncwatch_exporter_scrape_success). SyncwatchExporterScrapeFailing pages after 10 minutes of red: the sync alerts are blind meanwhile.").
 			Datasource(PrometheusDatasource()).
-			WithTarget(promRange("A", `syncwatch_exporter_scrape_success{`+inst+`}`, "{{instance}}")).
+			WithTarget(promRange("A", `syncwatch_exporter_scrape_success{`+inst+`}`, "{{instance}} {{scraper}}")).
 			Unit("none").
 			Mappings(upDown("fresh", "stale")).
 			Thresholds(thresholds(colorCritical, step{1, colorOK})).

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +28,7 @@ import (
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/chsource"
 	"github.com/syncwatch/syncwatch/internal/app"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -132,33 +131,6 @@ func postReports(base string, reports []map[string]any) error {
 	return nil
 }
 
-// prometheusBinary returns Debian's Prometheus server; the test fails when
-// it is missing (scripts/install-deps.sh installs it).
-func prometheusBinary(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{"/usr/bin/prometheus"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("prometheus"); err == nil {
-		return p
-	}
-	t.Fatal("prometheus is not installed: run scripts/install-deps.sh (make test does)")
-	return ""
-}
-
-// freeAddr returns a loopback address with a free port.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // immediateRules copies the rule files of alerts/rules into dir with every
 // alert's `for:` removed, so that an alert whose condition holds fires at
 // the next evaluation.
@@ -200,7 +172,7 @@ func immediateRules(t *testing.T, dir string) []string {
 // returns the base URL of its API.
 func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
-	bin := prometheusBinary(t)
+	bin := testutil.Tool(t, "prometheus")
 	dir := t.TempDir()
 	rules := immediateRules(t, dir)
 	cfg := fmt.Sprintf(`global:
@@ -217,8 +189,8 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	listen := freeAddr(t)
-	var logs lockedBuffer
+	listen := testutil.FreeAddr(t)
+	var logs testutil.Buffer
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -237,24 +209,6 @@ scrape_configs:
 		}
 	})
 	return "http://" + listen
-}
-
-// lockedBuffer is a buffer that a process writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // instantQuery runs a PromQL query and returns how many series it

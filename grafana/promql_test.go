@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
@@ -195,7 +196,7 @@ func TestPrometheusQueriesParse(t *testing.T) {
 			name := vs.Name
 			if name == "" {
 				for _, m := range vs.LabelMatchers {
-					if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 						name = m.Value
 					}
 				}
@@ -213,7 +214,7 @@ func TestPrometheusQueriesParse(t *testing.T) {
 				return nil
 			}
 			for _, m := range vs.LabelMatchers {
-				if m.Name != labels.MetricName && !slices.Contains(known, m.Name) {
+				if m.Name != model.MetricNameLabel && !slices.Contains(known, m.Name) {
 					t.Errorf("%s: matches label %q of %s, which has only %s", where, m.Name, name, quote(known))
 				}
 			}

@@ -15,13 +15,13 @@ import (
 type Dashboard struct {
 	// File is the name of the JSON file in the dashboards directory.
 	File      string
-	Dashboard dashboard.Dashboard
+	Dashboard Model
 }
 
 // Dashboards builds every syncwatch dashboard with the given thresholds.
 func Dashboards(th Thresholds) ([]Dashboard, error) {
 	var out []Dashboard
-	for _, f := range []func(Thresholds) (dashboard.Dashboard, error){Overview, Drilldown, Pipeline} {
+	for _, f := range []func(Thresholds) (Model, error){Overview, Drilldown, Pipeline} {
 		d, err := f(th)
 		if err != nil {
 			return nil, err
@@ -36,10 +36,10 @@ func Dashboards(th Thresholds) ([]Dashboard, error) {
 // drops the placement the SDK gives every link by default (the controls
 // menu), so that dashboard links show above the panels as usual and data
 // links carry nothing they do not use.
-func build(b *dashboard.DashboardBuilder) (dashboard.Dashboard, error) {
+func build(b *modelBuilder) (Model, error) {
 	d, err := b.Build()
 	if err != nil {
-		return dashboard.Dashboard{}, err
+		return Model{}, err
 	}
 	clearPlacement(d.Links)
 	var id uint32
@@ -75,7 +75,7 @@ func clearPlacement(links []dashboard.DashboardLink) {
 
 // Render returns the JSON of a dashboard as it is committed: indented by
 // two spaces, HTML characters unescaped, with a final newline.
-func Render(d dashboard.Dashboard) ([]byte, error) {
+func Render(d Model) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -79,7 +79,7 @@ if [ ! -x "$pushgw" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus-pushgateway >&2
 fi
 go build -o "$dir/bin/syncwatch" ./cmd/syncwatch
-go build -o "$dir/bin/syncload" ./cmd/syncload
+go build -o "$dir/bin/syncload" ./bench/syncload
 chtest=""
 if go test -c -o "$dir/bin/clickhouse.test" ./clickhouse >&2; then
   chtest="$dir/bin/clickhouse.test"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/client"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -53,7 +54,7 @@ func TestDemoAgainstAFakeServer(t *testing.T) {
 	col := &demoSink{events: map[string]int{}}
 	srv := httptest.NewServer(col)
 	defer srv.Close()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testutil.Buffer
 	// 3600x: three simulated hours in three seconds; haier/logistics goes
 	// silent after 45 simulated minutes, 0.75 s.
 	code := run([]string{"demo", "--server", srv.URL, "--speed", "3600", "--duration", "3s", "--seed", "7"},

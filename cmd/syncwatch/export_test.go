@@ -1,24 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/sirupsen/logrus"
 
@@ -26,44 +22,12 @@ import (
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/chsource"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
 // The embedded engine keeps one data directory open per process: the tests
 // of this file open their stores one after the other, never in parallel.
-
-// metricsTestLibchdb returns the libchdb the tests run on; a missing one
-// fails the test (make test fetches it).
-func metricsTestLibchdb(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("SYNCWATCH_LIBCHDB")
-	if p == "" {
-		p = clickhouse.DefaultLibchdbPath()
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("libchdb is missing at %s: run scripts/fetch-libchdb.sh (make test does): %v", p, err)
-	}
-	return p
-}
-
-// metricsTestTool returns the path of a command the tests need; a missing
-// one fails the test, never skips it.
-func metricsTestTool(t testing.TB, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if p := "/usr/bin/" + name; fileExists(p) {
-		return p
-	}
-	t.Fatalf("%s is not installed: run scripts/install-deps.sh (make test does)", name)
-	return ""
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
 
 // metricsTestDir returns a fresh directory removed when the test ends; the
 // embedded engine may still write to it while it shuts down, so removal
@@ -89,7 +53,7 @@ func openMetricsTestStore(t testing.TB, dir string) *clickhouse.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := clickhouse.Open(ctx, clickhouse.Config{DataDir: dir, LibchdbPath: metricsTestLibchdb(t), PoolSize: 2}, quietLogger())
+	st, err := clickhouse.Open(ctx, clickhouse.Config{DataDir: dir, LibchdbPath: libchdb(t), PoolSize: 2}, quietLogger())
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -225,8 +189,11 @@ func TestExporterOverStore(t *testing.T) {
 			}
 		}
 	}
-	if v := gaugeValues(t, realReg, "syncwatch_exporter_scrape_success")["syncwatch_exporter_scrape_success{}"]; v != 1 {
-		t.Errorf("scrape_success = %v, want 1", v)
+	for _, scraper := range []string{"type_states", "window_stats"} {
+		series := `syncwatch_exporter_scrape_success{scraper="` + scraper + `"}`
+		if v := gaugeValues(t, realReg, "syncwatch_exporter_scrape_success")[series]; v != 1 {
+			t.Errorf("%s = %v, want 1", series, v)
+		}
 	}
 }
 
@@ -311,7 +278,7 @@ syncwatch_oldest_in_progress_start_timestamp_seconds{source="haier",sync_type="o
 # TYPE syncwatch_consecutive_failures gauge
 syncwatch_consecutive_failures{source="haier",sync_type="order"} 2
 `, windowRuns, secs(at(-2)), secs(at(-40).Add(30*time.Second)), secs(at(-5)))
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+	if err := promtest.GatherAndCompare(reg, strings.NewReader(want),
 		"syncwatch_window_runs", "syncwatch_window_success_ratio", "syncwatch_window_record_success_ratio",
 		"syncwatch_window_errors_per_hour", "syncwatch_window_duration_avg_seconds",
 		"syncwatch_last_run_timestamp_seconds", "syncwatch_last_success_timestamp_seconds", "syncwatch_runs_in_progress",
@@ -340,44 +307,13 @@ syncwatch_consecutive_failures{source="haier",sync_type="order"} 2
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes, for the logs
-// of a command under test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// freeAddr returns a loopback address with a port free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // startCommand runs a syncwatch command in this process until the test
 // ends and waits until url answers 200.
-func startCommand(t *testing.T, runCmd func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error, args []string, url string) *syncBuffer {
+func startCommand(t *testing.T, runCmd func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error, args []string, url string) *testutil.Buffer {
 	t.Helper()
 	gin.SetMode(gin.ReleaseMode)
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testutil.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- runCmd(ctx, args, func(string) string { return "" }, logs) }()
 	t.Cleanup(func() {
@@ -447,14 +383,15 @@ func TestExportCommand(t *testing.T) {
 	insertDataset(t, st, ds.Batches)
 	st.Close()
 
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	startCommand(t, runExport, []string{
-		"--listen", addr, "--data-dir", dir, "--libchdb", metricsTestLibchdb(t), "--log-level", "warn",
+		"--listen", addr, "--data-dir", dir, "--libchdb", libchdb(t), "--log-level", "warn",
 		"--expected-intervals", "manual=2h", "--exporter-windows", "30m,6h",
 	}, "http://"+addr+"/healthz")
 	body := fetchMetrics(t, "http://"+addr+"/metrics")
 	for _, want := range []string{
-		"\nsyncwatch_exporter_scrape_success 1\n", // whole line: its HELP text starts with "1 when"
+		"\n" + `syncwatch_exporter_scrape_success{scraper="type_states"} 1` + "\n",
+		"\n" + `syncwatch_exporter_scrape_success{scraper="window_stats"} 1` + "\n",
 		`syncwatch_window_runs{source="erp",status="success",sync_type="products",window="6h"}`,
 		`syncwatch_window_success_ratio{source="erp",sync_type="products",window="30m"}`,
 		`syncwatch_consecutive_failures{source="erp",sync_type="products"} 3`,

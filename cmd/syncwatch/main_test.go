@@ -5,20 +5,21 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // testTmp holds the syncwatch binary the tests run as a separate process:
 // the embedded engine keeps one data directory per process, so commands
 // that open a fresh data directory run in processes of their own.
 var testTmp string
+
+// syncwatchBin is that binary, built on first use into testTmp.
+var syncwatchBin testutil.BuildOnce
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "syncwatch-cmd-test-")
@@ -27,48 +28,18 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testTmp = dir
+	syncwatchBin.Dir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// binary returns the syncwatch binary, built once per test process.
+func binary(t testing.TB) string { return syncwatchBin.Path(t) }
 
-// binary builds syncwatch once, on first use.
-func binary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		binPath = filepath.Join(testTmp, "syncwatch")
-		out, err := exec.Command(goTool, "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-func libchdb(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("SYNCWATCH_LIBCHDB")
-	if p == "" {
-		p = clickhouse.DefaultLibchdbPath()
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("libchdb is missing at %s: run scripts/fetch-libchdb.sh (make test does) or set SYNCWATCH_LIBCHDB: %v", p, err)
-	}
-	return p
-}
+// libchdb returns the libchdb the embedded engine runs on; a missing one
+// fails the test.
+func libchdb(t testing.TB) string { return testutil.Libchdb(t, clickhouse.DefaultLibchdbPath()) }
 
 // cleanEnv is the environment without SYNCWATCH_* variables.
 func cleanEnv(extra ...string) []string {

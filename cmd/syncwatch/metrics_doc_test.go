@@ -18,6 +18,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // The -update flag rewrites testdata/metrics.golden. Another test file of
@@ -161,11 +163,11 @@ func postReports(t *testing.T, base string, reports ...map[string]any) {
 // about, the families are those of testdata/metrics.golden, and
 // docs/metrics.md documents exactly them.
 func TestServeMetrics(t *testing.T) {
-	promtool := metricsTestTool(t, "promtool")
-	addr := freeAddr(t)
+	promtool := testutil.Tool(t, "promtool")
+	addr := testutil.FreeAddr(t)
 	base := "http://" + addr
 	startCommand(t, runServe, []string{
-		"--listen", addr, "--data-dir", metricsTestDir(t), "--libchdb", metricsTestLibchdb(t), "--log-level", "warn",
+		"--listen", addr, "--data-dir", metricsTestDir(t), "--libchdb", libchdb(t), "--log-level", "warn",
 		"--max-sources", "2", "--batch-max-age", "50ms", "--exporter-cache-ttl", "1s",
 	}, base+"/healthz")
 
@@ -207,7 +209,8 @@ func TestServeMetrics(t *testing.T) {
 			`syncwatch_last_run_timestamp_seconds{source="beta"`,
 			`syncwatch_window_record_success_ratio{source="alpha"`,
 			`syncwatch_window_duration_seconds{source="beta"`,
-			"\nsyncwatch_exporter_scrape_success 1\n", // whole line: its HELP text starts with "1 when"
+			"\n" + `syncwatch_exporter_scrape_success{scraper="type_states"} 1` + "\n",
+			"\n" + `syncwatch_exporter_scrape_success{scraper="window_stats"} 1` + "\n",
 		} {
 			complete = complete && strings.Contains(exposition, want)
 		}

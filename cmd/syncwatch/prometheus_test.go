@@ -19,6 +19,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -26,7 +27,7 @@ import (
 // second and returns the base URL of its HTTP API.
 func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
-	bin := metricsTestTool(t, "prometheus")
+	bin := testutil.Tool(t, "prometheus")
 	dir := metricsTestDir(t)
 	cfg := fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -41,8 +42,8 @@ scrape_configs:
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	listen := freeAddr(t)
-	logs := &syncBuffer{}
+	listen := testutil.FreeAddr(t)
+	logs := &testutil.Buffer{}
 	cmd := exec.Command(bin,
 		"--config.file="+cfgPath,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
@@ -160,7 +161,8 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 		tol   float64
 	}{
 		{`up{job="syncwatch"}`, 1, 0},
-		{`syncwatch_exporter_scrape_success`, 1, 0},
+		{`min(syncwatch_exporter_scrape_success)`, 1, 0},
+		{`count(syncwatch_exporter_scrape_success)`, 2, 0}, // one per scraper
 		{`syncwatch_window_success_ratio{source="erp",sync_type="products",window="24h"}`, float64(erp.Success) / float64(erp.Terminal()), 1e-9},
 		{`syncwatch_window_runs{source="erp",sync_type="products",status="failed",window="24h"}`, float64(erp.Failed), 0},
 		{`syncwatch_window_duration_seconds{source="erp",sync_type="products",window="24h",quantile="0.95"}`, erp.DurationP95, 0.01 * erp.DurationP95},

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/syncwatch/syncwatch/runs"
 	"io"
 	"net"
 	"net/http"
@@ -20,10 +19,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/runs"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/client"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -87,31 +89,13 @@ func inspectMain(dir string, ids []string) int {
 	return 0
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // realServer is `syncwatch serve` on the embedded engine, in a data
 // directory of the test process's temporary directory.
 type realServer struct {
 	url     string
 	dataDir string
 	cmd     *exec.Cmd
-	logs    lockedBuffer
+	logs    testutil.Buffer
 	done    chan struct{}
 	stopped bool
 }
@@ -505,7 +489,7 @@ func (f *fakeIngest) attempts() []attempt {
 // runInProcess runs `syncwatch run` in this process.
 func runInProcess(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	var out, errOut lockedBuffer
+	var out, errOut testutil.Buffer
 	code = runWrapped(context.Background(), args, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
@@ -649,7 +633,7 @@ func TestRunForwardsSignals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr lockedBuffer
+	var stderr testutil.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,8 @@ It replaces the HaierSyncLog rows a job used to write:
         ...
         run.total_count, run.success_count, run.failed_count = n, ok, bad
 
-Only `requests` is needed. Reporting never breaks the job: when syncwatch
+Only Python's standard library is needed (3.8 or later), so it runs in any
+Django or Celery environment. Reporting never breaks the job: when syncwatch
 cannot be reached, the report is retried for a bounded time (same event_id
 each time, so a retry is never a second report) and then logged and dropped.
 
@@ -22,14 +23,15 @@ SYNCWATCH_SERVER (default http://127.0.0.1:8080) and SYNCWATCH_TOKEN.
 """
 
 import datetime
+import json
 import logging
 import os
 import random
 import socket
 import time
+import urllib.error
+import urllib.request
 import uuid
-
-import requests
 
 log = logging.getLogger("syncwatch")
 
@@ -39,6 +41,19 @@ TOKEN = os.environ.get("SYNCWATCH_TOKEN", "")
 # How long one report is retried in all, and one attempt waits.
 REPORT_TIMEOUT = 30.0
 ATTEMPT_TIMEOUT = 10.0
+
+# The server's limit on a message, in bytes of UTF-8.
+MAX_MESSAGE_BYTES = 65536
+
+
+def message_tail(text, limit=MAX_MESSAGE_BYTES):
+    """The end of text that fits in limit bytes of UTF-8, cut at a character
+    boundary: the end of a job's output says most about how it ended."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    # Dropping the bytes of a character cut at the start leaves valid UTF-8.
+    return data[-limit:].decode("utf-8", "ignore")
 
 
 def new_id():
@@ -68,6 +83,9 @@ def send_report(report, timeout=REPORT_TIMEOUT):
     report = {k: v for k, v in report.items() if v is not None}
     report.setdefault("event_id", new_id())
     report.setdefault("run_id", new_id())
+    if "message" in report:
+        report["message"] = message_tail(report["message"])
+    body = json.dumps(report, ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json"}
     if TOKEN:
         headers["Authorization"] = "Bearer " + TOKEN
@@ -77,20 +95,23 @@ def send_report(report, timeout=REPORT_TIMEOUT):
     while True:
         attempt += 1
         wait = None
+        req = urllib.request.Request(SERVER + "/api/v1/runs", data=body, headers=headers, method="POST")
         try:
-            resp = requests.post(SERVER + "/api/v1/runs", json=report, headers=headers,
-                                 timeout=min(ATTEMPT_TIMEOUT, max(deadline - time.monotonic(), 0.1)))
-            if resp.status_code < 300:
-                return resp.json()["items"][0]["run_id"]
-            if resp.status_code != 429 and resp.status_code < 500:
+            with urllib.request.urlopen(req, timeout=min(ATTEMPT_TIMEOUT, max(deadline - time.monotonic(), 0.1))) as resp:
+                return json.load(resp)["items"][0]["run_id"]
+        except urllib.error.HTTPError as exc:
+            text = exc.read().decode("utf-8", "replace")
+            if exc.code != 429 and exc.code < 500:
                 log.warning("syncwatch rejected the %s report of run %s: HTTP %s %s",
-                            report.get("status"), report["run_id"], resp.status_code, resp.text[:500])
+                            report.get("status"), report["run_id"], exc.code, text[:500])
                 return None
-            problem = "HTTP %s" % resp.status_code
-            retry_after = resp.headers.get("Retry-After", "")
+            problem = "HTTP %s" % exc.code
+            retry_after = exc.headers.get("Retry-After", "")
             if retry_after.isdigit():
                 wait = float(retry_after)
-        except requests.RequestException as exc:
+        except (OSError, ValueError, KeyError, IndexError) as exc:
+            # URLError, timeouts and resets are OSErrors; a garbled answer
+            # is worth another try too.
             problem = str(exc)
         if wait is None:
             wait = backoff / 2 + random.uniform(0, backoff / 2)
@@ -132,7 +153,7 @@ class sync_run:
             "source": self.source,
             "sync_type": self.sync_type,
             "status": status,
-            "message": self.message[-65536:] if completed_at else None,
+            "message": self.message if completed_at else None,
             "total_count": self.total_count,
             "success_count": self.success_count,
             "failed_count": self.failed_count,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -281,7 +282,7 @@ func (m Model) WindowStats(_ context.Context, q exporter.WindowQuery) ([]exporte
 				sum += v
 			}
 			s.DurationAvg = sum / float64(len(d))
-			s.DurationP50, s.DurationP95, s.DurationP99 = Quantile(d, 0.5), Quantile(d, 0.95), Quantile(d, 0.99)
+			s.DurationP50, s.DurationP95, s.DurationP99 = testutil.Quantile(d, 0.5), testutil.Quantile(d, 0.95), testutil.Quantile(d, 0.99)
 		}
 		out = append(out, *s)
 	}
@@ -343,16 +344,4 @@ func (m Model) TypeStates(_ context.Context, since time.Time) ([]exporter.TypeSt
 		return cmp.Or(cmp.Compare(out[i].Source, out[j].Source), cmp.Compare(out[i].SyncType, out[j].SyncType)) < 0
 	})
 	return out, nil
-}
-
-// Quantile is the level quantile of sorted values with linear
-// interpolation between the closest ranks, as ClickHouse's quantile
-// computes it over fewer values than its sample size.
-func Quantile(sorted []float64, level float64) float64 {
-	idx := level * float64(len(sorted)-1)
-	i := int(idx)
-	if i+1 >= len(sorted) {
-		return sorted[len(sorted)-1]
-	}
-	return sorted[i] + (idx-float64(i))*(sorted[i+1]-sorted[i])
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/auth"
+	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/internal/testutil"
@@ -46,6 +47,7 @@ func Main(m *testing.M, helper func(dir string) int) {
 		os.Exit(1)
 	}
 	tmp = dir
+	binary.Dir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -57,8 +59,12 @@ func Main(m *testing.M, helper func(dir string) int) {
 // server's directory is inspected from a process of its own.
 const VerifyEnv = "SYNCWATCH_TEST_VERIFY_DIR"
 
-// tmp is the directory Main made; set once before the tests run.
-var tmp string
+// tmp is the directory Main made, and binary the syncwatch binary built
+// into it on first use; both set once before the tests run.
+var (
+	tmp    string
+	binary testutil.BuildOnce
+)
 
 // TempRoot returns the directory Main made for this test process.
 func TempRoot(t testing.TB) string {
@@ -100,7 +106,7 @@ type Env struct {
 	Storage    collector.Storage
 	// Fake is the in-memory store, when Options.Storage was nil.
 	Fake *FakeStorage
-	Logs *testutil.LockedBuffer
+	Logs *testutil.Buffer
 	Reg  *prometheus.Registry
 }
 
@@ -214,5 +220,29 @@ func (e *Env) Spooled(t testing.TB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testutil.EventIDs(b.Reports)
+	return EventIDs(b.Reports)
+}
+
+// SyncwatchBinary builds ./cmd/syncwatch once per test process, on first
+// use, into the directory Main made.
+func SyncwatchBinary(t testing.TB) string {
+	t.Helper()
+	TempRoot(t)
+	return binary.Path(t)
+}
+
+// Libchdb returns the libchdb the tests run the embedded engine on and
+// fails the test when it is missing.
+func Libchdb(t testing.TB) string {
+	t.Helper()
+	return testutil.Libchdb(t, clickhouse.DefaultLibchdbPath())
+}
+
+// EventIDs returns the event ids of rs, in order.
+func EventIDs(rs []synclog.Report) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.EventID
+	}
+	return out
 }

@@ -27,11 +27,11 @@ func NewRealStore(t testing.TB) *clickhouse.Store {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	log := logrus.New()
-	log.SetOutput(testLogWriter{t})
+	log.SetOutput(testutil.LogWriter{T: t})
 	log.SetLevel(logrus.WarnLevel)
 	st, err := clickhouse.Open(ctx, clickhouse.Config{
 		DataDir:     filepath.Join(TempRoot(t), "engine"),
-		LibchdbPath: testutil.LibchdbPath(t),
+		LibchdbPath: Libchdb(t),
 		Database:    fmt.Sprintf("collector_%d_%d", os.Getpid(), storeSeq.Add(1)),
 		PoolSize:    2,
 	}, log)
@@ -43,13 +43,4 @@ func NewRealStore(t testing.TB) *clickhouse.Store {
 		t.Fatalf("migrate: %v", err)
 	}
 	return st
-}
-
-// testLogWriter writes a store's log into the test's.
-type testLogWriter struct{ t testing.TB }
-
-// Write logs p.
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
-	return len(p), nil
 }

@@ -1,219 +1,174 @@
-// Package testutil holds what syncwatch's test suites share and that
-// needs nothing of the service: a locked buffer and a logger into it,
-// report bodies, polling, JSON decoding, the libchdb path and the
-// syncwatch binary.
+// Package testutil is the support the test suites share: where libchdb and
+// the external tools are, a buffer a process and a test use at once, the
+// syncwatch binary, free loopback addresses and a logger writing to the test
+// log.
+//
+// It imports nothing of the project, so that every package's own tests,
+// clickhouse's among them, can use it without an import cycle.
 package testutil
 
 import (
 	"bytes"
-	"compress/gzip"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http/httptest"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/sirupsen/logrus"
-
-	"github.com/syncwatch/syncwatch/clickhouse"
-	"github.com/syncwatch/syncwatch/synclog"
 )
 
-// LockedBuffer is a bytes.Buffer safe for concurrent writers.
-type LockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// LibchdbEnv names the variable that points the tests at libchdb.so; make
+// test sets it from scripts/fetch-libchdb.sh.
+const LibchdbEnv = "SYNCWATCH_LIBCHDB"
 
-// Write appends p.
-func (b *LockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
+// SyncwatchPackage is the import path of the syncwatch command.
+const SyncwatchPackage = "github.com/syncwatch/syncwatch/cmd/syncwatch"
 
-// String returns what was written so far.
-func (b *LockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// Lines returns the JSON log lines written so far, decoded.
-func (b *LockedBuffer) Lines(t testing.TB) []map[string]any {
+// Libchdb returns the libchdb.so the tests run the embedded engine on:
+// $SYNCWATCH_LIBCHDB, else fallback (the caller passes
+// clickhouse.DefaultLibchdbPath(), which this package cannot import). A
+// missing library fails the test; it never skips.
+func Libchdb(t testing.TB, fallback string) string {
 	t.Helper()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if l == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q: %v", l, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-// NewLogger returns a JSON logger at debug level writing into a buffer
-// the test reads.
-func NewLogger() (*logrus.Logger, *LockedBuffer) {
-	buf := &LockedBuffer{}
-	l := logrus.New()
-	l.SetOutput(buf)
-	l.SetFormatter(&logrus.JSONFormatter{})
-	l.SetLevel(logrus.DebugLevel)
-	return l, buf
-}
-
-// LibchdbPath returns the libchdb the tests run the embedded engine on and
-// fails the test when it is missing.
-func LibchdbPath(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("SYNCWATCH_LIBCHDB")
+	p := os.Getenv(LibchdbEnv)
 	if p == "" {
-		p = clickhouse.DefaultLibchdbPath()
+		p = fallback
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("libchdb is missing at %s: run scripts/fetch-libchdb.sh (make test does) or set SYNCWATCH_LIBCHDB: %v", p, err)
+		t.Fatalf("libchdb is missing at %s: run scripts/fetch-libchdb.sh (make test does) or set %s: %v", p, LibchdbEnv, err)
 	}
 	return p
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// SyncwatchBinary builds ./cmd/syncwatch once per test process, on first
-// use, into a directory of its own that outlives the tests (the binary is
-// small and the OS cleans temporary directories), so that runs of the unit tests alone and fuzz workers (which run
-// TestMain too) do not pay for it.
-func SyncwatchBinary(t testing.TB) string {
+// Tool returns the path of the first of names found in $PATH, /usr/bin or
+// /usr/sbin. A missing tool fails the test, never skips it: CI (CI=true)
+// and a laptop alike must install it (scripts/install-deps.sh does).
+func Tool(t testing.TB, names ...string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "syncwatch-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "syncwatch")
-		cmd := exec.Command("go", "build", "-o", binPath, "github.com/syncwatch/syncwatch/cmd/syncwatch")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/syncwatch: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
-}
-
-// WaitFor polls cond until it holds or the timeout passes.
-func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// Report returns a valid report as JSON with the given event id, run
-// "run-"+id and recent timestamps. extra holds field names and JSON values
-// that replace the defaults; the value "<delete>" removes the field.
-func Report(eventID string, extra ...string) string {
-	// Recent timestamps, so that the runs table's retention keeps the run.
-	started := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
-	m := map[string]any{
-		"event_id": eventID, "run_id": "run-" + eventID, "source": "haier", "sync_type": "products",
-		"status": "success", "total_count": 10, "success_count": 9, "failed_count": 1,
-		"started_at": started.Format(time.RFC3339), "completed_at": started.Add(time.Minute).Format(time.RFC3339),
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		if extra[i+1] == "<delete>" {
-			delete(m, extra[i])
-			continue
-		}
-		var v any
-		if err := json.Unmarshal([]byte(extra[i+1]), &v); err != nil {
-			v = extra[i+1]
-		}
-		m[extra[i]] = v
-	}
-	b, _ := json.Marshal(m)
-	return string(b)
-}
-
-// Decode decodes a response body into a T and fails on garbage.
-func Decode[T any](t testing.TB, w *httptest.ResponseRecorder) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
-		t.Fatalf("response %d is not the expected JSON: %q: %v", w.Code, w.Body.String(), err)
-	}
-	return v
-}
-
-// Gzipped returns s compressed with gzip.
-func Gzipped(t testing.TB, s string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := io.WriteString(zw, s); err != nil {
+	p, err := LookTool(names...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := zw.Close(); err != nil {
+	return p
+}
+
+// LookTool is Tool for code without a test at hand, such as TestMain: the
+// path of the first of names found, or an error saying how to install it.
+func LookTool(names ...string) (string, error) {
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, nil
+		}
+		for _, dir := range []string{"/usr/bin", "/usr/sbin"} {
+			p := filepath.Join(dir, n)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s is not installed (looked in $PATH, /usr/bin and /usr/sbin): run scripts/install-deps.sh (make test does)", strings.Join(names, " or "))
+}
+
+// BuildSyncwatch builds cmd/syncwatch with -trimpath into dir and returns
+// the binary's path. env is added to the go command's environment (for
+// instance CGO_ENABLED=0). go test puts its own go first in $PATH, so the
+// go that builds is the one that tests.
+func BuildSyncwatch(t testing.TB, dir string, env ...string) string {
+	t.Helper()
+	bin, err := buildSyncwatch(dir, env...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return b.Bytes()
+	return bin
 }
 
-// ExactJSON fails unless the body is, as JSON, the same as want.
-func ExactJSON(t testing.TB, w *httptest.ResponseRecorder, wantCode int, want string) {
+// BuildOnce builds the syncwatch binary on the first call of Path and
+// hands every later call the same binary, for the tests of one package that
+// share it.
+type BuildOnce struct {
+	// Dir is where the binary goes; it outlives the tests, so TestMain
+	// usually makes and removes it.
+	Dir string
+	// Env is added to the go command's environment.
+	Env []string
+
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// Path returns the binary, building it on first use; a failed build fails
+// every test that asks.
+func (b *BuildOnce) Path(t testing.TB) string {
 	t.Helper()
-	if w.Code != wantCode {
-		t.Fatalf("status %d, want %d; body %s", w.Code, wantCode, w.Body.String())
+	b.once.Do(func() { b.bin, b.err = buildSyncwatch(b.Dir, b.Env...) })
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("Content-Type %q, want application/json", ct)
-	}
-	var got, exp any
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-		t.Fatalf("body is not JSON: %q", w.Body.String())
-	}
-	if err := json.Unmarshal([]byte(want), &exp); err != nil {
-		t.Fatalf("bad expectation %q: %v", want, err)
-	}
-	g, _ := json.Marshal(got)
-	x, _ := json.Marshal(exp)
-	if !bytes.Equal(g, x) {
-		t.Fatalf("body\n got  %s\n want %s", g, x)
-	}
+	return b.bin
 }
 
-// ErrorBody is the JSON of an error answer saying msg.
-func ErrorBody(msg string) string {
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	return string(b)
+func buildSyncwatch(dir string, env ...string) (string, error) {
+	goTool, err := LookTool("go")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "syncwatch")
+	cmd := exec.Command(goTool, "build", "-trimpath", "-o", bin, SyncwatchPackage)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", SyncwatchPackage, err, out)
+	}
+	return bin, nil
 }
 
-// EventIDs returns the event ids of rs, in order.
-func EventIDs(rs []synclog.Report) []string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = r.EventID
+// Buffer is a bytes.Buffer safe for concurrent use: a process or a logger
+// writes it while the test reads it. The zero value is ready to use.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *Buffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
+}
+
+// FreeAddr returns a loopback host:port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// LogWriter writes each write as one line of the test's log, for a logger
+// whose output belongs beside the test's own.
+type LogWriter struct{ T testing.TB }
+
+// Write logs p.
+func (w LogWriter) Write(p []byte) (int, error) {
+	w.T.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

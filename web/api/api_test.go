@@ -14,6 +14,7 @@ import (
 	"github.com/syncwatch/syncwatch/internal/apptest"
 	"github.com/syncwatch/syncwatch/internal/apptest/contract"
 	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/internal/testutil/fakequery"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
@@ -22,7 +23,7 @@ import (
 func TestQueryBadParameters(t *testing.T) {
 	// Parameters are checked before any query: a store that fails every
 	// query shows that none is run.
-	fq := &testutil.FakeQuerier{Err: errors.New("no query should run")}
+	fq := &fakequery.Querier{Err: errors.New("no query should run")}
 	env := apptest.New(t, apptest.Options{Query: fq})
 	for _, c := range api.BadParams {
 		t.Run(c.Name, func(t *testing.T) {
@@ -41,7 +42,7 @@ func TestQueryBadParameters(t *testing.T) {
 	}
 	t.Run("configured sync types", func(t *testing.T) {
 		env := apptest.New(t, apptest.Options{Ingest: collector.Config{SyncTypes: synclog.MustSyncTypes([]string{"invoices", "payments"})},
-			Query: &testutil.FakeQuerier{}})
+			Query: &fakequery.Querier{}})
 		w := contract.Call(t, env.Handler(), http.MethodGet, "/api/v1/runs?sync_type=products", contract.Options{})
 		if e := testutil.Decode[web.ErrorResponse](t, w); w.Code != 400 || !strings.Contains(e.Error, "allowed are invoices, payments") {
 			t.Errorf("%d %+v", w.Code, e)
@@ -57,7 +58,7 @@ func TestQueryAuth(t *testing.T) {
 		{Name: "ingest", Secret: "ingest-secret-0123456789", Roles: []auth.Role{auth.RoleIngest}},
 		{Name: "query", Secret: "query-secret-01234567890", Roles: []auth.Role{auth.RoleQuery}},
 		{Name: "admin", Secret: "admin-secret-01234567890", Roles: []auth.Role{auth.RoleAdmin}},
-	}, Query: &testutil.FakeQuerier{}})
+	}, Query: &fakequery.Querier{}})
 	targets := []string{"/api/v1/runs", "/api/v1/runs/x", "/api/v1/stats", "/api/v1/reports/daily", "/api/v1/reports/errors",
 		"/api/v1/reports/trends", "/api/monitor/dashboard/", "/api/monitor/records/", "/api/monitor/statistics/", "/api/monitor/records"}
 	for _, target := range targets {
@@ -86,7 +87,7 @@ func TestQueryAuth(t *testing.T) {
 }
 
 func TestQueryStoreFailures(t *testing.T) {
-	env := apptest.New(t, apptest.Options{Query: &testutil.FakeQuerier{Err: errors.New("code: 241, memory limit exceeded")}})
+	env := apptest.New(t, apptest.Options{Query: &fakequery.Querier{Err: errors.New("code: 241, memory limit exceeded")}})
 	for _, target := range []string{"/api/v1/runs", "/api/v1/runs/x", "/api/v1/stats", "/api/v1/reports/daily", "/api/v1/reports/errors", "/api/v1/reports/trends"} {
 		w := contract.Call(t, env.Handler(), http.MethodGet, target, contract.Options{})
 		if w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "memory") {
@@ -97,7 +98,7 @@ func TestQueryStoreFailures(t *testing.T) {
 	if w.Code != http.StatusServiceUnavailable || testutil.Decode[api.DashboardUnavailable](t, w).Health.Status == "" {
 		t.Errorf("dashboard: %d %s", w.Code, w.Body.String())
 	}
-	env2 := apptest.New(t, apptest.Options{Query: &testutil.FakeQuerier{Err: fmt.Errorf("query: %w", context.DeadlineExceeded)}})
+	env2 := apptest.New(t, apptest.Options{Query: &fakequery.Querier{Err: fmt.Errorf("query: %w", context.DeadlineExceeded)}})
 	if w := contract.Call(t, env2.Handler(), http.MethodGet, "/api/v1/stats", contract.Options{}); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("a timed-out query: %d", w.Code)
 	}

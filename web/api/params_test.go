@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/internal/apptest/contract"
-	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/internal/testutil/fakequery"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/web"
 
@@ -95,7 +95,7 @@ func FuzzParseRunQuery(f *testing.F) {
 		"tz=Asia/Kathmandu&date=2026-01-02", "baseline_days=90", "dry_run=1&until=2026-01-01", "a=%", ";;&&==", "since=2026-01-01T00:00:00.999999999Z"} {
 		f.Add(s)
 	}
-	handler := newTestHandler(f, &testutil.FakeQuerier{})
+	handler := newTestHandler(f, &fakequery.Querier{})
 	penv := Env{types: synclog.MustSyncTypes(synclog.DefaultSyncTypes), now: time.Now().UTC(), retention: 90 * 24 * time.Hour}
 	f.Fuzz(func(t *testing.T, raw string) {
 		if r, perr := ParseRunsRequest(raw, "", penv); perr == nil {
