@@ -55,7 +55,6 @@ func (t *Token) AllowsSource(source string) bool {
 type Auth struct {
 	byHash  map[[32]byte]*Token
 	limit   float64
-	burst   int
 	mu      sync.Mutex
 	limiter map[string]*rate.Limiter
 }

@@ -39,8 +39,6 @@ const (
 	// DefaultConsoleLookback bounds the runs read for runs in progress and
 	// consecutive failures on the overview.
 	DefaultConsoleLookback = 7 * 24 * time.Hour
-	// consolePageSize is the default page size of the run list.
-	consolePageSize = 50
 	// consoleRecentFailures is how many failures the overview lists.
 	consoleRecentFailures = 10
 )
