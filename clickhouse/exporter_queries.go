@@ -16,7 +16,8 @@ import (
 const ExporterOtherSource = "other"
 
 // ExporterWindowStat holds the figures of one source and sync type over a
-// window of run starts, each run counted once in its latest state.
+// window, each run counted once in its latest state: a terminal run in the
+// window in which it finished, a run in progress in the one it started in.
 type ExporterWindowStat struct {
 	Source   string
 	SyncType string
@@ -63,12 +64,23 @@ countIf(` + terminalCond + ` AND duration_ms IS NOT NULL) AS durations,
 if(durations = 0, NULL, avgIf(duration_ms, ` + terminalCond + `) / 1000) AS duration_avg,
 arrayMap(x -> if(isNaN(x), NULL, x / 1000), quantilesIf(0.5, 0.95, 0.99)(duration_ms, ` + terminalCond + `)) AS duration_q
 FROM runs FINAL
-WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')}
+WHERE started_at >= {started_from:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')}
+  AND if(` + terminalCond + `,
+         completed_at >= {since:DateTime64(3, 'UTC')} AND completed_at < {until:DateTime64(3, 'UTC')},
+         started_at >= {since:DateTime64(3, 'UTC')})
 GROUP BY source_label, sync_type
 ORDER BY source_label, sync_type` + finalSettings
 
+// MaxWindowRunLength bounds how long before a window a run may have
+// started and still count in it by its end: the window query prunes the
+// runs table by start, which is its sorting key.
+const MaxWindowRunLength = 7 * 24 * time.Hour
+
 // ExporterWindowStats returns, per source and sync type, the figures of
-// the runs started in [since, until). When sources is not nil, the runs of
+// the runs of the window [since, until): a terminal run belongs to the
+// window in which it finished (if it started at most MaxWindowRunLength
+// before the window), a run in progress to the window in which it
+// started. When sources is not nil, the runs of
 // every source not in it are reported together under ExporterOtherSource.
 // Quantiles are ClickHouse's quantiles (exact up to 8,192 runs per group,
 // sampled beyond), the same the statistics API gives.
@@ -76,7 +88,7 @@ func (s *Store) ExporterWindowStats(ctx context.Context, since, until time.Time,
 	if !since.Before(until) {
 		return nil, fmt.Errorf("exporter window: since %s is not before until %s", since, until)
 	}
-	p := Params{"since": since, "until": until}
+	p := Params{"since": since, "until": until, "started_from": since.Add(-MaxWindowRunLength)}
 	sourceExpr := "source"
 	if sources != nil {
 		sourceExpr = "if(source IN {keep:Array(String)}, toString(source), {other:String})"

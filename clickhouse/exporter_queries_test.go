@@ -412,3 +412,34 @@ func BenchmarkScrape(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
 	})
 }
+
+// A terminal run belongs to the window in which it finished: a 6-hourly
+// job that runs two hours and fails is in the one-hour window, so that
+// SyncFailureRateHigh can see it; a run still in progress belongs to the
+// window it started in. Before, windows held the runs that started in
+// them, and the long run was never in the hour.
+func TestExporterWindowCountsRunsWhereTheyFinished(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	rep := func(run string, st synclog.Status, start time.Time, done *time.Time) synclog.Report {
+		return synclog.Report{RunID: run, EventID: run, Source: "haier", SyncType: "products", Status: st,
+			StartedAt: start, CompletedAt: done, RunStartedAt: start, ReceivedAt: now}
+	}
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	if err := s.InsertReports(ctx, []synclog.Report{
+		rep("long-fail", synclog.StatusFailed, now.Add(-2*time.Hour), at(-time.Minute)),
+		rep("finished-before", synclog.StatusSuccess, now.Add(-90*time.Minute), at(-70*time.Minute)),
+		rep("running", synclog.StatusProcessing, now.Add(-10*time.Minute), nil),
+		rep("running-long", synclog.StatusProcessing, now.Add(-3*time.Hour), nil),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := exporterSource{s}.WindowStats(ctx, exporter.WindowQuery{Since: now.Add(-time.Hour), Until: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Failed != 1 || got[0].Success != 0 || got[0].Processing != 1 {
+		t.Fatalf("one-hour window: %+v; want the long failed run and the run started in it", got)
+	}
+}

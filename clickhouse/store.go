@@ -482,27 +482,29 @@ SETTINGS do_not_merge_across_partitions_select_final = 1`, nil)
 	return n, nil
 }
 
-// RecentEventIDs returns the ids of up to limit reports received since
-// since, newest first, so that the collector can answer a retry of a report
-// stored before a restart as a duplicate.
-func (s *Store) RecentEventIDs(ctx context.Context, since time.Time, limit int) ([]string, error) {
-	out, err := s.eng.selectRows(ctx, `SELECT event_id FROM reports
+// RecentEvents returns up to limit reports received since since, newest
+// first, so that the collector can answer a retry of a report stored before
+// a restart as a duplicate, with the run id it was stored with.
+func (s *Store) RecentEvents(ctx context.Context, since time.Time, limit int) ([]synclog.EventRef, error) {
+	out, err := s.eng.selectRows(ctx, `SELECT source, event_id, run_id FROM reports
 WHERE received_at >= {since:DateTime64(3, 'UTC')}
 ORDER BY received_at DESC LIMIT {limit:UInt32}`, Params{"since": since, "limit": limit})
 	if err != nil {
-		return nil, fmt.Errorf("recent event ids: %w", err)
+		return nil, fmt.Errorf("recent events: %w", err)
 	}
 	rows, err := decodeRows[struct {
+		Source  string `json:"source"`
 		EventID string `json:"event_id"`
+		RunID   string `json:"run_id"`
 	}](out)
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, len(rows))
+	refs := make([]synclog.EventRef, len(rows))
 	for i, r := range rows {
-		ids[i] = r.EventID
+		refs[i] = synclog.EventRef{Source: r.Source, EventID: r.EventID, RunID: r.RunID}
 	}
-	return ids, nil
+	return refs, nil
 }
 
 // anchorCache remembers the first start time seen for recent runs, bounded

@@ -26,13 +26,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/syncwatch/syncwatch/internal/backoff"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -547,13 +547,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // minimum doubled for each earlier retry, capped, with "equal jitter" (half
 // fixed, half random) so that many clients do not retry in step.
 func (c *Client) backoff(attempt int) time.Duration {
-	d := c.minBackoff
-	for i := 1; i < attempt && d < c.maxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, c.maxBackoff)
-	half := d / 2
-	return half + rand.N(half+1)
+	return backoff.Wait(attempt, c.minBackoff, c.maxBackoff)
 }
 
 func sleepContext(ctx context.Context, d time.Duration) error {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	backoffpkg "github.com/syncwatch/syncwatch/internal/backoff"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -49,7 +49,7 @@ type BatcherConfig struct {
 	// InsertTimeout bounds one insert (default 30s).
 	InsertTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait between failed inserts
-	// (defaults 100ms and 30s); the wait doubles with full jitter.
+	// (defaults 100ms and 30s); the wait doubles with equal jitter.
 	MinBackoff, MaxBackoff time.Duration
 }
 
@@ -57,11 +57,8 @@ func (c *BatcherConfig) defaults() {
 	if c.Size <= 0 {
 		c.Size = 5000
 	}
-	switch {
-	case c.MaxSize <= 0:
+	if c.MaxSize <= 0 {
 		c.MaxSize = 4 * c.Size
-	case c.MaxSize < c.Size:
-		c.MaxSize = c.Size
 	}
 	if c.MaxAge <= 0 {
 		c.MaxAge = time.Second
@@ -292,20 +289,8 @@ func (b *Batcher) sleep(ctx context.Context, final bool) bool {
 	}
 }
 
-// backoff returns a wait with full jitter for the nth consecutive failure.
-func backoff(n int, min, max time.Duration) time.Duration {
-	if max < min {
-		max = min
-	}
-	ceiling := min
-	for i := 1; i < n && ceiling < max; i++ {
-		ceiling *= 2
-	}
-	if ceiling > max {
-		ceiling = max
-	}
-	return min/2 + rand.N(ceiling-min/2+1)
-}
+// backoff returns the wait after the nth consecutive failure.
+func backoff(n int, min, max time.Duration) time.Duration { return backoffpkg.Wait(n, min, max) }
 
 // Stop ends Run: it flushes what it can until ctx ends and leaves the rest
 // in the spool.

@@ -10,7 +10,7 @@ import (
 
 func TestEventSetWindow(t *testing.T) {
 	s := newEventSet(10)
-	add := func(id string) bool { isNew, _ := s.add(id, nil); return isNew }
+	add := func(id string) bool { isNew, _, _ := s.add(id, "", nil); return isNew }
 	for i := range 5 {
 		if !add(fmt.Sprint(i)) {
 			t.Fatalf("%d is new", i)
@@ -33,14 +33,14 @@ func TestEventSetWindow(t *testing.T) {
 	// A claimed id is pending until settled: remembered when its report
 	// was spooled, forgotten when it was not.
 	ok, failed := newClaim(), newClaim()
-	if isNew, _ := s.add("a", ok); !isNew {
+	if isNew, _, _ := s.add("a", "run-a", ok); !isNew {
 		t.Fatal("a is new")
 	}
-	if isNew, _ := s.add("b", failed); !isNew {
+	if isNew, _, _ := s.add("b", "", failed); !isNew {
 		t.Fatal("b is new")
 	}
-	if isNew, p := s.add("a", nil); isNew || p != ok {
-		t.Fatalf("a retry of a pending id: new %v, claim %p, want %p", isNew, p, ok)
+	if isNew, rid, p := s.add("a", "", nil); isNew || p != ok || rid != "run-a" {
+		t.Fatalf("a retry of a pending id: new %v, run %q, claim %p, want run-a and %p", isNew, rid, p, ok)
 	}
 	s.settle(ok, true)
 	s.settle(failed, false)
@@ -48,7 +48,7 @@ func TestEventSetWindow(t *testing.T) {
 	if !ok.wait(context.Background()) || failed.wait(context.Background()) {
 		t.Fatal("claims report the wrong outcome")
 	}
-	if isNew, p := s.add("a", nil); isNew || p != nil {
+	if isNew, rid, p := s.add("a", "", nil); isNew || p != nil || rid != "run-a" {
 		t.Fatal("a spooled id is not a plain duplicate")
 	}
 	if !add("b") {
@@ -70,7 +70,7 @@ func TestEventSetCopiesIDs(t *testing.T) {
 		t.Fatal("fast decode declined a plain item")
 	}
 	s := newEventSet(10)
-	if isNew, _ := s.add(w.EventID, nil); !isNew {
+	if isNew, _, _ := s.add(w.EventID, "", nil); !isNew {
 		t.Fatal("a new id was not new")
 	}
 	for k := range s.cur {

@@ -306,11 +306,18 @@ func truncate(s string, n int) string {
 // before it is answered, so that a duplicate's 2xx, like any 2xx, means
 // the report is on disk.
 type eventSet struct {
-	mu        sync.Mutex
-	max       int
-	cur, prev map[string]struct{}
+	mu  sync.Mutex
+	max int
+	// cur and prev map an event's key (eventKey) to the run id the server
+	// gave its report when the report named none, else to "".
+	cur, prev map[string]string
 	pending   map[string]*claim
 }
+
+// eventKey is the key of an event id in the set: event ids are scoped by
+// source, so that a token of one source cannot claim an id first and make
+// another source's real report a duplicate that is never stored.
+func eventKey(source, eventID string) string { return source + "\x00" + eventID }
 
 // claim is one request's hold on the event ids it is spooling.
 type claim struct {
@@ -324,39 +331,59 @@ func newEventSet(max int) *eventSet {
 	if max < 2 {
 		max = 2
 	}
-	return &eventSet{max: max, cur: map[string]struct{}{}, prev: map[string]struct{}{}, pending: map[string]*claim{}}
+	return &eventSet{max: max, cur: map[string]string{}, prev: map[string]string{}, pending: map[string]*claim{}}
 }
 
 func newClaim() *claim { return &claim{done: make(chan struct{})} }
 
-// add records id, held by claim c until settle when c is not nil. It
-// reports whether id was new; for an id seen before it also returns the
-// claim still spooling it, if any.
-func (s *eventSet) add(id string, c *claim) (bool, *claim) {
+// add records the event key, held by claim c until settle when c is not
+// nil, with runID, the run id to answer a retry with ("" when the report
+// named its own). It reports whether key was new; for a key seen before it
+// also returns the run id remembered for it and the claim still spooling
+// it, if any.
+func (s *eventSet) add(key, runID string, c *claim) (isNew bool, storedRunID string, pending *claim) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p, ok := s.pending[id]; ok {
-		return false, p
+	if p, ok := s.pending[key]; ok {
+		rid, ok := s.cur[key]
+		if !ok {
+			rid = s.prev[key]
+		}
+		return false, rid, p
 	}
-	if _, ok := s.cur[id]; ok {
-		return false, nil
+	if rid, ok := s.cur[key]; ok {
+		return false, rid, nil
 	}
-	if _, ok := s.prev[id]; ok {
-		return false, nil
+	if rid, ok := s.prev[key]; ok {
+		return false, rid, nil
 	}
 	if len(s.cur) >= s.max/2 {
-		s.prev, s.cur = s.cur, make(map[string]struct{}, s.max/2)
+		s.prev, s.cur = s.cur, make(map[string]string, s.max/2)
 	}
-	// The id may share memory with the whole item it was decoded from
+	// The key may share memory with the whole item it was decoded from
 	// (go-json does that); a window of a million ids must not keep a
 	// million reports alive.
-	id = strings.Clone(id)
-	s.cur[id] = struct{}{}
+	key = strings.Clone(key)
+	s.cur[key] = strings.Clone(runID)
 	if c != nil {
-		s.pending[id] = c
-		c.ids = append(c.ids, id)
+		s.pending[key] = c
+		c.ids = append(c.ids, key)
 	}
-	return true, nil
+	return true, "", nil
+}
+
+// forget removes keys from the set, so that their reports may be sent
+// again (after a clear deleted them).
+func (s *eventSet) forget(keys []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		if _, ok := s.pending[k]; ok {
+			continue
+		}
+		delete(s.cur, k)
+		delete(s.prev, k)
+	}
 }
 
 // settle ends claim c: its ids stay remembered when its reports were
@@ -425,6 +452,7 @@ func (s *Service) handleIngest(c *gin.Context) {
 			reject(i, verr.Field, verr.Rule, ReasonInvalid)
 			continue
 		}
+		runIDGenerated := strings.TrimSpace(r.RunID) == ""
 		r.Normalize(now)
 		if err := r.Validate(s.cfg.SyncTypes, now); err != nil {
 			var ve *synclog.ValidationError
@@ -445,12 +473,22 @@ func (s *Service) handleIngest(c *gin.Context) {
 			reject(i, "source", fmt.Sprintf("this token may not report for source %q", r.Source), ReasonForbiddenSource)
 			continue
 		}
-		if isNew, pending := s.events.add(r.EventID, cl); !isNew {
+		generated := ""
+		if runIDGenerated {
+			generated = r.RunID
+		}
+		if isNew, storedRunID, pending := s.events.add(eventKey(r.Source, r.EventID), generated, cl); !isNew {
 			if pending != nil && pending != cl {
 				waits = append(waits, pending)
 			}
+			// A retry of a report that named no run gets the run id the
+			// original was stored with, not the one just made for it.
+			runID := r.RunID
+			if storedRunID != "" {
+				runID = storedRunID
+			}
 			resp.Duplicates++
-			resp.Items = append(resp.Items, ItemResult{Index: i, RunID: r.RunID, EventID: r.EventID, Duplicate: true})
+			resp.Items = append(resp.Items, ItemResult{Index: i, RunID: runID, EventID: r.EventID, Duplicate: true})
 			continue
 		}
 		r.RunStartedAt = s.storage.RunStart(r.RunID, r.StartedAt)

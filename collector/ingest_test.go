@@ -378,9 +378,52 @@ func TestIngestDuplicates(t *testing.T) {
 
 	// After a restart the server learns the stored ids from ClickHouse.
 	e2 := apptest.New(t, apptest.Options{})
-	e2.Service.Ingest.RememberEvents([]string{"e1", "old"})
+	e2.Service.Ingest.RememberEvents([]synclog.EventRef{{Source: "haier", EventID: "e1", RunID: "run-e1"}, {Source: "haier", EventID: "old", RunID: "run-old"}})
 	testutil.ExactJSON(t, e2.Post("["+testutil.Report("old")+","+testutil.Report("new")+"]"), 202,
 		`{"accepted":1,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-old","event_id":"old","duplicate":true},{"index":1,"run_id":"run-new","event_id":"new"}]}`)
+}
+
+// Event ids are scoped by source: a token of one source that sends an id
+// first does not make another source's report with that id a duplicate.
+// Before, the second report was answered as a duplicate and never stored.
+func TestIngestEventIDsAreScopedBySource(t *testing.T) {
+	e := apptest.New(t, apptest.Options{})
+	testutil.ExactJSON(t, e.Post(testutil.Report("shared", "source", `"attacker"`, "run_id", `"run-a"`)), 202,
+		`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-a","event_id":"shared"}]}`)
+	testutil.ExactJSON(t, e.Post(testutil.Report("shared", "source", `"haier"`, "run_id", `"run-h"`)), 202,
+		`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-h","event_id":"shared"}]}`)
+	// A retry within one source is still a duplicate.
+	testutil.ExactJSON(t, e.Post(testutil.Report("shared", "source", `"haier"`, "run_id", `"run-h"`)), 202,
+		`{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-h","event_id":"shared","duplicate":true}]}`)
+	if got := e.Spooled(t); !slices.Equal(got, []string{"shared", "shared"}) {
+		t.Fatalf("spool holds %v, want the report of each source", got)
+	}
+}
+
+// A retry of a report that named no run is answered with the run id the
+// server gave the original, which is the one stored; before, it got a new
+// run id that belonged to nothing.
+func TestIngestDuplicateWithoutRunIDGetsTheStoredRunID(t *testing.T) {
+	e := apptest.New(t, apptest.Options{})
+	first := testutil.Decode[collector.IngestResponse](t, e.Post(testutil.Report("no-run", "run_id", "<delete>")))
+	retry := testutil.Decode[collector.IngestResponse](t, e.Post(testutil.Report("no-run", "run_id", "<delete>")))
+	if len(first.Items) != 1 || len(retry.Items) != 1 || !retry.Items[0].Duplicate {
+		t.Fatalf("first %+v, retry %+v", first, retry)
+	}
+	if got, want := retry.Items[0].RunID, first.Items[0].RunID; got != want || want == "" {
+		t.Errorf("retry answered with run %q, the original was stored with %q", got, want)
+	}
+	// After a restart, the run id comes from ClickHouse or the spool.
+	e2 := apptest.New(t, apptest.Options{})
+	e2.Service.Ingest.RememberEvents([]synclog.EventRef{{Source: "haier", EventID: "no-run", RunID: first.Items[0].RunID}})
+	if r := testutil.Decode[collector.IngestResponse](t, e2.Post(testutil.Report("no-run", "run_id", "<delete>"))); r.Items[0].RunID != first.Items[0].RunID {
+		t.Errorf("after a restart the retry got run %q, want %q", r.Items[0].RunID, first.Items[0].RunID)
+	}
+	// A cleared report may be sent again.
+	e.Service.Ingest.ForgetEvents([]synclog.EventRef{{Source: "haier", EventID: "no-run"}})
+	if r := testutil.Decode[collector.IngestResponse](t, e.Post(testutil.Report("no-run", "run_id", "<delete>"))); r.Accepted != 1 {
+		t.Errorf("a forgotten report was not accepted again: %+v", r)
+	}
 }
 
 // slowFirst makes the handler stall on the report of run "run-"+id between

@@ -136,7 +136,7 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	d.Metrics.registerSpool(d.Registerer, d.Spool)
 	d.Metrics.registerQuarantine(d.Registerer, d.Quarantine)
 	for _, r := range d.Spool.Replayed() {
-		s.events.add(r.EventID, nil)
+		s.events.add(eventKey(r.Source, r.EventID), r.RunID, nil)
 		if !r.RunStartedAt.IsZero() {
 			d.Storage.RunStart(r.RunID, r.RunStartedAt)
 		}
@@ -156,10 +156,20 @@ func (s *Service) Register(r gin.IRouter, g Guard) {
 	r.POST("/api/v1/quarantine/replay", g.Require(auth.RoleAdmin), s.handleQuarantineReplay)
 }
 
-// RememberEvents marks event ids as seen, so that a retry of a report
-// stored before a restart is answered as a duplicate.
-func (s *Service) RememberEvents(ids []string) {
-	for _, id := range ids {
-		s.events.add(id, nil)
+// RememberEvents marks reports as seen, so that a retry of a report stored
+// before a restart is answered as a duplicate, with its run id.
+func (s *Service) RememberEvents(events []synclog.EventRef) {
+	for _, e := range events {
+		s.events.add(eventKey(e.Source, e.EventID), e.RunID, nil)
 	}
+}
+
+// ForgetEvents lets the reports of events be sent again: a clear deleted
+// them.
+func (s *Service) ForgetEvents(events []synclog.EventRef) {
+	keys := make([]string, len(events))
+	for i, e := range events {
+		keys[i] = eventKey(e.Source, e.EventID)
+	}
+	s.events.forget(keys)
 }

@@ -72,6 +72,7 @@ type Spool struct {
 
 // ReplayedReport identifies a report the spool held when it was opened.
 type ReplayedReport struct {
+	Source       string
 	EventID      string
 	RunID        string
 	RunStartedAt time.Time
@@ -178,7 +179,7 @@ func (s *Spool) scan() error {
 			return fmt.Errorf("decode spool entry %d: %w", i, err)
 		}
 		for _, r := range e.Reports {
-			s.replayed = append(s.replayed, ReplayedReport{EventID: r.EventID, RunID: r.RunID, RunStartedAt: r.RunStartedAt})
+			s.replayed = append(s.replayed, ReplayedReport{Source: r.Source, EventID: r.EventID, RunID: r.RunID, RunStartedAt: r.RunStartedAt})
 		}
 		s.entries = append(s.entries, entryInfo{index: i, size: int64(len(data)), reports: len(e.Reports), at: e.At})
 		s.bytes += int64(len(data))

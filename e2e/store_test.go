@@ -42,11 +42,13 @@ func (s storeSnapshot) distinct() map[string]int {
 // snapshot reads what st holds through the store's own query API.
 func snapshot(ctx context.Context, st *clickhouse.Store) (storeSnapshot, error) {
 	var snap storeSnapshot
-	ids, err := st.RecentEventIDs(ctx, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 100_000_000)
+	refs, err := st.RecentEvents(ctx, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), 100_000_000)
 	if err != nil {
 		return snap, err
 	}
-	snap.EventIDs = ids
+	for _, r := range refs {
+		snap.EventIDs = append(snap.EventIDs, r.EventID)
+	}
 	// A dry-run delete of everything counts runs and reports with FINAL.
 	res, err := st.DeleteRuns(ctx, runs.Filter{Until: time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)}, true)
 	if err != nil {

@@ -213,12 +213,12 @@ func newDescs() *descs {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &descs{
-		windowRuns:          d("syncwatch_window_runs", "Runs started in the window, by source, sync type and latest status.", []string{"source", "sync_type", "status", "window"}),
-		windowSuccessRatio:  d("syncwatch_window_success_ratio", "Successful runs over terminal runs (success, failed, partial) started in the window; absent without a terminal run.", win),
-		windowRecordRatio:   d("syncwatch_window_record_success_ratio", "Sum of success_count over sum of total_count of the terminal runs started in the window; absent without records.", win),
-		windowErrorsPerHour: d("syncwatch_window_errors_per_hour", "Failed or partial runs started in the window, per hour of the window.", win),
-		windowDuration:      d("syncwatch_window_duration_seconds", "Duration of the terminal runs started in the window: quantiles 0.5, 0.95 and 0.99; _count and _sum are the window's runs and seconds, not counters. Absent without a terminal run.", win),
-		windowDurationAvg:   d("syncwatch_window_duration_avg_seconds", "Average duration of the terminal runs started in the window; absent without one.", win),
+		windowRuns:          d("syncwatch_window_runs", "Runs of the window, by source, sync type and latest status: terminal runs that finished in it, runs in progress that started in it.", []string{"source", "sync_type", "status", "window"}),
+		windowSuccessRatio:  d("syncwatch_window_success_ratio", "Successful runs over terminal runs (success, failed, partial) finished in the window; absent without a terminal run.", win),
+		windowRecordRatio:   d("syncwatch_window_record_success_ratio", "Sum of success_count over sum of total_count of the terminal runs finished in the window; absent without records.", win),
+		windowErrorsPerHour: d("syncwatch_window_errors_per_hour", "Failed or partial runs finished in the window, per hour of the window.", win),
+		windowDuration:      d("syncwatch_window_duration_seconds", "Duration of the terminal runs finished in the window: quantiles 0.5, 0.95 and 0.99; _count and _sum are the window's runs and seconds, not counters. Absent without a terminal run.", win),
+		windowDurationAvg:   d("syncwatch_window_duration_avg_seconds", "Average duration of the terminal runs finished in the window; absent without one.", win),
 		lastSuccess:         d("syncwatch_last_success_timestamp_seconds", "When the latest successful run completed (Unix time); absent when none is stored.", st),
 		lastRun:             d("syncwatch_last_run_timestamp_seconds", "Start of the latest run, whatever its status (Unix time).", st),
 		inProgress:          d("syncwatch_runs_in_progress", "Runs whose latest status is pending or processing, among those started in the lookback (default 7 days).", st),

@@ -309,7 +309,7 @@ func TestCollectorHandComputed(t *testing.T) {
 	// processing; 24h adds r5 partial 90s. acme/order: r6 success 2s, in
 	// the 24h window only.
 	want := fmt.Sprintf(`
-# HELP syncwatch_window_runs Runs started in the window, by source, sync type and latest status.
+# HELP syncwatch_window_runs Runs of the window, by source, sync type and latest status: terminal runs that finished in it, runs in progress that started in it.
 # TYPE syncwatch_window_runs gauge
 syncwatch_window_runs{source="acme",status="failed",sync_type="order",window="1h"} 0
 syncwatch_window_runs{source="acme",status="failed",sync_type="order",window="24h"} 0
@@ -331,22 +331,22 @@ syncwatch_window_runs{source="haier",status="processing",sync_type="stock",windo
 syncwatch_window_runs{source="haier",status="processing",sync_type="stock",window="24h"} 1
 syncwatch_window_runs{source="haier",status="success",sync_type="stock",window="1h"} 1
 syncwatch_window_runs{source="haier",status="success",sync_type="stock",window="24h"} 1
-# HELP syncwatch_window_success_ratio Successful runs over terminal runs (success, failed, partial) started in the window; absent without a terminal run.
+# HELP syncwatch_window_success_ratio Successful runs over terminal runs (success, failed, partial) finished in the window; absent without a terminal run.
 # TYPE syncwatch_window_success_ratio gauge
 syncwatch_window_success_ratio{source="acme",sync_type="order",window="24h"} 1
 syncwatch_window_success_ratio{source="haier",sync_type="stock",window="1h"} 0.3333333333333333
 syncwatch_window_success_ratio{source="haier",sync_type="stock",window="24h"} 0.25
-# HELP syncwatch_window_record_success_ratio Sum of success_count over sum of total_count of the terminal runs started in the window; absent without records.
+# HELP syncwatch_window_record_success_ratio Sum of success_count over sum of total_count of the terminal runs finished in the window; absent without records.
 # TYPE syncwatch_window_record_success_ratio gauge
 syncwatch_window_record_success_ratio{source="haier",sync_type="stock",window="1h"} 0.5
 syncwatch_window_record_success_ratio{source="haier",sync_type="stock",window="24h"} 0.625
-# HELP syncwatch_window_errors_per_hour Failed or partial runs started in the window, per hour of the window.
+# HELP syncwatch_window_errors_per_hour Failed or partial runs finished in the window, per hour of the window.
 # TYPE syncwatch_window_errors_per_hour gauge
 syncwatch_window_errors_per_hour{source="acme",sync_type="order",window="1h"} 0
 syncwatch_window_errors_per_hour{source="acme",sync_type="order",window="24h"} 0
 syncwatch_window_errors_per_hour{source="haier",sync_type="stock",window="1h"} 2
 syncwatch_window_errors_per_hour{source="haier",sync_type="stock",window="24h"} 0.125
-# HELP syncwatch_window_duration_avg_seconds Average duration of the terminal runs started in the window; absent without one.
+# HELP syncwatch_window_duration_avg_seconds Average duration of the terminal runs finished in the window; absent without one.
 # TYPE syncwatch_window_duration_avg_seconds gauge
 syncwatch_window_duration_avg_seconds{source="acme",sync_type="order",window="24h"} 2
 syncwatch_window_duration_avg_seconds{source="haier",sync_type="stock",window="1h"} 70
@@ -647,13 +647,13 @@ func TestSourceCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fmt.Sprintf(`
-# HELP syncwatch_window_success_ratio Successful runs over terminal runs (success, failed, partial) started in the window; absent without a terminal run.
+# HELP syncwatch_window_success_ratio Successful runs over terminal runs (success, failed, partial) finished in the window; absent without a terminal run.
 # TYPE syncwatch_window_success_ratio gauge
 syncwatch_window_success_ratio{source="alpha",sync_type="stock",window="24h"} 1
 syncwatch_window_success_ratio{source="beta",sync_type="stock",window="24h"} 1
 syncwatch_window_success_ratio{source="other",sync_type="stock",window="1h"} 0.5
 syncwatch_window_success_ratio{source="other",sync_type="stock",window="24h"} 0.5
-# HELP syncwatch_window_duration_avg_seconds Average duration of the terminal runs started in the window; absent without one.
+# HELP syncwatch_window_duration_avg_seconds Average duration of the terminal runs finished in the window; absent without one.
 # TYPE syncwatch_window_duration_avg_seconds gauge
 syncwatch_window_duration_avg_seconds{source="alpha",sync_type="stock",window="24h"} 10
 syncwatch_window_duration_avg_seconds{source="beta",sync_type="stock",window="24h"} 20

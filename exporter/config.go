@@ -5,37 +5,25 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/syncwatch/syncwatch/synclog"
 )
 
 // DefaultExpectedIntervals returns how often each default sync type
-// should succeed; 0 means it is not expected to run on a schedule.
-func DefaultExpectedIntervals() map[string]time.Duration {
-	return map[string]time.Duration{
-		"products":  6 * time.Hour,
-		"prices":    time.Hour,
-		"stock":     15 * time.Minute,
-		"order":     5 * time.Minute,
-		"logistics": 30 * time.Minute,
-		"manual":    0,
-	}
-}
+// should succeed; 0 means it is not expected to run on a schedule. The
+// values are synclog's catalogue.
+func DefaultExpectedIntervals() map[string]time.Duration { return synclog.DefaultExpectedIntervals() }
 
 // DefaultMaxRuntimes returns how long a run of each default sync type may
-// take before it counts as hung.
-func DefaultMaxRuntimes() map[string]time.Duration {
-	return map[string]time.Duration{
-		"products":  2 * time.Hour,
-		"prices":    30 * time.Minute,
-		"stock":     15 * time.Minute,
-		"order":     5 * time.Minute,
-		"logistics": 15 * time.Minute,
-		"manual":    time.Hour,
-	}
-}
+// take before it counts as hung, from synclog's catalogue.
+func DefaultMaxRuntimes() map[string]time.Duration { return synclog.DefaultMaxRuntimes() }
 
 // ParseDurations parses "type=duration" items such as
-// ["products=6h", "manual=0"] into a map. Durations are Go durations or a
-// number of days ("2d"); 0 means "none". Every type must be in syncTypes.
+// ["products=6h", "manual=0"] into a map. Durations are Prometheus
+// durations (5m, 6h, 2d, 1h30m); 0 means "none". Every type must be in
+// syncTypes.
 func ParseDurations(items []string, syncTypes []string) (map[string]time.Duration, error) {
 	known := make(map[string]bool, len(syncTypes))
 	for _, t := range syncTypes {
@@ -60,22 +48,14 @@ func ParseDurations(items []string, syncTypes []string) (map[string]time.Duratio
 	return out, nil
 }
 
+// parseDuration reads a duration as Prometheus writes one (5m, 6h, 2d,
+// 1h30m), or 0 for none.
 func parseDuration(s string) (time.Duration, error) {
-	if s == "0" {
-		return 0, nil
-	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
+	d, err := model.ParseDuration(s)
+	if err != nil {
 		return 0, fmt.Errorf("invalid duration %q: want e.g. 5m, 6h or 2d, or 0 for none", s)
 	}
-	return d, nil
+	return time.Duration(d), nil
 }
 
 // MergeDurations returns defaults overridden by overrides, limited to the

@@ -43,7 +43,7 @@ func Overview(th Thresholds) (Model, error) {
 	b = b.WithRow(dashboard.NewRowBuilder("Last hour")).
 		WithPanel(bargauge.NewPanelBuilder().
 			Title("Failure ratio, last hour").
-			Description(fmt.Sprintf("Failed runs over runs that finished (success, failed or partial) among those started in the last hour, per source and sync type, from ClickHouse. SyncFailureRateHigh warns above %s and pages above %s when at least %g runs finished. Click a bar for the drill-down.",
+			Description(fmt.Sprintf("Failed runs over runs that finished (success, failed or partial) in the last hour, per source and sync type, from ClickHouse. SyncFailureRateHigh warns above %s and pages above %s when at least %g runs finished. Click a bar for the drill-down.",
 				percent(th.RunFailureRatioWarning), percent(th.RunFailureRatioCritical), th.MinRuns1h)).
 			Datasource(PrometheusDatasource()).
 			WithTarget(promSeries("A", `source_sync_type:syncwatch_window_run_failure:ratio_1h{`+sel+`}`, "{{source}} / {{sync_type}}")).
@@ -59,7 +59,7 @@ func Overview(th Thresholds) (Model, error) {
 			Height(8).Span(8)).
 		WithPanel(timeseries.NewPanelBuilder().
 			Title("Success ratio by sync type").
-			Description("Successful runs over runs that finished, among the runs started in the hour before each point, per sync type (all selected sources together). From the ClickHouse-backed window gauges, so restarts and replicas do not distort it.").
+			Description("Successful runs over runs that finished in the hour before each point, per sync type (all selected sources together). From the ClickHouse-backed window gauges, so restarts and replicas do not distort it.").
 			Datasource(PrometheusDatasource()).
 			WithTarget(promRange("A",
 				`sum by (sync_type) (source_sync_type_status:syncwatch_window_runs:1h{status="success", `+sel+`})
@@ -74,8 +74,8 @@ func Overview(th Thresholds) (Model, error) {
 	// Row: runs and errors.
 	b = b.WithRow(dashboard.NewRowBuilder("Runs and errors")).
 		WithPanel(timeseries.NewPanelBuilder().
-			Title("Runs started in the last hour, by status").
-			Description("Runs started in the hour before each point, by their latest status: pending and processing are still running. From ClickHouse, over every replica; a run counts once however many reports it sent.").
+			Title("Runs of the last hour, by status").
+			Description("Runs that finished in the hour before each point by their final status, and runs started in it that are still pending or processing. From ClickHouse, over every replica; a run counts once however many reports it sent.").
 			Datasource(PrometheusDatasource()).
 			WithTarget(promRange("A", `sum by (status) (source_sync_type_status:syncwatch_window_runs:1h{`+sel+`})`, "{{status}}")).
 			Unit("short").Min(0).Decimals(0).
@@ -148,7 +148,7 @@ func Overview(th Thresholds) (Model, error) {
 			Height(8).Span(8)).
 		WithPanel(bargauge.NewPanelBuilder().
 			Title("Records not synced, last hour").
-			Description(fmt.Sprintf("Share of the records of the runs started in the last hour that were not synced (1 - success_count / total_count), per source and sync type. SyncRecordFailuresHigh warns above %s while runs still end success or partial.",
+			Description(fmt.Sprintf("Share of the records of the runs finished in the last hour that were not synced (1 - success_count / total_count), per source and sync type. SyncRecordFailuresHigh warns above %s while runs still end success or partial.",
 				percent(th.RecordFailureRatio))).
 			Datasource(PrometheusDatasource()).
 			WithTarget(promSeries("A", `source_sync_type:syncwatch_window_record_failure:ratio_1h{`+sel+`}`, "{{source}} / {{sync_type}}")).

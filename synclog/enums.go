@@ -68,8 +68,9 @@ func joinStatuses() string {
 }
 
 // DefaultSyncTypes are the six sync types of a supplier integration, the
-// set used when configuration names no other.
-var DefaultSyncTypes = []string{"products", "prices", "stock", "order", "logistics", "manual"}
+// set used when configuration names no other: the names of Catalogue.
+// Prefer DefaultSyncTypeNames, which returns a copy.
+var DefaultSyncTypes = DefaultSyncTypeNames()
 
 // Language selects the language of display names.
 type Language string
@@ -79,15 +80,6 @@ const (
 	English Language = "en"
 	Chinese Language = "zh"
 )
-
-var syncTypeNames = map[string][2]string{
-	"products":  {"Product sync", "商品同步"},
-	"prices":    {"Price sync", "价格同步"},
-	"stock":     {"Stock sync", "库存同步"},
-	"order":     {"Order push", "订单推送"},
-	"logistics": {"Logistics lookup", "物流查询"},
-	"manual":    {"Manual operation", "手动操作"},
-}
 
 var statusNames = map[Status][2]string{
 	StatusPending:    {"Pending", "待处理"},
@@ -107,8 +99,10 @@ func pick(names [2]string, lang Language) string {
 // SyncTypeDisplayName returns the display name of a sync type in lang; a
 // configured type without a known name is shown as it is.
 func SyncTypeDisplayName(syncType string, lang Language) string {
-	if n, ok := syncTypeNames[syncType]; ok {
-		return pick(n, lang)
+	for _, e := range catalogue {
+		if e.Name == syncType {
+			return pick([2]string{e.English, e.Chinese}, lang)
+		}
 	}
 	return syncType
 }

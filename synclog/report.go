@@ -238,3 +238,11 @@ func validAttributes(attrs map[string]string) error {
 	}
 	return nil
 }
+
+// EventRef identifies a stored report: its event id within its source, and
+// the run it belongs to.
+type EventRef struct {
+	Source  string
+	EventID string
+	RunID   string
+}

@@ -7,16 +7,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/syncwatch/syncwatch/config"
 )
 
 // parseServe parses serve's settings as runServe does.
 func parseServe(t *testing.T, args []string, vars map[string]string) (serveOptions, error) {
 	t.Helper()
-	s := newSettings("serve", "", os.Stderr)
-	s.fs.SetOutput(new(strings.Builder))
+	s := config.New("serve", "", os.Stderr)
+	s.Flags().SetOutput(new(strings.Builder))
 	var o serveOptions
 	o.register(s)
-	err := s.parse(args, env(vars))
+	err := s.Parse(args, env(vars))
 	return o, err
 }
 
@@ -50,73 +52,73 @@ func TestConfigPrecedence(t *testing.T) {
 		check func(t *testing.T, o serveOptions)
 	}{
 		{name: "defaults", check: func(t *testing.T, o serveOptions) {
-			if o.listen != "127.0.0.1:8080" || o.batchMaxAge != time.Second || o.shutdownTimeout != 10*time.Second ||
-				!o.migrate || o.spoolMaxBytes != 1<<30 || o.storage.dataDir != "./data" || o.storage.retention != 90*24*time.Hour ||
-				!slices.Equal(o.syncTypes, []string{"products", "prices", "stock", "order", "logistics", "manual"}) ||
-				o.storage.dsn != "" || o.logs.level != "info" || o.logs.format != "auto" || o.maxItems != 10000 {
+			if o.Listen != "127.0.0.1:8080" || o.BatchMaxAge != time.Second || o.ShutdownTimeout != 10*time.Second ||
+				!o.Migrate || o.SpoolMaxBytes != 1<<30 || o.storage.DataDir != "./data" || o.storage.Retention != 90*24*time.Hour ||
+				!slices.Equal(o.SyncTypes, []string{"products", "prices", "stock", "order", "logistics", "manual"}) ||
+				o.storage.DSN != "" || o.logs.Level != "info" || o.logs.Format != "auto" || o.MaxItems != 10000 {
 				t.Fatalf("defaults: %+v", o)
 			}
 		}},
 		{name: "file over defaults", args: []string{"--config", file}, check: func(t *testing.T, o serveOptions) {
-			if o.listen != "0.0.0.0:9000" || o.batchMaxAge != 5*time.Second || o.shutdownTimeout != 20*time.Second ||
-				o.migrate || o.spoolMaxBytes != 1000 || !slices.Equal(o.syncTypes, []string{"invoices", "returns"}) ||
-				o.storage.retention != 30*24*time.Hour || o.storage.dataDir != "/var/lib/syncwatch" || o.logs.level != "debug" {
+			if o.Listen != "0.0.0.0:9000" || o.BatchMaxAge != 5*time.Second || o.ShutdownTimeout != 20*time.Second ||
+				o.Migrate || o.SpoolMaxBytes != 1000 || !slices.Equal(o.SyncTypes, []string{"invoices", "returns"}) ||
+				o.storage.Retention != 30*24*time.Hour || o.storage.DataDir != "/var/lib/syncwatch" || o.logs.Level != "debug" {
 				t.Fatalf("from the file: %+v", o)
 			}
 			// Keys the file does not set keep their defaults.
-			if o.maxItems != 10000 || o.storage.database != "syncwatch" {
+			if o.MaxItems != 10000 || o.storage.Database != "syncwatch" {
 				t.Fatalf("defaults lost: %+v", o)
 			}
 		}},
 		{name: "file named by the environment", vars: map[string]string{"SYNCWATCH_CONFIG": file}, check: func(t *testing.T, o serveOptions) {
-			if o.listen != "0.0.0.0:9000" {
-				t.Fatalf("listen %q", o.listen)
+			if o.Listen != "0.0.0.0:9000" {
+				t.Fatalf("listen %q", o.Listen)
 			}
 		}},
 		{name: "--config= form", args: []string{"--config=" + file}, check: func(t *testing.T, o serveOptions) {
-			if o.listen != "0.0.0.0:9000" {
-				t.Fatalf("listen %q", o.listen)
+			if o.Listen != "0.0.0.0:9000" {
+				t.Fatalf("listen %q", o.Listen)
 			}
 		}},
 		{name: "environment over file", args: []string{"--config", file},
 			vars: map[string]string{"SYNCWATCH_LISTEN": "127.0.0.1:9100", "SYNCWATCH_BATCH_MAX_AGE": "250ms", "SYNCWATCH_SYNC_TYPES": "a, b ,c", "SYNCWATCH_MIGRATE": "true", "SYNCWATCH_SPOOL_MAX_BYTES": "2000"},
 			check: func(t *testing.T, o serveOptions) {
-				if o.listen != "127.0.0.1:9100" || o.batchMaxAge != 250*time.Millisecond || !o.migrate || o.spoolMaxBytes != 2000 ||
-					!slices.Equal(o.syncTypes, []string{"a", "b", "c"}) {
+				if o.Listen != "127.0.0.1:9100" || o.BatchMaxAge != 250*time.Millisecond || !o.Migrate || o.SpoolMaxBytes != 2000 ||
+					!slices.Equal(o.SyncTypes, []string{"a", "b", "c"}) {
 					t.Fatalf("env over file: %+v", o)
 				}
 				// What the environment does not set still comes from the file.
-				if o.shutdownTimeout != 20*time.Second || o.storage.dataDir != "/var/lib/syncwatch" {
+				if o.ShutdownTimeout != 20*time.Second || o.storage.DataDir != "/var/lib/syncwatch" {
 					t.Fatalf("file values lost: %+v", o)
 				}
 			}},
 		{name: "flags over environment and file", args: []string{"--config", file, "--listen", "127.0.0.1:9200", "--batch-max-age=2s", "--migrate=false", "--sync-types", "x"},
 			vars: map[string]string{"SYNCWATCH_LISTEN": "127.0.0.1:9100", "SYNCWATCH_BATCH_MAX_AGE": "250ms", "SYNCWATCH_MIGRATE": "true", "SYNCWATCH_SYNC_TYPES": "a,b"},
 			check: func(t *testing.T, o serveOptions) {
-				if o.listen != "127.0.0.1:9200" || o.batchMaxAge != 2*time.Second || o.migrate || !slices.Equal(o.syncTypes, []string{"x"}) {
+				if o.Listen != "127.0.0.1:9200" || o.BatchMaxAge != 2*time.Second || o.Migrate || !slices.Equal(o.SyncTypes, []string{"x"}) {
 					t.Fatalf("flags: %+v", o)
 				}
-				if o.shutdownTimeout != 20*time.Second {
+				if o.ShutdownTimeout != 20*time.Second {
 					t.Fatalf("file value lost: %+v", o)
 				}
 			}},
 		{name: "flag names the file over the environment", args: []string{"--config", file},
 			vars: map[string]string{"SYNCWATCH_CONFIG": "/nonexistent.yaml"},
 			check: func(t *testing.T, o serveOptions) {
-				if o.listen != "0.0.0.0:9000" {
-					t.Fatalf("listen %q", o.listen)
+				if o.Listen != "0.0.0.0:9000" {
+					t.Fatalf("listen %q", o.Listen)
 				}
 			}},
 		{name: "empty environment variables are unset", vars: map[string]string{"SYNCWATCH_LISTEN": "", "SYNCWATCH_MIGRATE": ""},
 			check: func(t *testing.T, o serveOptions) {
-				if o.listen != "127.0.0.1:8080" || !o.migrate {
+				if o.Listen != "127.0.0.1:8080" || !o.Migrate {
 					t.Fatalf("%+v", o)
 				}
 			}},
 		{name: "storage settings", args: []string{"--clickhouse-dsn", "clickhouse://u:p@h:9000/db", "--libchdb", "/opt/libchdb.so"},
 			vars: map[string]string{"SYNCWATCH_DATA_DIR": "/srv/sw", "SYNCWATCH_LIBCHDB": "/env/libchdb.so", "SYNCWATCH_RETENTION": "7d"},
 			check: func(t *testing.T, o serveOptions) {
-				cfg := o.storage.config()
+				cfg := storageConfig(o.storage)
 				if cfg.DSN != "clickhouse://u:p@h:9000/db" || cfg.DataDir != "/srv/sw" || cfg.LibchdbPath != "/opt/libchdb.so" ||
 					cfg.Retention != 7*24*time.Hour || cfg.Database != "syncwatch" {
 					t.Fatalf("storage config %+v", cfg)
@@ -178,22 +180,22 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestEnvAndYAMLNames(t *testing.T) {
-	if got := envName("batch-max-age"); got != "SYNCWATCH_BATCH_MAX_AGE" {
+	if got := config.EnvName("batch-max-age"); got != "SYNCWATCH_BATCH_MAX_AGE" {
 		t.Fatal(got)
 	}
-	if got := yamlKey("batch-max-age"); got != "batch_max_age" {
+	if got := config.YAMLKey("batch-max-age"); got != "batch_max_age" {
 		t.Fatal(got)
 	}
 	// Every serve setting is documented with its environment variable.
-	s := newSettings("serve", "", os.Stderr)
+	s := config.New("serve", "", os.Stderr)
 	var o serveOptions
 	o.register(s)
 	var help strings.Builder
-	s.fs.SetOutput(&help)
-	s.fs.PrintDefaults()
-	for _, opt := range s.options {
-		if !strings.Contains(help.String(), envName(opt.name)) {
-			t.Errorf("help of --%s does not name %s", opt.name, envName(opt.name))
+	s.Flags().SetOutput(&help)
+	s.Flags().PrintDefaults()
+	for _, name := range s.Names() {
+		if !strings.Contains(help.String(), config.EnvName(name)) {
+			t.Errorf("help of --%s does not name %s", name, config.EnvName(name))
 		}
 	}
 	if !strings.Contains(help.String(), "SYNCWATCH_CONFIG") {

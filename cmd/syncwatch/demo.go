@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/client"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/demo"
 )
 
@@ -25,10 +26,10 @@ type demoOptions struct {
 	summaryEvery time.Duration
 }
 
-func (o *demoOptions) register(s *settings) {
+func (o *demoOptions) register(s *config.Set) {
 	o.server.register(s)
 	o.speed = demo.DefaultSpeed
-	s.add("speed", (*floatValue)(&o.speed), "how many times faster than real time the simulated jobs run")
+	s.Var((*floatValue)(&o.speed), "speed", "how many times faster than real time the simulated jobs run")
 	s.Duration(&o.duration, "duration", 0, "stop after this long; 0 runs until interrupted")
 	s.Duration(&o.backfill, "backfill", 0, "first send this much history at once (simulated at the same speed), e.g. 10m")
 	s.Int(&o.seed, "seed", 0, "seed of the simulation, for a repeatable demo; 0 for a new one each time")
@@ -50,14 +51,14 @@ flags:
 
 // runDemo is `syncwatch demo`.
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s := newSettings("demo", demoUsage, stderr)
+	s := config.New("demo", demoUsage, stderr)
 	var o demoOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
-	if s.fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", s.fs.Arg(0))}
+	if len(s.Args()) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", s.Args()[0])}
 	}
 	if o.speed <= 0 {
 		return usageError{errors.New("--speed must be greater than 0")}

@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/chsource"
 	"github.com/syncwatch/syncwatch/synclog"
@@ -48,10 +49,10 @@ type exporterOptions struct {
 	maxStaleness      time.Duration
 }
 
-func (o *exporterOptions) register(s *settings) {
+func (o *exporterOptions) register(s *config.Set) {
 	s.Int(&o.maxSources, "max-sources", exporter.DefaultMaxSources, "sources that keep their own label in metrics; later ones are counted as source=\"other\"")
-	s.List(&o.expectedIntervals, "expected-intervals", nil, "how often each sync type should succeed, e.g. products=6h,prices=1h; 0 for none (defaults: products=6h, prices=1h, stock=15m, order=5m, logistics=30m, manual=0)")
-	s.List(&o.maxRuntimes, "max-runtimes", nil, "how long a run of each sync type may take, e.g. products=2h,order=5m (defaults: products=2h, prices=30m, stock=15m, order=5m, logistics=15m, manual=1h)")
+	s.List(&o.expectedIntervals, "expected-intervals", nil, "how often each sync type should succeed, e.g. products=6h,prices=1h; 0 for none (defaults: "+config.CatalogueDefaults(config.ExpectedInterval)+")")
+	s.List(&o.maxRuntimes, "max-runtimes", nil, "how long a run of each sync type may take, e.g. products=2h,order=5m (defaults: "+config.CatalogueDefaults(config.MaxRuntime)+")")
 	s.List(&o.windows, "exporter-windows", []string{"1h", "24h"}, "windows of the syncwatch_window_* metrics")
 	s.Duration(&o.cacheTTL, "exporter-cache-ttl", exporter.DefaultCacheTTL, "how long metrics computed from ClickHouse are served before scrapes query it again")
 	s.Duration(&o.lookback, "exporter-lookback", exporter.DefaultLookback, "runs read for runs in progress and consecutive failures")
@@ -74,11 +75,11 @@ func (o *exporterOptions) config(types synclog.SyncTypes, limiter *exporter.Sour
 	}
 	var windows []time.Duration
 	for _, w := range o.windows {
-		var d durationValue
-		if err := d.Set(w); err != nil {
+		d, err := config.ParseDuration(w)
+		if err != nil {
 			return exporter.Config{}, usageError{fmt.Errorf("--exporter-windows: %w", err)}
 		}
-		windows = append(windows, time.Duration(d))
+		windows = append(windows, d)
 	}
 	return exporter.Config{
 		SyncTypes:         names,
@@ -86,11 +87,26 @@ func (o *exporterOptions) config(types synclog.SyncTypes, limiter *exporter.Sour
 		CacheTTL:          o.cacheTTL,
 		Lookback:          o.lookback,
 		MaxStaleness:      o.maxStaleness,
-		ExpectedIntervals: exporter.MergeDurations(exporter.DefaultExpectedIntervals(), expected, names),
-		MaxRuntimes:       exporter.MergeDurations(exporter.DefaultMaxRuntimes(), runtimes, names),
+		ExpectedIntervals: exporter.MergeDurations(synclog.DefaultExpectedIntervals(), expected, names),
+		MaxRuntimes:       exporter.MergeDurations(synclog.DefaultMaxRuntimes(), runtimes, names),
 		Limiter:           limiter,
 		Log:               log.WithField("component", "exporter"),
 	}, nil
+}
+
+// check is the rule serve and export add for the metrics settings, so that
+// a bad --expected-intervals, --max-runtimes, --max-sources or
+// --exporter-windows stops start-up before storage is opened. Bad sync
+// types are left to their own rule.
+func (o *exporterOptions) check(syncTypes []string) error {
+	types, err := synclog.NewSyncTypes(syncTypes)
+	if err != nil {
+		return nil
+	}
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	_, err = o.config(types, nil, quiet)
+	return err
 }
 
 // newExporter builds the ClickHouse-backed collector over store and
@@ -109,21 +125,23 @@ func (o *exporterOptions) newExporter(reg prometheus.Registerer, types synclog.S
 
 // exportOptions are the settings of `syncwatch export`.
 type exportOptions struct {
-	storage   storageOptions
-	logs      logOptions
+	storage   config.Storage
+	logs      config.Log
 	metrics   exporterOptions
 	listen    string
 	migrate   bool
 	syncTypes []string
 }
 
-func (o *exportOptions) register(s *settings) {
-	o.storage.register(s)
-	o.logs.register(s)
+func (o *exportOptions) register(s *config.Set) {
+	o.storage.Register(s)
+	o.logs.Register(s)
 	o.metrics.register(s)
 	s.String(&o.listen, "listen", "127.0.0.1:9464", "address to serve /metrics on")
 	s.Bool(&o.migrate, "migrate", false, "apply schema migrations at start-up (serve usually does)")
-	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypes, "comma-separated sync types to publish")
+	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypeNames(), "comma-separated sync types to publish")
+	s.Check(func() error { return config.SyncTypesRule(s, "sync-types", o.syncTypes) })
+	s.Check(func() error { return o.metrics.check(o.syncTypes) })
 }
 
 const exportUsage = `usage: syncwatch export [flags]
@@ -136,13 +154,16 @@ replicas so that every series is published once.
 
 // runExport serves the ClickHouse-backed metrics alone.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	s := newSettings("export", exportUsage, stderr)
+	s := config.New("export", exportUsage, stderr)
 	var o exportOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
-	log, err := o.logs.logger(stderr)
+	if err := noArguments(s); err != nil {
+		return err
+	}
+	log, err := newLogger(o.logs, stderr)
 	if err != nil {
 		return err
 	}
@@ -150,7 +171,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return usageError{fmt.Errorf("--sync-types: %w", err)}
 	}
-	store, err := clickhouse.Open(ctx, o.storage.config(), log)
+	store, err := clickhouse.Open(ctx, storageConfig(o.storage), log)
 	if err != nil {
 		return err
 	}

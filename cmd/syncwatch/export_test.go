@@ -19,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/chsource"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
@@ -76,10 +77,10 @@ func insertDataset(t testing.TB, st *clickhouse.Store, batches [][]synclog.Repor
 // defaultExporterOptions are the exporter settings with no flag given.
 func defaultExporterOptions(t testing.TB) exporterOptions {
 	t.Helper()
-	s := newSettings("test", "", os.Stderr)
+	s := config.New("test", "", os.Stderr)
 	var o exporterOptions
 	o.register(s)
-	if err := s.parse(nil, func(string) string { return "" }); err != nil {
+	if err := s.Parse(nil, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
 	return o
@@ -244,21 +245,21 @@ func TestExporterLifecycleOverStore(t *testing.T) {
 	}
 	secs := func(tm time.Time) string { return fmt.Sprint(float64(tm.UnixMilli()) / 1000) }
 	want := fmt.Sprintf(`
-# HELP syncwatch_window_runs Runs started in the window, by source, sync type and latest status.
+# HELP syncwatch_window_runs Runs of the window, by source, sync type and latest status: terminal runs that finished in it, runs in progress that started in it.
 # TYPE syncwatch_window_runs gauge
-%s# HELP syncwatch_window_success_ratio Successful runs over terminal runs (success, failed, partial) started in the window; absent without a terminal run.
+%s# HELP syncwatch_window_success_ratio Successful runs over terminal runs (success, failed, partial) finished in the window; absent without a terminal run.
 # TYPE syncwatch_window_success_ratio gauge
 syncwatch_window_success_ratio{source="haier",sync_type="order",window="1h"} 0.4
 syncwatch_window_success_ratio{source="haier",sync_type="order",window="24h"} 0.4
-# HELP syncwatch_window_record_success_ratio Sum of success_count over sum of total_count of the terminal runs started in the window; absent without records.
+# HELP syncwatch_window_record_success_ratio Sum of success_count over sum of total_count of the terminal runs finished in the window; absent without records.
 # TYPE syncwatch_window_record_success_ratio gauge
 syncwatch_window_record_success_ratio{source="haier",sync_type="order",window="1h"} 0.5
 syncwatch_window_record_success_ratio{source="haier",sync_type="order",window="24h"} 0.5
-# HELP syncwatch_window_errors_per_hour Failed or partial runs started in the window, per hour of the window.
+# HELP syncwatch_window_errors_per_hour Failed or partial runs finished in the window, per hour of the window.
 # TYPE syncwatch_window_errors_per_hour gauge
 syncwatch_window_errors_per_hour{source="haier",sync_type="order",window="1h"} 3
 syncwatch_window_errors_per_hour{source="haier",sync_type="order",window="24h"} 0.125
-# HELP syncwatch_window_duration_avg_seconds Average duration of the terminal runs started in the window; absent without one.
+# HELP syncwatch_window_duration_avg_seconds Average duration of the terminal runs finished in the window; absent without one.
 # TYPE syncwatch_window_duration_avg_seconds gauge
 syncwatch_window_duration_avg_seconds{source="haier",sync_type="order",window="1h"} 108
 syncwatch_window_duration_avg_seconds{source="haier",sync_type="order",window="24h"} 108
@@ -427,9 +428,9 @@ func TestExportCommandFlags(t *testing.T) {
 		{"--exporter-windows", "1h,whenever"},
 	} {
 		o := defaultExporterOptions(t)
-		s := newSettings("test", "", os.Stderr)
+		s := config.New("test", "", os.Stderr)
 		o.register(s)
-		if err := s.parse(args, func(string) string { return "" }); err != nil {
+		if err := s.Parse(args, func(string) string { return "" }); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := o.config(synclog.MustSyncTypes(synclog.DefaultSyncTypes), nil, quietLogger()); err == nil {
@@ -438,10 +439,10 @@ func TestExportCommandFlags(t *testing.T) {
 	}
 	// The environment and the YAML file set the maps too.
 	o := exporterOptions{}
-	s := newSettings("test", "", os.Stderr)
+	s := config.New("test", "", os.Stderr)
 	o.register(s)
 	env := map[string]string{"SYNCWATCH_EXPECTED_INTERVALS": "products=3h,manual=30m"}
-	if err := s.parse(nil, func(k string) string { return env[k] }); err != nil {
+	if err := s.Parse(nil, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := o.config(synclog.MustSyncTypes(synclog.DefaultSyncTypes), nil, quietLogger())

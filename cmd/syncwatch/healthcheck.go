@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/syncwatch/syncwatch/config"
 )
 
 // healthcheckOptions are the settings of `syncwatch healthcheck`.
@@ -30,18 +32,18 @@ flags:
 
 // runHealthcheck is `syncwatch healthcheck`.
 func runHealthcheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s := newSettings("healthcheck", healthcheckUsage, stderr)
+	s := config.New("healthcheck", healthcheckUsage, stderr)
 	var o healthcheckOptions
 	s.String(&o.listen, "listen", "127.0.0.1:8080", "address syncwatch serve listens on; its port is checked on loopback unless --url is given")
 	// The URL and timeout are flags only: SYNCWATCH_URL or SYNCWATCH_TIMEOUT
 	// in a container's environment would mean something else.
-	s.fs.StringVar(&o.url, "url", "", "URL to check (default http://127.0.0.1:<port of --listen>/readyz)")
-	s.fs.DurationVar(&o.timeout, "timeout", 3*time.Second, "how long to wait for the answer")
+	s.Flags().StringVar(&o.url, "url", "", "URL to check (default http://127.0.0.1:<port of --listen>/readyz)")
+	s.Flags().DurationVar(&o.timeout, "timeout", 3*time.Second, "how long to wait for the answer")
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
-	if s.fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", s.fs.Arg(0))}
+	if len(s.Args()) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", s.Args()[0])}
 	}
 	target := o.url
 	if target == "" {

@@ -27,6 +27,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -74,7 +75,7 @@ func runIO(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 	case "export":
 		err = runExport(ctx, args[1:], getenv, stderr)
 	case "migrate":
-		err = runMigrate(ctx, args[1:], getenv, stdout, stderr)
+		err = runMigrate(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "run":
 		return runWrapped(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "send":
@@ -108,54 +109,28 @@ func runIO(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 // usageError marks an error in the command line.
 type usageError struct{ error }
 
-// storageOptions are the settings every command that reaches ClickHouse
-// shares.
-type storageOptions struct {
-	dsn       string
-	dataDir   string
-	libchdb   string
-	database  string
-	retention time.Duration
-}
-
-func (o *storageOptions) register(s *settings) {
-	s.String(&o.dsn, "clickhouse-dsn", "", "ClickHouse server DSN, clickhouse://user:pass@host:9000/db?compress=lz4; empty for the embedded engine")
-	s.String(&o.dataDir, "data-dir", "./data", "directory of the spool and the embedded database")
-	s.String(&o.libchdb, "libchdb", "", "path of libchdb.so for the embedded engine (default: the cache scripts/fetch-libchdb.sh fills)")
-	s.String(&o.database, "database", "syncwatch", "database of the embedded engine")
-	s.Duration(&o.retention, "retention", 90*24*time.Hour, "how long runs are kept, e.g. 90d")
-}
-
-func (o *storageOptions) config() clickhouse.Config {
+// storageConfig is the ClickHouse configuration of the storage settings.
+func storageConfig(o config.Storage) clickhouse.Config {
 	return clickhouse.Config{
-		DSN:         o.dsn,
-		DataDir:     o.dataDir,
-		LibchdbPath: o.libchdb,
-		Database:    o.database,
-		Retention:   o.retention,
+		DSN:         o.DSN,
+		DataDir:     o.DataDir,
+		LibchdbPath: o.Libchdb,
+		Database:    o.Database,
+		Retention:   o.Retention,
 	}
 }
 
-// logOptions configure the logger.
-type logOptions struct {
-	format string
-	level  string
-}
-
-func (o *logOptions) register(s *settings) {
-	s.String(&o.format, "log-format", "auto", "log format: json, text, or auto (text on a terminal, else JSON)")
-	s.String(&o.level, "log-level", "info", "log level: debug, info, warn, error")
-}
-
-func (o *logOptions) logger(out io.Writer) (*logrus.Logger, error) {
+// newLogger returns the logger the log settings describe, writing to out;
+// the settings were validated when they were parsed.
+func newLogger(o config.Log, out io.Writer) (*logrus.Logger, error) {
 	l := logrus.New()
 	l.SetOutput(out)
-	lvl, err := logrus.ParseLevel(o.level)
+	lvl, err := logrus.ParseLevel(o.Level)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
 	}
 	l.SetLevel(lvl)
-	format := o.format
+	format := o.Format
 	if format == "auto" {
 		format = "json"
 		if f, ok := out.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
@@ -168,17 +143,28 @@ func (o *logOptions) logger(out io.Writer) (*logrus.Logger, error) {
 	case "text":
 		l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
 	default:
-		return nil, usageError{fmt.Errorf("--log-format %q: want json, text or auto", o.format)}
+		return nil, usageError{fmt.Errorf("--log-format %q: want json, text or auto", o.Format)}
 	}
 	return l, nil
 }
 
-func parseSettings(s *settings, args []string, getenv func(string) string) error {
-	if err := s.parse(args, getenv); err != nil {
+// parseSettings parses a subcommand's settings; every error but a request
+// for help is a usage error (exit 2).
+func parseSettings(s *config.Set, args []string, getenv func(string) string) error {
+	if err := s.Parse(args, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
 		return usageError{err}
+	}
+	return nil
+}
+
+// noArguments refuses arguments left after the flags of a subcommand that
+// takes none.
+func noArguments(s *config.Set) error {
+	if len(s.Args()) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", s.Args()[0])}
 	}
 	return nil
 }

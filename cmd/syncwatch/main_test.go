@@ -106,6 +106,13 @@ func TestRunCommands(t *testing.T) {
 		{name: "serve with bad sync types", args: []string{"serve", "--log-format", "json", "--sync-types", "a,a"}, wantCode: 2, wantStderr: `--sync-types: sync type "a": listed twice`},
 		{name: "serve with a short token", args: []string{"serve", "--log-format", "json", "--ingest-tokens", "short"}, wantCode: 2, wantStderr: `token "env-ingest-1": must be at least 16 characters`},
 		{name: "serve with a bad listen address", args: []string{"serve", "--log-format", "json", "--listen", "8080"}, wantCode: 2, wantStderr: `--listen "8080"`},
+		// Rules run before storage is opened: /dev/null/db could never be one.
+		{name: "serve with batch-max-size below batch-size", args: []string{"serve", "--data-dir", "/dev/null/db", "--batch-size", "10", "--batch-max-size", "5"}, wantCode: 2, wantStderr: "--batch-max-size 5 is less than batch-size 10"},
+		{name: "serve with a zero queue wait", args: []string{"serve", "--data-dir", "/dev/null/db", "--queue-wait", "0s"}, wantCode: 2, wantStderr: "--queue-wait 0s: want a duration above 0"},
+		{name: "serve with an unknown sync type in expected intervals", args: []string{"serve", "--data-dir", "/dev/null/db", "--expected-intervals", "bogus=1h"}, wantCode: 2, wantStderr: `unknown sync type "bogus"`},
+		{name: "export with zero max sources", args: []string{"export", "--data-dir", "/dev/null/db", "--max-sources", "0"}, wantCode: 2, wantStderr: "--max-sources 0: must be at least 1"},
+		{name: "run with too much output kept", args: []string{"run", "--type", "products", "--max-output", "99999999", "--", "true"}, wantCode: 2, wantStderr: "--max-output 99999999: want 0 to"},
+		{name: "serve with an argument", args: []string{"serve", "now", "--data-dir", "/dev/null/db"}, wantCode: 2, wantStderr: `unexpected argument "now"`},
 		{name: "migrate without an action", args: []string{"migrate"}, wantCode: 2, wantStderr: "migrate: missing action"},
 		{name: "migrate with a missing config file", args: []string{"migrate", "--config", "/nonexistent/syncwatch.yaml", "version"}, wantCode: 2, wantStderr: "read config file"},
 	}

@@ -1,41 +1,77 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
+	"strings"
+
+	"github.com/mattn/go-isatty"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/config"
 )
 
-const migrateUsage = `usage: syncwatch migrate [flags] up | down | version | force VERSION
+const migrateUsage = `usage: syncwatch migrate up | down | version | force VERSION [flags]
 
   up        apply every pending migration and the configured retention
-  down      revert every migration (drops syncwatch's tables)
+  down      revert every migration (drops syncwatch's tables); off a
+            terminal it wants --yes
   version   print the schema version and whether it is dirty
   force N   record version N as applied and clean, after a manual repair
 `
 
-func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	s := newSettings("migrate", migrateUsage, stderr)
-	var store storageOptions
-	var logs logOptions
-	store.register(s)
-	logs.register(s)
+// runMigrate is `syncwatch migrate`. Flags may come before or after the
+// action; stdin answers the confirmation of a destructive down.
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	s := config.New("migrate", migrateUsage, stderr)
+	var store config.Storage
+	var logs config.Log
+	var yes bool
+	store.Register(s)
+	logs.Register(s)
+	s.Flags().BoolVar(&yes, "yes", false, "confirm a destructive action (down) without asking")
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
-	rest := s.fs.Args()
+	rest := s.Args()
 	if len(rest) == 0 {
-		s.fs.Usage()
+		s.Usage()
 		return usageError{fmt.Errorf("migrate: missing action")}
 	}
-	log, err := logs.logger(stderr)
+	// The action is checked before the database is opened: a typo
+	// touches nothing.
+	want := map[string]int{"up": 1, "down": 1, "version": 1, "force": 2}
+	n, ok := want[rest[0]]
+	switch {
+	case !ok:
+		return usageError{fmt.Errorf("migrate: unknown action %q: want up, down, version or force", rest[0])}
+	case rest[0] == "force" && len(rest) != 2:
+		return usageError{fmt.Errorf("migrate force: want one version number")}
+	case len(rest) > n:
+		return usageError{fmt.Errorf("migrate %s: unexpected argument %q", rest[0], rest[n])}
+	}
+	force := -1
+	if rest[0] == "force" {
+		v, err := strconv.Atoi(rest[1])
+		if err != nil || v < 0 {
+			return usageError{fmt.Errorf("migrate force: %q is not a version number", rest[1])}
+		}
+		force = v
+	}
+	if rest[0] == "down" && !yes {
+		if err := confirm(stdin, stderr, "migrate down drops every syncwatch table of the "+store.Target()); err != nil {
+			return err
+		}
+	}
+	log, err := newLogger(logs, stderr)
 	if err != nil {
 		return err
 	}
-	st, err := clickhouse.Open(ctx, store.config(), log)
+	st, err := clickhouse.Open(ctx, storageConfig(store), log)
 	if err != nil {
 		return err
 	}
@@ -50,23 +86,14 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 			return err
 		}
 	case "down":
+		fmt.Fprintf(stderr, "syncwatch: migrate down: reverting every migration of the %s\n", store.Target())
 		if err := m.Down(); err != nil {
 			return err
 		}
 	case "force":
-		if len(rest) != 2 {
-			return usageError{fmt.Errorf("migrate force: want one version number")}
-		}
-		v, err := strconv.Atoi(rest[1])
-		if err != nil || v < 0 {
-			return usageError{fmt.Errorf("migrate force: %q is not a version number", rest[1])}
-		}
-		if err := m.Force(v); err != nil {
+		if err := m.Force(force); err != nil {
 			return err
 		}
-	case "version":
-	default:
-		return usageError{fmt.Errorf("migrate: unknown action %q: want up, down, version or force", rest[0])}
 	}
 	v, dirty, err := m.Version()
 	if err != nil {
@@ -77,5 +104,21 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprint(stdout, " (dirty)")
 	}
 	fmt.Fprintln(stdout)
+	return nil
+}
+
+// confirm asks on stderr whether to go ahead with what and reads the
+// answer from stdin when it is a terminal; anywhere else (a script, a
+// pipe, CI) it refuses with a usage error that asks for --yes.
+func confirm(stdin io.Reader, stderr io.Writer, what string) error {
+	f, ok := stdin.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) {
+		return usageError{fmt.Errorf("%s; standard input is not a terminal, so pass --yes to go ahead", what)}
+	}
+	fmt.Fprintf(stderr, "%s.\nType yes to go ahead: ", what)
+	answer, _ := bufio.NewReader(stdin).ReadString('\n')
+	if strings.TrimSpace(answer) != "yes" {
+		return fmt.Errorf("%s: not confirmed, nothing changed", what)
+	}
 	return nil
 }

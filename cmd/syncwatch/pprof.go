@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/config"
 )
 
 // pprofOptions serve Go's profiler on a separate, opt-in address, for
@@ -19,7 +21,7 @@ type pprofOptions struct {
 	listen string
 }
 
-func (o *pprofOptions) register(s *settings) {
+func (o *pprofOptions) register(s *config.Set) {
 	s.String(&o.listen, "pprof-listen", "", "serve Go's pprof profiler on this loopback address (e.g. 127.0.0.1:6060); empty for none")
 }
 

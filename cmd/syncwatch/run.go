@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/syncwatch/syncwatch/client"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -39,7 +40,7 @@ type serverOptions struct {
 	token  string
 }
 
-func (o *serverOptions) register(s *settings) {
+func (o *serverOptions) register(s *config.Set) {
 	s.String(&o.server, "server", defaultServer, "URL of the syncwatch server to report to")
 	s.String(&o.token, "token", "", "bearer token for ingest; prefer the environment to the flag, which other users can see")
 }
@@ -82,16 +83,22 @@ type runOptions struct {
 	attrs         attrFlag
 }
 
-func (o *runOptions) register(s *settings) {
+func (o *runOptions) register(s *config.Set) {
 	o.server.register(s)
 	s.String(&o.syncType, "type", "", "sync type of the job, e.g. products or prices (required)")
 	s.String(&o.source, "source", "", "source of the job, the integration or supplier, e.g. haier (default: the server's, \"default\")")
 	s.Int(&o.maxOutput, "max-output", 10<<10, fmt.Sprintf("bytes of the end of the command's output kept as the report's message (at most %d)", synclog.MaxMessageBytes))
+	s.Check(func() error {
+		if o.maxOutput < 0 || o.maxOutput > synclog.MaxMessageBytes {
+			return s.Invalid("max-output", "%d: want 0 to %d bytes", o.maxOutput, synclog.MaxMessageBytes)
+		}
+		return nil
+	})
 	s.Duration(&o.reportTimeout, "report-timeout", 30*time.Second, "how long the final report is retried while syncwatch is unreachable")
 	s.Duration(&o.startTimeout, "start-timeout", 2*time.Second, "how long the start report is tried; the job does not wait for it")
-	s.fs.StringVar(&o.runID, "run-id", "", "run id of the run (default: a new UUIDv7)")
+	s.Flags().StringVar(&o.runID, "run-id", "", "run id of the run (default: a new UUIDv7)")
 	o.attrs = attrFlag{}
-	s.fs.Var(o.attrs, "attr", "attribute key=value added to the reports (repeatable)")
+	s.Flags().Var(o.attrs, "attr", "attribute key=value added to the reports (repeatable)")
 }
 
 const runUsage = `usage: syncwatch run --type TYPE [--source SOURCE] [flags] -- COMMAND [ARG...]
@@ -115,7 +122,9 @@ flags:
 // runWrapped is `syncwatch run`: it returns the exit code of the process.
 func runWrapped(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	stderr = &lockedWriter{w: stderr}
-	s := newSettings("run", runUsage, stderr)
+	s := config.New("run", runUsage, stderr)
+	// The arguments are the job's command line: its flags are its own.
+	s.Interspersed(false)
 	var o runOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {
@@ -125,7 +134,7 @@ func runWrapped(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintln(stderr, "syncwatch run:", err)
 		return 2
 	}
-	argv := s.fs.Args()
+	argv := s.Args()
 	switch {
 	case len(argv) == 0:
 		fmt.Fprint(stderr, "syncwatch run: no command to run\n\n"+runUsage[:strings.Index(runUsage, "\n\n")+1])
@@ -133,11 +142,7 @@ func runWrapped(ctx context.Context, args []string, getenv func(string) string, 
 	case strings.TrimSpace(o.syncType) == "":
 		fmt.Fprintln(stderr, "syncwatch run: --type is required (or SYNCWATCH_TYPE): the sync type the job reports as, e.g. products")
 		return 2
-	case o.maxOutput < 0:
-		fmt.Fprintln(stderr, "syncwatch run: --max-output must not be negative")
-		return 2
 	}
-	o.maxOutput = min(o.maxOutput, synclog.MaxMessageBytes)
 	warn := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "syncwatch run: warning: "+format+"\n", args...)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/client"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -31,24 +32,24 @@ type sendOptions struct {
 	attrs       attrFlag
 }
 
-func (o *sendOptions) register(s *settings) {
+func (o *sendOptions) register(s *config.Set) {
 	o.server.register(s)
 	s.String(&o.syncType, "type", "", "sync type of the run, e.g. products (required)")
 	s.String(&o.source, "source", "", "source of the run, e.g. haier (default: the server's, \"default\")")
 	s.Duration(&o.timeout, "report-timeout", 30*time.Second, "how long the report is retried while syncwatch is unreachable")
 	// The fields of one report are flags only: an environment variable
 	// left over in a shell must not slip into every report.
-	s.fs.StringVar(&o.status, "status", "", "status: pending, processing, success, failed or partial (required)")
-	s.fs.Var(&o.total, "total", "records in the run")
-	s.fs.Var(&o.success, "success", "records synced")
-	s.fs.Var(&o.failed, "failed", "records that failed")
-	s.fs.StringVar(&o.message, "message", "", "message or error text; - reads it from stdin (its last 64 KiB)")
-	s.fs.StringVar(&o.runID, "run-id", "", "run id, to report on a run started earlier (default: a new UUIDv7)")
-	s.fs.StringVar(&o.eventID, "event-id", "", "event id; give the same one when you retry this report (default: a new UUIDv7)")
-	s.fs.Var(&o.startedAt, "started-at", "start of the run, RFC 3339 (e.g. $(date -u +%FT%TZ)) or now (default: the server's clock)")
-	s.fs.Var(&o.completedAt, "completed-at", "end of the run, RFC 3339 or now (default for a final status: the server's clock)")
+	s.Flags().StringVar(&o.status, "status", "", "status: pending, processing, success, failed or partial (required)")
+	s.Flags().Var(&o.total, "total", "records in the run")
+	s.Flags().Var(&o.success, "success", "records synced")
+	s.Flags().Var(&o.failed, "failed", "records that failed")
+	s.Flags().StringVar(&o.message, "message", "", "message or error text; - reads it from stdin (its last 64 KiB)")
+	s.Flags().StringVar(&o.runID, "run-id", "", "run id, to report on a run started earlier (default: a new UUIDv7)")
+	s.Flags().StringVar(&o.eventID, "event-id", "", "event id; give the same one when you retry this report (default: a new UUIDv7)")
+	s.Flags().Var(&o.startedAt, "started-at", "start of the run, RFC 3339 (e.g. $(date -u +%FT%TZ)) or now (default: the server's clock)")
+	s.Flags().Var(&o.completedAt, "completed-at", "end of the run, RFC 3339 or now (default for a final status: the server's clock)")
 	o.attrs = attrFlag{}
-	s.fs.Var(o.attrs, "attr", "attribute key=value (repeatable)")
+	s.Flags().Var(o.attrs, "attr", "attribute key=value (repeatable)")
 }
 
 const sendUsage = `usage: syncwatch send --type TYPE --status STATUS [flags]
@@ -64,14 +65,14 @@ flags:
 
 // runSend is `syncwatch send`.
 func runSend(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	s := newSettings("send", sendUsage, stderr)
+	s := config.New("send", sendUsage, stderr)
 	var o sendOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
-	if s.fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", s.fs.Arg(0))}
+	if len(s.Args()) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", s.Args()[0])}
 	}
 	if strings.TrimSpace(o.syncType) == "" {
 		return usageError{errors.New("--type is required: the sync type of the run, e.g. products")}

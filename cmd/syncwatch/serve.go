@@ -15,6 +15,7 @@ import (
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/synclog"
@@ -23,71 +24,37 @@ import (
 
 // serveOptions are the settings of `syncwatch serve`.
 type serveOptions struct {
-	storage storageOptions
-	logs    logOptions
+	storage config.Storage
+	logs    config.Log
 	metrics exporterOptions
 	pprof   pprofOptions
-	// exporter publishes the ClickHouse-backed metrics in this process.
-	exporter bool
-
-	listen          string
-	migrate         bool
-	syncTypes       []string
-	tokensFile      string
-	ingestTokens    string
-	queryTokens     string
-	adminTokens     string
-	rateLimit       int
-	maxBodyBytes    int
-	maxItems        int
-	spoolMaxBytes   int
-	batchSize       int
-	batchMaxSize    int
-	batchMaxAge     time.Duration
-	shutdownTimeout time.Duration
-	dedupWindow     int
-	maxInFlight     int
-	queueWait       time.Duration
+	config.Serve
 }
 
-func (o *serveOptions) register(s *settings) {
-	o.storage.register(s)
-	o.logs.register(s)
+func (o *serveOptions) register(s *config.Set) {
+	o.storage.Register(s)
+	o.logs.Register(s)
 	o.metrics.register(s)
 	o.pprof.register(s)
-	s.Bool(&o.exporter, "exporter", true, "publish the metrics computed from ClickHouse on /metrics; turn off on replicas when syncwatch export publishes them")
-	s.String(&o.listen, "listen", "127.0.0.1:8080", "address to listen on; without tokens only a loopback address is used")
-	s.Bool(&o.migrate, "migrate", true, "apply schema migrations at start-up")
-	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypes, "comma-separated sync types reports may name")
-	s.String(&o.tokensFile, "tokens-file", "", "YAML file of bearer tokens (name, token or token_sha256, roles, sources, rate_limit)")
-	s.String(&o.ingestTokens, "ingest-tokens", "", "comma-separated ingest tokens (prefer the environment to a flag)")
-	s.String(&o.queryTokens, "query-tokens", "", "comma-separated query tokens")
-	s.String(&o.adminTokens, "admin-tokens", "", "comma-separated admin tokens")
-	s.Int(&o.rateLimit, "rate-limit", 0, "requests per second per token unless the token sets its own; 0 for no limit")
-	s.Int(&o.maxBodyBytes, "max-body-bytes", 10<<20, "largest request body, decompressed")
-	s.Int(&o.maxItems, "max-items", 10000, "most reports in one request")
-	s.Int(&o.spoolMaxBytes, "spool-max-bytes", 1<<30, "the spool's limit in bytes; when full, ingest answers 503")
-	s.Int(&o.batchSize, "batch-size", 5000, "reports waiting that trigger an insert into ClickHouse")
-	s.Int(&o.batchMaxSize, "batch-max-size", 0, "most reports in one insert, taken when ClickHouse is behind; 0 means 4 × --batch-size")
-	s.Duration(&o.batchMaxAge, "batch-max-age", time.Second, "longest a report waits for a fuller batch")
-	s.Duration(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "time to drain requests and flush the batcher on SIGTERM")
-	s.Int(&o.maxInFlight, "max-inflight", 128, "ingest requests served at once; beyond it, after --queue-wait, ingest answers 503 with Retry-After")
-	s.Duration(&o.queueWait, "queue-wait", 100*time.Millisecond, "how long an ingest request may wait for room under --max-inflight")
-	s.Int(&o.dedupWindow, "dedup-window", 1_000_000, "recent event ids remembered to answer retries as duplicates")
+	o.Serve.Register(s)
+	s.Check(func() error { return o.metrics.check(o.SyncTypes) })
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	s := newSettings("serve", "", stderr)
+	s := config.New("serve", "", stderr)
 	var o serveOptions
 	o.register(s)
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
-	log, err := o.logs.logger(stderr)
+	if err := noArguments(s); err != nil {
+		return err
+	}
+	log, err := newLogger(o.logs, stderr)
 	if err != nil {
 		return err
 	}
-	types, err := synclog.NewSyncTypes(o.syncTypes)
+	types, err := synclog.NewSyncTypes(o.SyncTypes)
 	if err != nil {
 		return usageError{fmt.Errorf("--sync-types: %w", err)}
 	}
@@ -95,7 +62,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageError{err}
 	}
-	listen, err := listenAddress(o.listen, tokens.Enabled())
+	listen, err := listenAddress(o.Listen, tokens.Enabled())
 	if err != nil {
 		return usageError{err}
 	}
@@ -105,12 +72,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	// Start-up, in order; shutdown runs in reverse.
-	store, err := clickhouse.Open(ctx, o.storage.config(), log)
+	store, err := clickhouse.Open(ctx, storageConfig(o.storage), log)
 	if err != nil {
 		return err
 	}
 	defer closeLogged(log, "clickhouse", store.Close)
-	if o.migrate {
+	if o.Migrate {
 		if err := store.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
@@ -119,12 +86,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	spool, err := collector.OpenSpool(filepath.Join(o.storage.dataDir, "spool"), int64(o.spoolMaxBytes), log.WithField("component", "spool"))
+	spool, err := collector.OpenSpool(filepath.Join(o.storage.DataDir, "spool"), int64(o.SpoolMaxBytes), log.WithField("component", "spool"))
 	if err != nil {
 		return err
 	}
 	defer closeLogged(log, "spool", spool.Close)
-	quarantine, err := collector.OpenQuarantine(filepath.Join(o.storage.dataDir, "quarantine"))
+	quarantine, err := collector.OpenQuarantine(filepath.Join(o.storage.DataDir, "quarantine"))
 	if err != nil {
 		return err
 	}
@@ -142,7 +109,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	var exp *exporter.Collector
-	if o.exporter {
+	if o.Exporter {
 		if exp, err = o.metrics.newExporter(reg, types, limiter, store, log); err != nil {
 			return err
 		}
@@ -154,11 +121,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.batchSize, MaxSize: o.batchMaxSize, MaxAge: o.batchMaxAge}, log.WithField("component", "batcher"), metrics)
+	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := app.New(app.Config{
 		Ingest: collector.Config{
-			SyncTypes: types, MaxBodyBytes: int64(o.maxBodyBytes), MaxItems: o.maxItems, DedupWindow: o.dedupWindow,
-			MaxInFlight: o.maxInFlight, QueueWait: o.queueWait, Retention: store.Retention(),
+			SyncTypes: types, MaxBodyBytes: int64(o.MaxBodyBytes), MaxItems: o.MaxItems, DedupWindow: o.DedupWindow,
+			MaxInFlight: o.MaxInFlight, QueueWait: o.QueueWait, Retention: store.Retention(),
 			OnAccepted: ingest.Observe,
 		},
 		Console: &ui.Config{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
@@ -169,7 +136,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	recent, err := store.RecentEventIDs(ctx, time.Now().Add(-24*time.Hour), o.dedupWindow/2)
+	recent, err := store.RecentEvents(ctx, time.Now().Add(-24*time.Hour), o.DedupWindow/2)
 	if err != nil {
 		return err
 	}
@@ -207,7 +174,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case err := <-serveErr:
 		log.WithError(err).Error("http server stopped")
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.WithError(err).Warn("http shutdown")
@@ -221,15 +188,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 func (o *serveOptions) auth() (*auth.Auth, error) {
 	var tokens []auth.Token
-	if o.tokensFile != "" {
-		t, err := auth.LoadTokens(o.tokensFile)
+	if o.TokensFile != "" {
+		t, err := auth.LoadTokens(o.TokensFile)
 		if err != nil {
 			return nil, err
 		}
 		tokens = t
 	}
-	tokens = append(tokens, auth.TokensFromEnv(o.ingestTokens, o.queryTokens, o.adminTokens)...)
-	return auth.NewAuth(tokens, float64(o.rateLimit))
+	tokens = append(tokens, auth.TokensFromEnv(o.IngestTokens, o.QueryTokens, o.AdminTokens)...)
+	return auth.NewAuth(tokens, float64(o.RateLimit))
 }
 
 // listenAddress returns the address to listen on: as configured, or, when

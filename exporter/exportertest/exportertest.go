@@ -229,7 +229,8 @@ type Model struct {
 
 var _ exporter.Source = Model{}
 
-// WindowStats computes the figures of the runs started in the window.
+// WindowStats computes the figures of the runs of the window: terminal runs
+// by when they finished, runs in progress by when they started.
 func (m Model) WindowStats(_ context.Context, q exporter.WindowQuery) ([]exporter.WindowStat, error) {
 	keep := map[string]bool{}
 	for _, s := range q.Sources {
@@ -239,7 +240,18 @@ func (m Model) WindowStats(_ context.Context, q exporter.WindowQuery) ([]exporte
 	stats := map[key]*exporter.WindowStat{}
 	durs := map[key][]float64{}
 	for _, r := range m.DS.Runs {
-		if r.Start.Before(q.Since) || !r.Start.Before(q.Until) {
+		// A terminal run belongs to the window it finished in (having
+		// started at most a week before it), a run in progress to the one
+		// it started in.
+		l := r.Latest()
+		at := r.Start
+		if l.Status.Terminal() {
+			at = *l.CompletedAt
+			if r.Start.Before(q.Since.Add(-7*24*time.Hour)) || !r.Start.Before(q.Until) {
+				continue
+			}
+		}
+		if at.Before(q.Since) || !at.Before(q.Until) {
 			continue
 		}
 		source := r.Source
@@ -252,7 +264,6 @@ func (m Model) WindowStats(_ context.Context, q exporter.WindowQuery) ([]exporte
 			s = &exporter.WindowStat{Source: source, SyncType: r.SyncType}
 			stats[k] = s
 		}
-		l := r.Latest()
 		switch l.Status {
 		case synclog.StatusPending:
 			s.Pending++
