@@ -25,7 +25,8 @@ type ExporterWindowStat struct {
 	Pending, Processing, Success, Failed, Partial uint64
 
 	// RecordsTotal and RecordsSuccess sum total_count and success_count
-	// over the terminal runs.
+	// over the terminal runs; a sum beyond the range of uint64 is
+	// math.MaxUint64 rather than wrapping around.
 	RecordsTotal, RecordsSuccess uint64
 
 	// Durations counts the terminal runs with a duration. The duration
@@ -49,6 +50,18 @@ type exporterWindowRow struct {
 	DurationQ      []*float64 `json:"duration_q"`
 }
 
+// recordsTotalSum, recordsSuccessSum and recordsFailedSum sum the counts
+// of the terminal runs as UInt128, so that the sums cannot wrap around,
+// and cap them at the largest UInt64. Ingest bounds each count at
+// synclog.MaxCount, but runs stored before it did, or 18 million runs at
+// the bound, would otherwise wrap a UInt64 sum (records_total 1 beside a
+// record success ratio of 1.8e19); capped, the ratio stays at most 1.
+const (
+	recordsTotalSum   = `toUInt64(least(sumIf(toUInt128(total_count), ` + terminalCond + `), toUInt128(18446744073709551615)))`
+	recordsSuccessSum = `toUInt64(least(sumIf(toUInt128(success_count), ` + terminalCond + `), toUInt128(18446744073709551615)))`
+	recordsFailedSum  = `toUInt64(least(sumIf(toUInt128(failed_count), ` + terminalCond + `), toUInt128(18446744073709551615)))`
+)
+
 // exporterWindowQuery computes the window figures. {source_expr} is
 // replaced by the source column, or by an expression that folds unlisted
 // sources; NaN becomes NULL so that both engines render it alike.
@@ -58,8 +71,8 @@ countIf(status = 'processing') AS processing,
 countIf(status = 'success') AS success,
 countIf(status = 'failed') AS failed,
 countIf(status = 'partial') AS partial,
-sumIf(total_count, ` + terminalCond + `) AS records_total,
-sumIf(success_count, ` + terminalCond + `) AS records_success,
+` + recordsTotalSum + ` AS records_total,
+` + recordsSuccessSum + ` AS records_success,
 countIf(` + terminalCond + ` AND duration_ms IS NOT NULL) AS durations,
 if(durations = 0, NULL, avgIf(duration_ms, ` + terminalCond + `) / 1000) AS duration_avg,
 arrayMap(x -> if(isNaN(x), NULL, x / 1000), quantilesIf(0.5, 0.95, 0.99)(duration_ms, ` + terminalCond + `)) AS duration_q

@@ -443,3 +443,59 @@ func TestExporterWindowCountsRunsWhereTheyFinished(t *testing.T) {
 		t.Fatalf("one-hour window: %+v; want the long failed run and the run started in it", got)
 	}
 }
+
+// TestExporterRecordSumsSaturate checks that the record sums of the window
+// never wrap around: runs stored before ingest bounded the counts (or enough
+// runs at the bound) once made records_total 1 and the record success ratio
+// 1.8e19. A sum beyond the range of UInt64 stays at its maximum instead.
+func TestExporterRecordSumsSaturate(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	rep := func(run string, total, succ uint64) synclog.Report {
+		start := now.Add(-10 * time.Minute)
+		done := start.Add(time.Minute)
+		return synclog.Report{
+			RunID: run, EventID: run, Source: "haier", SyncType: "stock", Status: synclog.StatusPartial,
+			StartedAt: start, CompletedAt: &done, RunStartedAt: start, ReceivedAt: done,
+			TotalCount: total, SuccessCount: succ,
+		}
+	}
+	tests := []struct {
+		name, source        string
+		reports             []synclog.Report
+		wantTotal, wantSucc uint64
+	}{
+		{"exact", "exact", []synclog.Report{rep("a", synclog.MaxCount, synclog.MaxCount-1), rep("b", 2, 1)}, synclog.MaxCount + 2, synclog.MaxCount},
+		{"beyond uint64", "wrapping", []synclog.Report{rep("c", math.MaxUint64, math.MaxUint64), rep("d", 2, 0)}, math.MaxUint64, math.MaxUint64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := range tt.reports {
+				tt.reports[i].Source = tt.source
+			}
+			if err := s.InsertReports(ctx, tt.reports); err != nil {
+				t.Fatal(err)
+			}
+			all, err := s.ExporterWindowStats(ctx, now.Add(-time.Hour), now, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []ExporterWindowStat
+			for _, w := range all {
+				if w.Source == tt.source {
+					got = append(got, w)
+				}
+			}
+			if len(got) != 1 {
+				t.Fatalf("window stats = %+v, want one group of %s", all, tt.source)
+			}
+			if got[0].RecordsTotal != tt.wantTotal || got[0].RecordsSuccess != tt.wantSucc {
+				t.Errorf("records total %d success %d, want %d and %d", got[0].RecordsTotal, got[0].RecordsSuccess, tt.wantTotal, tt.wantSucc)
+			}
+			if got[0].RecordsSuccess > got[0].RecordsTotal {
+				t.Errorf("more successful records (%d) than records (%d)", got[0].RecordsSuccess, got[0].RecordsTotal)
+			}
+		})
+	}
+}

@@ -375,6 +375,47 @@ func TestSendFillsIDsAndRedacts(t *testing.T) {
 	}
 }
 
+// TestSendRedactsEveryForm checks that the client redacts, before sending,
+// the forms of secrets that synclog knows, the Chinese key words included,
+// in messages and attribute keys alike.
+func TestSendRedactsEveryForm(t *testing.T) {
+	tests := []struct {
+		name    string
+		message string
+		attrs   map[string]string
+		secret  string
+	}{
+		{"chinese password", "登录失败 密码：hunter2", nil, "hunter2"},
+		{"chinese key", "密钥=AbC123xyz", nil, "AbC123xyz"},
+		{"chinese passphrase", "口令 : s3cret，请检查", nil, "s3cret"},
+		{"chinese attribute key", "ok", map[string]string{"数据库密码": "hunter2"}, "hunter2"},
+		{"chinese in attribute value", "ok", map[string]string{"note": "验证码：654321"}, "654321"},
+		{"github token", "clone failed: ghp_4eC39HqLyjWDarjtT1zdp7dc0123456789AB", nil, "4eC39HqLyjWDarjtT1zdp7dc0123456789AB"},
+		{"oracle jdbc", "jdbc:oracle:thin:scott/tiger@db:1521:ORCL", nil, "tiger"},
+		{"password is", "the password is hunter2", nil, "hunter2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeServer(t)
+			c, _ := newTestClient(t, f)
+			r := sampleReport()
+			r.Message, r.Attributes = tt.message, tt.attrs
+			if _, err := c.Send(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			sent := f.requests()[0].reports[0]
+			if strings.Contains(sent.Message, tt.secret) {
+				t.Errorf("sent message %q, want %q redacted", sent.Message, tt.secret)
+			}
+			for k, v := range sent.Attributes {
+				if strings.Contains(v, tt.secret) {
+					t.Errorf("sent attribute %s=%q, want %q redacted", k, v, tt.secret)
+				}
+			}
+		})
+	}
+}
+
 func TestSendKeepsTheTokenOutOfErrors(t *testing.T) {
 	f := newFakeServer(t, answer{401, "", `{"error":"a valid bearer token is required"}`})
 	c, _ := newTestClient(t, f, WithToken("s3cr3t-token"))

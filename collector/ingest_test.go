@@ -285,6 +285,8 @@ func TestIngestItemRejections(t *testing.T) {
 		{"success over total", testutil.Report("e", "success_count", "11", "failed_count", "0"), "success_count", "must not exceed total_count (11 > 10)"},
 		{"failed over total", testutil.Report("e", "failed_count", "11", "success_count", "0"), "failed_count", "must not exceed total_count (11 > 10)"},
 		{"sum over total", testutil.Report("e", "success_count", "6", "failed_count", "5"), "total_count", "must be at least success_count + failed_count (10 < 11)"},
+		{"total over the maximum", testutil.Report("e", "total_count", "10000000000000"), "total_count", "must be at most 1000000000000, got 10000000000000"},
+		{"success over the maximum", testutil.Report("e", "success_count", "1000000000001"), "success_count", "must be at most 1000000000000, got 1000000000001"},
 		{"started_at not RFC 3339", testutil.Report("e", "started_at", `"yesterday"`), "started_at", `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got "yesterday"`},
 		{"started_at as number", testutil.Report("e", "started_at", "1700000000"), "started_at", "must be an RFC 3339 timestamp string"},
 		{"completed_at not RFC 3339", testutil.Report("e", "completed_at", `"2026-01-02 15:05:05"`), "completed_at", `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got "2026-01-02 15:05:05"`},

@@ -530,6 +530,8 @@ func TestCacheConcurrentScrapes(t *testing.T) {
 // intact, cached values served once there are some.
 func TestScrapeWhileSourceSlow(t *testing.T) {
 	f := newFixture(t, handDataset(), nil)
+	f.in.Initialize("haier", "stock")
+	testutil.CollectAndCount(f.in) // a scrape exports the pair at 0
 	f.in.Observe([]synclog.Report{*run("x", "haier", "stock", mins(-1), synclog.StatusSuccess, 3, 1, 1).Latest()})
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,13 @@ func DurationBuckets() []float64 {
 // in each collector process (per replica) and are exact from the moment
 // the process starts; the ClickHouse-backed collector gives the view over
 // all replicas.
+//
+// Prometheus sees no increase in a series whose first sample already holds
+// the first count, so every series starts at 0 in a scrape before it
+// counts: pairs of source and sync type known at start are published at 0
+// by Initialize, and the reports of a pair first seen since wait, counted
+// at 0, until the next scrape has exported it (or maxPending of them have
+// come). Ingest is a prometheus.Collector; register it, not its parts.
 type Ingest struct {
 	types    map[string]bool
 	limiter  *SourceLimiter
@@ -29,7 +37,30 @@ type Ingest struct {
 	records  *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	folded   prometheus.Counter
+
+	mu sync.Mutex
+	// exported holds the pairs whose series a scrape has seen; fresh the
+	// pairs whose series were created at 0 since the last scrape.
+	exported, fresh map[pair]bool
+	// pending holds the reports of the other pairs, counted after the
+	// next scrape.
+	pending map[pair][]observation
 }
+
+// pair is a source label and a sync type.
+type pair struct{ source, syncType string }
+
+// observation is what one terminal report adds to the instruments.
+type observation struct {
+	status          string
+	success, failed uint64
+	// seconds is the run's duration; negative when it has none.
+	seconds float64
+}
+
+// maxPending bounds the reports of one new pair held for the next scrape;
+// beyond it (no Prometheus scrapes this process) they count at once.
+const maxPending = 1000
 
 // terminalStatuses are the values of the status label of syncwatch_runs_total.
 var terminalStatuses = []string{string(synclog.StatusSuccess), string(synclog.StatusFailed), string(synclog.StatusPartial)}
@@ -66,22 +97,100 @@ func NewIngest(reg prometheus.Registerer, syncTypes []string, limiter *SourceLim
 			Name: "syncwatch_sources_folded_total",
 			Help: "Terminal reports whose source was beyond the source cap (--max-sources) and was counted under source=\"other\".",
 		}),
+		exported: map[pair]bool{},
+		fresh:    map[pair]bool{},
+		pending:  map[pair][]observation{},
 	}
 	for _, t := range syncTypes {
 		in.types[t] = true
 	}
-	for _, c := range []prometheus.Collector{in.runs, in.records, in.duration, in.folded} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := reg.Register(in); err != nil {
+		return nil, err
 	}
 	return in, nil
+}
+
+// Describe sends the descriptions of the ingest instruments.
+func (in *Ingest) Describe(ch chan<- *prometheus.Desc) {
+	in.runs.Describe(ch)
+	in.records.Describe(ch)
+	in.duration.Describe(ch)
+	in.folded.Describe(ch)
+}
+
+// Collect sends the instruments' values. The reports of a pair whose
+// series a previous scrape exported at 0 are counted first; the pairs
+// created at 0 since are exported by this one. (The counts are not added
+// after sending: the registry reads the values after Collect returns.)
+func (in *Ingest) Collect(ch chan<- prometheus.Metric) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for p := range in.pending {
+		if in.exported[p] {
+			in.flush(p)
+		}
+	}
+	in.runs.Collect(ch)
+	in.records.Collect(ch)
+	in.duration.Collect(ch)
+	in.folded.Collect(ch)
+	for p := range in.fresh {
+		in.exported[p] = true
+		delete(in.fresh, p)
+	}
+}
+
+// flush counts the reports held for p.
+func (in *Ingest) flush(p pair) {
+	for _, o := range in.pending[p] {
+		in.count(p, o)
+	}
+	delete(in.pending, p)
+}
+
+// Initialize publishes the series of a pair of source and sync type at 0,
+// so that its first report after a start is an increase Prometheus sees.
+// Call it for the pairs ClickHouse knows at start.
+func (in *Ingest) Initialize(source, syncType string) {
+	if !in.types[syncType] {
+		return
+	}
+	label, _ := in.limiter.Label(source)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.zero(pair{label, syncType})
+}
+
+// zero creates the series of p at 0, for the next scrape to export.
+func (in *Ingest) zero(p pair) {
+	if in.exported[p] || in.fresh[p] {
+		return
+	}
+	in.fresh[p] = true
+	for _, st := range terminalStatuses {
+		in.runs.WithLabelValues(p.source, p.syncType, st)
+	}
+	in.records.WithLabelValues(p.source, p.syncType, "success")
+	in.records.WithLabelValues(p.source, p.syncType, "failed")
+	in.duration.WithLabelValues(p.source, p.syncType)
+}
+
+// count adds one report to the series of p.
+func (in *Ingest) count(p pair, o observation) {
+	in.runs.WithLabelValues(p.source, p.syncType, o.status).Inc()
+	in.records.WithLabelValues(p.source, p.syncType, "success").Add(float64(o.success))
+	in.records.WithLabelValues(p.source, p.syncType, "failed").Add(float64(o.failed))
+	if o.seconds >= 0 {
+		in.duration.WithLabelValues(p.source, p.syncType).Observe(o.seconds)
+	}
 }
 
 // Observe counts the terminal reports among reports, which the collector
 // has just accepted (duplicates already dropped). Use it as the
 // collector's OnAccepted hook.
 func (in *Ingest) Observe(reports []synclog.Report) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	for i := range reports {
 		r := &reports[i]
 		if !r.Status.Terminal() || !in.types[r.SyncType] {
@@ -91,26 +200,27 @@ func (in *Ingest) Observe(reports []synclog.Report) {
 		if folded {
 			in.folded.Inc()
 		}
-		// Every terminal status and both outcomes exist from the first
-		// report of a pair on, so that increase() sees the first change.
-		for _, st := range terminalStatuses {
-			c := in.runs.WithLabelValues(source, r.SyncType, st)
-			if st == string(r.Status) {
-				c.Inc()
-			}
-		}
-		in.records.WithLabelValues(source, r.SyncType, "success").Add(float64(r.SuccessCount))
-		in.records.WithLabelValues(source, r.SyncType, "failed").Add(float64(r.FailedCount))
+		o := observation{status: string(r.Status), success: r.SuccessCount, failed: r.FailedCount, seconds: -1}
 		if r.CompletedAt != nil {
 			start := r.RunStartedAt
 			if start.IsZero() {
 				start = r.StartedAt
 			}
-			d := r.CompletedAt.Sub(start)
-			if d < 0 {
-				d = 0
-			}
-			in.duration.WithLabelValues(source, r.SyncType).Observe(d.Seconds())
+			o.seconds = max(r.CompletedAt.Sub(start), 0).Seconds()
+		}
+		p := pair{source, r.SyncType}
+		if in.exported[p] {
+			in.flush(p)
+			in.count(p, o)
+			continue
+		}
+		// A pair no scrape has seen yet: its series show 0 first.
+		in.zero(p)
+		in.pending[p] = append(in.pending[p], o)
+		if len(in.pending[p]) >= maxPending {
+			in.exported[p] = true
+			delete(in.fresh, p)
+			in.flush(p)
 		}
 	}
 }

@@ -23,6 +23,10 @@ func TestIngestInstruments(t *testing.T) {
 		c := start.Add(time.Duration(secs * float64(time.Second)))
 		return &c
 	}
+	// A pair known from ClickHouse at start, exported at 0 by a scrape:
+	// its reports count at once.
+	in.Initialize("haier", "stock")
+	testutil.CollectAndCount(in)
 	in.Observe([]synclog.Report{
 		// Not terminal: not counted.
 		{RunID: "a", Source: "haier", SyncType: "stock", Status: synclog.StatusProcessing, StartedAt: start, RunStartedAt: start},

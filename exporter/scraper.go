@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -245,8 +246,17 @@ func mergeWindow(m *WindowStat, r WindowStat) {
 	m.Success += r.Success
 	m.Failed += r.Failed
 	m.Partial += r.Partial
-	m.RecordsTotal += r.RecordsTotal
-	m.RecordsSuccess += r.RecordsSuccess
+	m.RecordsTotal = addCapped(m.RecordsTotal, r.RecordsTotal)
+	m.RecordsSuccess = addCapped(m.RecordsSuccess, r.RecordsSuccess)
+}
+
+// addCapped returns a + b, or the largest uint64 when the sum would wrap
+// around, as ClickHouse's record sums are capped.
+func addCapped(a, b uint64) uint64 {
+	if s, carry := bits.Add64(a, b, 0); carry == 0 {
+		return s
+	}
+	return math.MaxUint64
 }
 
 // avgOrZero is the sum of durations behind w's average.

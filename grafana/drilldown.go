@@ -135,7 +135,7 @@ func Drilldown(th Thresholds) (Model, error) {
 		WithPanel(summary("Records synced",
 			fmt.Sprintf("success_count over total_count of the finished runs started in the time range. SyncRecordFailuresHigh judges the last hour: it warns when more than %s of the records fail.",
 				percent(th.RecordFailureRatio)),
-			sql("SELECT sum(success_count) / sum(total_count) AS record_success_ratio",
+			sql("SELECT sum(toUInt128(success_count)) / sum(toUInt128(total_count)) AS record_success_ratio",
 				chRuns+" AND "+chTerminal,
 				"HAVING sum(total_count) > 0"+chFinal), "percentunit").
 			Thresholds(thresholds(colorCritical, step{1 - th.RecordFailureRatio, colorOK})).
@@ -243,7 +243,7 @@ func Drilldown(th Thresholds) (Model, error) {
 			Description("Records handled by the finished runs started in each interval: total_count, and how many were synced (success_count) or failed (failed_count). Growing totals with growing durations mean more data rather than a slower supplier.").
 			Datasource(*ClickHouseDatasource()).
 			WithTarget(chSeries("A", sql("SELECT $__timeInterval(started_at) AS time,",
-				"  sum(total_count) AS total, sum(success_count) AS synced, sum(failed_count) AS failed",
+				"  sum(toUInt128(total_count)) AS total, sum(toUInt128(success_count)) AS synced, sum(toUInt128(failed_count)) AS failed",
 				chRuns+" AND "+chTerminal,
 				"GROUP BY time ORDER BY time"+chFinal))).
 			Unit("short").Min(0).
@@ -260,7 +260,7 @@ func Drilldown(th Thresholds) (Model, error) {
 				percent(th.RecordFailureRatio))).
 			Datasource(*ClickHouseDatasource()).
 			WithTarget(chSeries("A", sql("SELECT $__timeInterval(started_at) AS time, sync_type,",
-				"  sum(success_count) / sum(total_count) AS record_success_ratio",
+				"  sum(toUInt128(success_count)) / sum(toUInt128(total_count)) AS record_success_ratio",
 				chRuns+" AND "+chTerminal,
 				"GROUP BY time, sync_type",
 				"HAVING sum(total_count) > 0",

@@ -29,6 +29,32 @@ func FuzzRedact(f *testing.F) {
 		"params map[token:abc] client_secret='x' Set-Cookie: sid=1; Path=/",
 		"同步失败 token=abc123，请检查",
 		"password=[REDACTED] token: [REDACTED]",
+		// Oracle JDBC URLs.
+		"connect jdbc:oracle:thin:scott/tiger@db.internal:1521:ORCL failed",
+		"jdbc:oracle:thin:app/S3cr3t!@//db:1521/shop jdbc:oracle:thin:@db:1521:X",
+		// GitHub, Stripe and Slack tokens and Slack webhooks.
+		testGitHubToken + " gho_" + testTokenBody + " ghu_" + testTokenBody + " ghs_" + testTokenBody + " ghr_" + testTokenBody,
+		"github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW",
+		"sk_live_" + testTokenBody + " sk_test_" + testTokenBody + " rk_live_" + testTokenBody + " pk_live_" + testTokenBody,
+		"POST https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx returned 404",
+		"hooks.slack.com/workflows/T0123ABCD/A0456EFGH/412345678901234567/abcdefghijklmnopqrstuvwx",
+		"xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx xoxp-1-2-3-abcdef0123 xapp-1-A0123ABCD-1234567890123-abcdef",
+		// credentials, and secrets in prose.
+		"proxy credentials=admin:Pa55w0rd rejected; {\"credential\": \"u:p\"}",
+		"NoCredentialProviders: no valid providers in chain",
+		"the password is hunter2, token was 9f8e7d6c5b4a. default password is \"admin123\"",
+		"password is incorrect; token was rejected; the api key is AbC123xyz",
+		// Chinese key words with full-width and ASCII separators.
+		"登录失败 密码：hunter2 用户:bob",
+		"密码 ： hunter2 密钥=AbC123/xyz+ 秘钥＝abc123",
+		"口令\u3000：\u3000s3cret，请检查",
+		"私钥：MIIEvQIBADANBg。访问令牌：eyJabc.def；过期",
+		"授权码：A1B2C3、验证码：123456,签名：3f2a9c,访问密钥=AK12345",
+		`{"用户":"bob","密码":"hunter2"} map[密码:abc] 密码：“hunter2”`,
+		"初始密码是 hunter2，请尽快修改 新密码为Abc12345。验证码为：654321",
+		"密碼：hunter2 驗證碼=123456 授權碼：x 簽名=y",
+		"密码错误，请重试 密码为空 密码是必填项 密码为6位数字 密码为 null 命令执行失败：exit 1",
+		"密码：[REDACTED] 密码是 [REDACTED] ghp_[REDACTED] sk_live_[REDACTED] xoxb-[REDACTED]",
 	} {
 		f.Add(s)
 	}
@@ -131,6 +157,9 @@ func FuzzValidate(f *testing.F) {
 				t.Fatalf("Validate() = %#v, want a *ValidationError with field and rule", err)
 			}
 			return
+		}
+		if r.TotalCount > MaxCount || r.SuccessCount > MaxCount || r.FailedCount > MaxCount {
+			t.Fatalf("valid report with counts %d/%d/%d above MaxCount", r.TotalCount, r.SuccessCount, r.FailedCount)
 		}
 		if sum, carry := bits.Add64(r.SuccessCount, r.FailedCount, 0); carry != 0 || sum > r.TotalCount {
 			t.Fatalf("valid report with success %d + failed %d > total %d", r.SuccessCount, r.FailedCount, r.TotalCount)

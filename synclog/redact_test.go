@@ -9,10 +9,12 @@ import (
 )
 
 const (
-	testJWT       = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
-	testAWSKeyID  = "AKIAIOSFODNN7EXAMPLE"
-	testAWSSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-	testPEMBody   = "\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
+	testJWT         = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+	testAWSKeyID    = "AKIAIOSFODNN7EXAMPLE"
+	testAWSSecret   = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	testTokenBody   = "4eC39HqLyjWDarjtT1zdp7dc0123456789AB"
+	testGitHubToken = "ghp_" + testTokenBody
+	testPEMBody     = "\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\nVTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
 )
 
 func TestRedact(t *testing.T) {
@@ -73,6 +75,73 @@ func TestRedact(t *testing.T) {
 		{"pem block", "key:\n-----BEGIN RSA PRIVATE KEY-----" + testPEMBody + "-----END RSA PRIVATE KEY-----\nnext", "key:\n-----BEGIN RSA PRIVATE KEY-----[REDACTED]-----END RSA PRIVATE KEY-----\nnext"},
 		{"pem truncated", "loaded -----BEGIN PRIVATE KEY-----" + testPEMBody + "MIIB", "loaded -----BEGIN PRIVATE KEY-----[REDACTED]"},
 		{"pem openssh", "-----BEGIN OPENSSH PRIVATE KEY-----abc-----END OPENSSH PRIVATE KEY-----", "-----BEGIN OPENSSH PRIVATE KEY-----[REDACTED]-----END OPENSSH PRIVATE KEY-----"},
+		// Oracle JDBC URLs: user/password@host.
+		{"oracle jdbc thin", "connect jdbc:oracle:thin:scott/tiger@db.internal:1521:ORCL failed", "connect jdbc:oracle:thin:scott/[REDACTED]@db.internal:1521:ORCL failed"},
+		{"oracle jdbc service", "url=jdbc:oracle:thin:app/S3cr3t!@//db:1521/shop.example", "url=jdbc:oracle:thin:app/[REDACTED]@//db:1521/shop.example"},
+		{"oracle jdbc uppercase", "JDBC:ORACLE:OCI:Sys/Pa55@host", "JDBC:ORACLE:OCI:Sys/[REDACTED]@host"},
+		{"oracle jdbc without credentials", "jdbc:oracle:thin:@db.internal:1521:ORCL unreachable", "jdbc:oracle:thin:@db.internal:1521:ORCL unreachable"},
+		{"oracle jdbc service without credentials", "jdbc:oracle:thin:@//db:1521/shop", "jdbc:oracle:thin:@//db:1521/shop"},
+		// GitHub, Stripe and Slack tokens: the prefix stays.
+		{"github classic token", "git clone failed with " + testGitHubToken + ": 403", "git clone failed with ghp_[REDACTED]: 403"},
+		{"github token kinds", "gho_" + testTokenBody + " ghu_" + testTokenBody + " ghs_" + testTokenBody + " ghr_" + testTokenBody, "gho_[REDACTED] ghu_[REDACTED] ghs_[REDACTED] ghr_[REDACTED]"},
+		{"github fine-grained token", "GITHUB=github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW", "GITHUB=github_pat_[REDACTED]"},
+		{"github token in url", "https://oauth2:" + testGitHubToken + "@github.com/acme/repo", "https://oauth2:[REDACTED]@github.com/acme/repo"},
+		{"stripe live secret key", "stripe error for sk_live_" + testTokenBody + ", retrying", "stripe error for sk_live_[REDACTED], retrying"},
+		{"stripe test secret key", "key sk_test_51HqLyjWDarjtT1zdp7dc", "key sk_test_[REDACTED]"},
+		{"stripe restricted key", "rk_live_" + testTokenBody, "rk_live_[REDACTED]"},
+		{"stripe publishable key stays", "pk_live_" + testTokenBody + " pk_test_51HqLyjWDarjtT1zdp7dc", "pk_live_" + testTokenBody + " pk_test_51HqLyjWDarjtT1zdp7dc"},
+		{"slack webhook", "POST https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx returned 404", "POST https://hooks.slack.com/services/T0123ABCD/B0456EFGH/[REDACTED] returned 404"},
+		{"slack workflow webhook", "hooks.slack.com/workflows/T0123ABCD/A0456EFGH/412345678901234567/abcdefghijklmnopqrstuvwx", "hooks.slack.com/workflows/T0123ABCD/A0456EFGH/412345678901234567/[REDACTED]"},
+		{"slack bot token", "slack: invalid_auth for xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "slack: invalid_auth for xoxb-[REDACTED]"},
+		{"slack user token", "xoxp-1234567890-1234567890-1234567890123-0123456789abcdef0123456789abcdef", "xoxp-[REDACTED]"},
+		{"slack app token", "xapp-1-A0123ABCD-1234567890123-abcdef0123456789", "xapp-[REDACTED]"},
+		// Credentials given as a key.
+		{"credentials equals", "proxy credentials=admin:Pa55w0rd rejected", "proxy credentials=[REDACTED] rejected"},
+		{"credential colon", `{"credential": "u:p"}`, `{"credential": "[REDACTED]"}`},
+		// Secrets in prose.
+		{"password is", "the password is hunter2, please change it", "the password is [REDACTED], please change it"},
+		{"token was", "Token was 9f8e7d6c5b4a. Retrying", "Token was [REDACTED]. Retrying"},
+		{"password is quoted", `default password is "admin123"`, `default password is "[REDACTED]"`},
+		{"api key is", "the api key is AbC123xyz", "the api key is [REDACTED]"},
+		{"password is incorrect", "password is incorrect for user bob", "password is incorrect for user bob"},
+		{"password is words", "password is wrong; token is invalid; token was expired; password is required; secret is missing; password was empty", "password is wrong; token is invalid; token was expired; password is required; secret is missing; password was empty"},
+		{"token is not", "token is not valid, the token was rejected and the password is too short", "token is not valid, the token was rejected and the password is too short"},
+		{"password is a", "Password is a required field", "Password is a required field"},
+		// Chinese key words, with full-width and ASCII separators.
+		{"chinese password full-width colon", "登录失败 密码：hunter2", "登录失败 密码：[REDACTED]"},
+		{"chinese password ascii colon", "密码:hunter2 用户:bob", "密码:[REDACTED] 用户:bob"},
+		{"chinese password spaced", "密码 ： hunter2", "密码 ： [REDACTED]"},
+		{"chinese password ideographic space", "密码\u3000：\u3000hunter2", "密码\u3000：\u3000[REDACTED]"},
+		{"chinese key equals", "密钥=AbC123/xyz+", "密钥=[REDACTED]"},
+		{"chinese key full-width equals", "秘钥＝abc123", "秘钥＝[REDACTED]"},
+		{"chinese passphrase", "口令: s3cret，请检查", "口令: [REDACTED]，请检查"},
+		{"chinese private key", "私钥：MIIEvQIBADANBg。", "私钥：[REDACTED]。"},
+		{"chinese token", "访问令牌：eyJabc.def；过期", "访问令牌：[REDACTED]；过期"},
+		{"chinese auth code", "授权码：A1B2C3、验证码：123456", "授权码：[REDACTED]、验证码：[REDACTED]"},
+		{"chinese access key", "访问密钥=AK12345 区域=cn-north-1", "访问密钥=[REDACTED] 区域=cn-north-1"},
+		{"chinese signature", "签名：3f2a9c,时间戳：1700000000", "签名：[REDACTED],时间戳：1700000000"},
+		{"chinese value in chinese", "密码：张三的密码123。", "密码：[REDACTED]。"},
+		{"chinese json", `{"用户":"bob","密码":"hunter2"}`, `{"用户":"bob","密码":"[REDACTED]"}`},
+		{"chinese quoted", "密码：“hunter2”", "密码：“[REDACTED]”"},
+		{"chinese go map", "map[密码:abc 用户:bob]", "map[密码:[REDACTED] 用户:bob]"},
+		{"chinese password is", "初始密码是 hunter2，请尽快修改", "初始密码是 [REDACTED]，请尽快修改"},
+		{"chinese password is no space", "新密码为Abc12345。", "新密码为[REDACTED]。"},
+		{"chinese code is colon", "验证码为：654321", "验证码为：[REDACTED]"},
+		{"traditional chinese", "密碼：hunter2 驗證碼=123456", "密碼：[REDACTED] 驗證碼=[REDACTED]"},
+		// Chinese text about secrets that holds none stays.
+		{"chinese password wrong", "密码错误，请重试", "密码错误，请重试"},
+		{"chinese password empty", "密码为空", "密码为空"},
+		{"chinese password required", "密码是必填项", "密码是必填项"},
+		{"chinese password length", "密码为6位数字", "密码为6位数字"},
+		{"chinese signature failed", "签名验证失败：时间戳过期", "签名验证失败：时间戳过期"},
+		{"chinese token expired", "令牌已过期，请重新登录", "令牌已过期，请重新登录"},
+		{"chinese password is null", "密码为 null", "密码为 null"},
+		{"chinese command failed", "命令执行失败：exit 1，名称：sync-products", "命令执行失败：exit 1，名称：sync-products"},
+		{"aws credential error", "NoCredentialProviders: no valid providers in chain", "NoCredentialProviders: no valid providers in chain"},
+		{"invalid credentials", "invalid credentials: check the user name", "invalid credentials: check the user name"},
+		{"token prefixes inside words", "task_live_0123456789abcdefghij pk_live_x mask_test_0123456789abcdefgh ghp_short xoxb-1", "task_live_0123456789abcdefghij pk_live_x mask_test_0123456789abcdefgh ghp_short xoxb-1"},
+		{"slack without webhook", "POST https://hooks.slack.com/services/ returned 404", "POST https://hooks.slack.com/services/ returned 404"},
+		{"bypass is on", "bypass is on, pwd is /srv/sync", "bypass is on, pwd is /srv/sync"},
 		// Placeholders stay as they are.
 		{"already redacted", "password=[REDACTED] token: [REDACTED]", "password=[REDACTED] token: [REDACTED]"},
 		{"empty json value", `{"password": ""}`, `{"password": ""}`},
@@ -151,13 +220,15 @@ func TestRedactAttributes(t *testing.T) {
 				"password": "hunter2", "DB_PASSWD": "x", "pwd": "y", "client_secret": "z",
 				"access_token": "t", "X-Api-Key": "k", "apikey": "k2", "aws_access_key_id": testAWSKeyID,
 				"Authorization": "Bearer abc", "cookie": "sid=1", "credentials": "c", "private_key": "-----BEGIN",
-				"empty_token": "",
+				"empty_token": "", "数据库密码": "hunter2", "口令": "x", "API密钥": "k", "秘钥": "k", "私钥": "k",
+				"访问令牌": "t", "授权码": "c", "验证码": "123456", "签名": "s", "访问密钥": "ak", "密碼": "p",
 			},
 			want: map[string]string{
 				"password": Redacted, "DB_PASSWD": Redacted, "pwd": Redacted, "client_secret": Redacted,
 				"access_token": Redacted, "X-Api-Key": Redacted, "apikey": Redacted, "aws_access_key_id": Redacted,
 				"Authorization": Redacted, "cookie": Redacted, "credentials": Redacted, "private_key": Redacted,
-				"empty_token": Redacted,
+				"empty_token": Redacted, "数据库密码": Redacted, "口令": Redacted, "API密钥": Redacted, "秘钥": Redacted, "私钥": Redacted,
+				"访问令牌": Redacted, "授权码": Redacted, "验证码": Redacted, "签名": Redacted, "访问密钥": Redacted, "密碼": Redacted,
 			},
 		},
 		{
@@ -166,17 +237,21 @@ func TestRedactAttributes(t *testing.T) {
 				"url":   "https://feed:S3cret@ftp.supplier.com/prices.csv",
 				"query": "page=2&api_key=abc",
 				"note":  "sent " + testJWT,
+				"备注":    "密码：hunter2",
+				"hook":  "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnopqrstuvwx",
 			},
 			want: map[string]string{
 				"url":   "https://feed:[REDACTED]@ftp.supplier.com/prices.csv",
 				"query": "page=2&api_key=[REDACTED]",
 				"note":  "sent [REDACTED]",
+				"备注":    "密码：[REDACTED]",
+				"hook":  "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/[REDACTED]",
 			},
 		},
 		{
 			name: "ordinary values",
-			in:   map[string]string{"supplier": "acme", "page": "4", "endpoint": "https://api.acme.com/v1/stock", "": ""},
-			want: map[string]string{"supplier": "acme", "page": "4", "endpoint": "https://api.acme.com/v1/stock", "": ""},
+			in:   map[string]string{"supplier": "acme", "page": "4", "endpoint": "https://api.acme.com/v1/stock", "": "", "供应商": "海尔", "密度": "0.5"},
+			want: map[string]string{"supplier": "acme", "page": "4", "endpoint": "https://api.acme.com/v1/stock", "": "", "供应商": "海尔", "密度": "0.5"},
 		},
 	}
 	for _, tt := range tests {
@@ -226,6 +301,8 @@ func TestRedactLongInputs(t *testing.T) {
 	for _, unit := range []string{
 		"eyJ", "passwordpassword", "token ", "token\n", "password=a ", `password="`, "x://", "https://u:p@h ",
 		"AKIA", "Bearer ", "aws ", "-----BEGIN PRIVATE KEY-----", "api", "\"", "'a",
+		"jdbc:oracle:thin:a/", "jdbc:oracle:thin:a/b@", "ghp_", "ghp_0123456789", "sk_live_", "xoxb-", "hooks.slack.com/services/a/",
+		"credentials=", "password is ", "token was a", "密码：", "密码：a", "密码为", "令", "名a", "密码 ", "访问密钥＝",
 	} {
 		t.Run(unit, func(t *testing.T) {
 			in := strings.Repeat(unit, MaxMessageBytes/len(unit))
@@ -295,7 +372,7 @@ func TestRedactAttributesInNormalize(t *testing.T) {
 // definition: lowercased, without '_', '-', '.' and spaces, containing a
 // secret word.
 func FuzzSecretKey(f *testing.F) {
-	for _, k := range []string{"password", "DB_PASSWORD", "x-api-key", "Api.Key", "host", "ÄPIKEY", "tok en", "", strings.Repeat("a", 70) + "token"} {
+	for _, k := range []string{"password", "DB_PASSWORD", "x-api-key", "Api.Key", "host", "ÄPIKEY", "tok en", "", strings.Repeat("a", 70) + "token", "数据库密码", "API密钥", "访问 令牌", "密度"} {
 		f.Add(k)
 	}
 	f.Fuzz(func(t *testing.T, key string) {

@@ -2,7 +2,6 @@ package synclog
 
 import (
 	"fmt"
-	"math/big"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +19,12 @@ const (
 	MaxAttributeKeyLen   = 64
 	MaxAttributeValueLen = 1024
 	MaxAttributesBytes   = 8 << 10
+	// MaxCount bounds total_count, success_count and failed_count. A
+	// trillion records is far beyond any sync run, stays exact in every
+	// JSON parser and in a float64 (both exact up to 2^53−1), and lets
+	// ClickHouse sum the counts of 18 million runs at the maximum before a
+	// UInt64 could wrap.
+	MaxCount = 1_000_000_000_000
 	// MaxClockSkew is how far in the future a timestamp may lie.
 	MaxClockSkew = time.Hour
 	// DefaultSource is the source of a report that names none.
@@ -159,16 +164,22 @@ func (r *Report) Validate(types SyncTypes, now time.Time) error {
 	if len(r.Message) > MaxMessageBytes {
 		return invalid("message", "must be at most %d bytes, got %d", MaxMessageBytes, len(r.Message))
 	}
+	for _, c := range []struct {
+		field string
+		n     uint64
+	}{{"total_count", r.TotalCount}, {"success_count", r.SuccessCount}, {"failed_count", r.FailedCount}} {
+		if c.n > MaxCount {
+			return invalid(c.field, "must be at most %d, got %d", uint64(MaxCount), c.n)
+		}
+	}
 	if r.SuccessCount > r.TotalCount {
 		return invalid("success_count", "must not exceed total_count (%d > %d)", r.SuccessCount, r.TotalCount)
 	}
 	if r.FailedCount > r.TotalCount {
 		return invalid("failed_count", "must not exceed total_count (%d > %d)", r.FailedCount, r.TotalCount)
 	}
-	// FailedCount <= TotalCount here, so the subtraction cannot wrap (the
-	// sum could).
-	if r.SuccessCount > r.TotalCount-r.FailedCount {
-		sum := new(big.Int).Add(new(big.Int).SetUint64(r.SuccessCount), new(big.Int).SetUint64(r.FailedCount))
+	// Both counts are at most MaxCount here, so their sum cannot wrap.
+	if sum := r.SuccessCount + r.FailedCount; sum > r.TotalCount {
 		return invalid("total_count", "must be at least success_count + failed_count (%d < %d)", r.TotalCount, sum)
 	}
 	latest := now.Add(MaxClockSkew)

@@ -83,9 +83,13 @@ func TestValidateRejects(t *testing.T) {
 		{"failed above total", func(r *Report) { r.SuccessCount, r.FailedCount = 0, 11 }, "failed_count", "must not exceed total_count (11 > 10)"},
 		{"sum above total", func(r *Report) { r.SuccessCount, r.FailedCount = 6, 6 }, "total_count", "must be at least success_count + failed_count (10 < 12)"},
 		{
-			"sum overflows", func(r *Report) { r.TotalCount, r.SuccessCount, r.FailedCount = math.MaxUint64, math.MaxUint64, 1 },
-			"total_count", "must be at least success_count + failed_count (18446744073709551615 < 18446744073709551616)",
+			"sum overflows", func(r *Report) { r.TotalCount, r.SuccessCount, r.FailedCount = MaxCount, MaxCount, 1 },
+			"total_count", "must be at least success_count + failed_count (1000000000000 < 1000000000001)",
 		},
+		{"total above the maximum", func(r *Report) { r.TotalCount = MaxCount + 1 }, "total_count", "must be at most 1000000000000, got 1000000000001"},
+		{"total at uint64 max", func(r *Report) { r.TotalCount = math.MaxUint64 }, "total_count", "must be at most 1000000000000, got 18446744073709551615"},
+		{"success above the maximum", func(r *Report) { r.TotalCount, r.SuccessCount = 10, math.MaxUint64 }, "success_count", "must be at most 1000000000000, got 18446744073709551615"},
+		{"failed above the maximum", func(r *Report) { r.TotalCount, r.FailedCount = 10, MaxCount+1 }, "failed_count", "must be at most 1000000000000, got 1000000000001"},
 		{"started_at too early", func(r *Report) { r.StartedAt = earliest.Add(-time.Second) }, "started_at", "must not be before 2000-01-01T00:00:00Z"},
 		{"started_at zero", func(r *Report) { r.StartedAt = time.Time{} }, "started_at", "must not be before 2000-01-01T00:00:00Z"},
 		{"started_at in the future", func(r *Report) { r.StartedAt = testNow.Add(MaxClockSkew + time.Second) }, "started_at", "must not be more than 1h0m0s in the future"},
@@ -146,7 +150,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"message at the limit", func(r *Report) { r.Message = strings.Repeat("m", MaxMessageBytes) }},
 		{"empty message", func(r *Report) { r.Message = "" }},
 		{"counts at the limit", func(r *Report) {
-			r.TotalCount, r.SuccessCount, r.FailedCount = math.MaxUint64, math.MaxUint64-1, 1
+			r.TotalCount, r.SuccessCount, r.FailedCount = MaxCount, MaxCount-1, 1
 		}},
 		{"started_at at the earliest", func(r *Report) { r.StartedAt = earliest }},
 		{"timestamps at the clock skew limit", func(r *Report) {

@@ -8,6 +8,7 @@
 //	syncwatch send      send one run report (for shell scripts)
 //	syncwatch demo      feed a server realistic demo runs
 //	syncwatch healthcheck  check a running syncwatch's /readyz (for containers)
+//	syncwatch quarantine   list or replay the reports ClickHouse refused for good
 //	syncwatch version   print the version
 package main
 
@@ -43,6 +44,7 @@ commands:
   send      --type T --status S: send one run report, print its run_id
   demo      feed a server realistic runs of a supplier integration
   healthcheck  exit 0 when a running syncwatch answers /readyz (for containers)
+  quarantine   list | replay: reports ClickHouse refused for good
   version   print the version
 
 Run 'syncwatch <command> -h' for the flags of a command. Every flag can also
@@ -84,6 +86,8 @@ func runIO(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 		err = runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		err = runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
+	case "quarantine":
+		err = runQuarantine(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "syncwatch", version)
 	case "help", "-h", "--help":

@@ -763,6 +763,8 @@ func TestOutcome(t *testing.T) {
 		{"exit 2", childResult{code: 2}, nil, "", client.StatusFailed, "job exited with code 2"},
 		{"signal", childResult{code: 137, signal: "SIGKILL"}, &counts{5, 4, 1}, "", client.StatusFailed, "job was killed by SIGKILL"},
 		{"secret", childResult{code: 1}, nil, "token=abc123", client.StatusFailed, "token=[REDACTED]"},
+		{"chinese secret", childResult{code: 1}, nil, "登录失败 密码：hunter2，口令 = s3cret", client.StatusFailed, "登录失败 密码：[REDACTED]，口令 = [REDACTED]"},
+		{"github token", childResult{code: 1}, nil, "push: ghp_4eC39HqLyjWDarjtT1zdp7dc0123456789AB", client.StatusFailed, "push: ghp_[REDACTED]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -134,6 +134,17 @@ func TestSend(t *testing.T) {
 			},
 		},
 		{
+			name:     "chinese secrets redacted",
+			args:     []string{"--type", "order", "--status", "failed", "--message", "-", "--attr", "数据库密码=hunter2"},
+			stdin:    "同步失败 密钥＝AbC123xyz，请检查\n",
+			wantCode: 0,
+			check: func(t *testing.T, r client.Report, _ string) {
+				if !strings.Contains(r.Message, "同步失败 密钥＝[REDACTED]，请检查") || r.Attributes["数据库密码"] != "[REDACTED]" {
+					t.Errorf("message %q attributes %v", r.Message, r.Attributes)
+				}
+			},
+		},
+		{
 			name:     "duplicate is fine",
 			args:     []string{"--type", "order", "--status", "success", "--run-id", "r9", "--event-id", "e9"},
 			answer:   duplicate,

@@ -108,6 +108,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Publish the pairs ClickHouse knows at 0, so that their first report
+	// after this start is an increase Prometheus sees.
+	known, err := store.ExporterTypeStates(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, k := range known {
+		ingest.Initialize(k.Source, k.SyncType)
+	}
 	var exp *exporter.Collector
 	if o.Exporter {
 		if exp, err = o.metrics.newExporter(reg, types, limiter, store, log); err != nil {
