@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"github.com/syncwatch/syncwatch/runs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ func TestStoreRejectsBadInput(t *testing.T) {
 	s := newTestStore(t)
 	until := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 	since := until.Add(-24 * time.Hour)
-	window := RunFilter{Since: since, Until: until}
+	window := runs.Filter{Since: since, Until: until}
 	tests := []struct {
 		name string
 		call func(ctx context.Context) error
@@ -22,28 +23,31 @@ func TestStoreRejectsBadInput(t *testing.T) {
 	}{
 		{
 			name: "list runs with limit 0",
-			call: func(ctx context.Context) error { _, _, err := s.ListRuns(ctx, ListOptions{Limit: 0}); return err },
+			call: func(ctx context.Context) error { _, _, err := s.ListRuns(ctx, runs.ListOptions{Limit: 0}); return err },
 			want: []string{"limit 0", "between 1 and 10000"},
 		},
 		{
 			name: "list runs with a negative limit",
-			call: func(ctx context.Context) error { _, _, err := s.ListRuns(ctx, ListOptions{Limit: -5}); return err },
+			call: func(ctx context.Context) error { _, _, err := s.ListRuns(ctx, runs.ListOptions{Limit: -5}); return err },
 			want: []string{"limit -5", "between 1 and 10000"},
 		},
 		{
 			name: "list runs with limit 10001",
-			call: func(ctx context.Context) error { _, _, err := s.ListRuns(ctx, ListOptions{Limit: 10001}); return err },
+			call: func(ctx context.Context) error {
+				_, _, err := s.ListRuns(ctx, runs.ListOptions{Limit: 10001})
+				return err
+			},
 			want: []string{"limit 10001", "between 1 and 10000"},
 		},
 		{
 			name: "stats without since and until",
-			call: func(ctx context.Context) error { _, err := s.Stats(ctx, StatsQuery{}); return err },
+			call: func(ctx context.Context) error { _, err := s.Stats(ctx, runs.StatsQuery{}); return err },
 			want: []string{"since and until are required"},
 		},
 		{
 			name: "stats without until",
 			call: func(ctx context.Context) error {
-				_, err := s.Stats(ctx, StatsQuery{Filter: RunFilter{Since: since}})
+				_, err := s.Stats(ctx, runs.StatsQuery{Filter: runs.Filter{Since: since}})
 				return err
 			},
 			want: []string{"since and until are required"},
@@ -51,7 +55,7 @@ func TestStoreRejectsBadInput(t *testing.T) {
 		{
 			name: "stats without since",
 			call: func(ctx context.Context) error {
-				_, err := s.Stats(ctx, StatsQuery{Filter: RunFilter{Until: until}})
+				_, err := s.Stats(ctx, runs.StatsQuery{Filter: runs.Filter{Until: until}})
 				return err
 			},
 			want: []string{"since and until are required"},
@@ -59,7 +63,7 @@ func TestStoreRejectsBadInput(t *testing.T) {
 		{
 			name: "stats with since after until",
 			call: func(ctx context.Context) error {
-				_, err := s.Stats(ctx, StatsQuery{Filter: RunFilter{Since: until, Until: since}})
+				_, err := s.Stats(ctx, runs.StatsQuery{Filter: runs.Filter{Since: until, Until: since}})
 				return err
 			},
 			want: []string{"since before until"},
@@ -67,7 +71,7 @@ func TestStoreRejectsBadInput(t *testing.T) {
 		{
 			name: "stats with since equal to until",
 			call: func(ctx context.Context) error {
-				_, err := s.Stats(ctx, StatsQuery{Filter: RunFilter{Since: since, Until: since}})
+				_, err := s.Stats(ctx, runs.StatsQuery{Filter: runs.Filter{Since: since, Until: since}})
 				return err
 			},
 			want: []string{"since before until"},
@@ -75,7 +79,7 @@ func TestStoreRejectsBadInput(t *testing.T) {
 		{
 			name: "stats with an unknown group",
 			call: func(ctx context.Context) error {
-				_, err := s.Stats(ctx, StatsQuery{Filter: window, GroupBy: []GroupBy{BySource, "sync_type; DROP TABLE runs"}})
+				_, err := s.Stats(ctx, runs.StatsQuery{Filter: window, GroupBy: []runs.GroupBy{runs.BySource, "sync_type; DROP TABLE runs"}})
 				return err
 			},
 			want: []string{`unknown group "sync_type; DROP TABLE runs"`, "sync_type", "source", "status"},
@@ -83,7 +87,7 @@ func TestStoreRejectsBadInput(t *testing.T) {
 		{
 			name: "stats with an interval under a minute",
 			call: func(ctx context.Context) error {
-				_, err := s.Stats(ctx, StatsQuery{Filter: window, Interval: 30 * time.Second})
+				_, err := s.Stats(ctx, runs.StatsQuery{Filter: window, Interval: 30 * time.Second})
 				return err
 			},
 			want: []string{"interval 30s", "shorter than a minute"},
@@ -100,13 +104,13 @@ func TestStoreRejectsBadInput(t *testing.T) {
 		},
 		{
 			name: "error groups without a window",
-			call: func(ctx context.Context) error { _, err := s.ErrorGroups(ctx, RunFilter{}, 10); return err },
+			call: func(ctx context.Context) error { _, err := s.ErrorGroups(ctx, runs.Filter{}, 10); return err },
 			want: []string{"since and until are required"},
 		},
 		{
 			name: "error groups with since after until",
 			call: func(ctx context.Context) error {
-				_, err := s.ErrorGroups(ctx, RunFilter{Since: until, Until: since}, 10)
+				_, err := s.ErrorGroups(ctx, runs.Filter{Since: until, Until: since}, 10)
 				return err
 			},
 			want: []string{"since before until"},
@@ -114,14 +118,14 @@ func TestStoreRejectsBadInput(t *testing.T) {
 		{
 			name: "delete without until",
 			call: func(ctx context.Context) error {
-				_, err := s.DeleteRuns(ctx, RunFilter{Since: since, Sources: []string{"x"}}, false)
+				_, err := s.DeleteRuns(ctx, runs.Filter{Since: since, Sources: []string{"x"}}, false)
 				return err
 			},
 			want: []string{"upper time bound (until) is required"},
 		},
 		{
 			name: "dry-run delete without until",
-			call: func(ctx context.Context) error { _, err := s.DeleteRuns(ctx, RunFilter{}, true); return err },
+			call: func(ctx context.Context) error { _, err := s.DeleteRuns(ctx, runs.Filter{}, true); return err },
 			want: []string{"upper time bound (until) is required"},
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/syncwatch/syncwatch/runs"
 	"io/fs"
 	"os"
 	"runtime"
@@ -401,31 +402,31 @@ func BenchmarkLargeDataset(b *testing.B) {
 	}
 
 	b.Run("list-first-page", func(b *testing.B) {
-		f := RunFilter{SyncTypes: []string{"order"}, Statuses: []synclog.Status{synclog.StatusFailed}}
+		f := runs.Filter{SyncTypes: []string{"order"}, Statuses: []synclog.Status{synclog.StatusFailed}}
 		measureLatency(b, func(int) error {
-			runs, _, err := s.ListRuns(ctx, ListOptions{Filter: f, Limit: 50})
+			page, _, err := s.ListRuns(ctx, runs.ListOptions{Filter: f, Limit: 50})
 			if err != nil {
 				return err
 			}
-			return nonEmpty(len(runs), "list")
+			return nonEmpty(len(page), "list")
 		})
 	})
 	b.Run("list-next-page", func(b *testing.B) {
-		f := RunFilter{SyncTypes: []string{"order"}, Statuses: []synclog.Status{synclog.StatusFailed}}
-		first, next, err := s.ListRuns(ctx, ListOptions{Filter: f, Limit: 50})
+		f := runs.Filter{SyncTypes: []string{"order"}, Statuses: []synclog.Status{synclog.StatusFailed}}
+		first, next, err := s.ListRuns(ctx, runs.ListOptions{Filter: f, Limit: 50})
 		if err != nil || next == nil {
 			b.Fatalf("first page: %d runs, %v", len(first), err)
 		}
 		measureLatency(b, func(int) error {
-			runs, _, err := s.ListRuns(ctx, ListOptions{Filter: f, Limit: 50, After: next})
+			page, _, err := s.ListRuns(ctx, runs.ListOptions{Filter: f, Limit: 50, After: next})
 			if err != nil {
 				return err
 			}
-			return nonEmpty(len(runs), "list")
+			return nonEmpty(len(page), "list")
 		})
 	})
 	b.Run("stats-7d-by-sync-type", func(b *testing.B) {
-		q := StatsQuery{Filter: RunFilter{Since: end.Add(-7 * 24 * time.Hour), Until: end}, GroupBy: []GroupBy{BySyncType}}
+		q := runs.StatsQuery{Filter: runs.Filter{Since: end.Add(-7 * 24 * time.Hour), Until: end}, GroupBy: []runs.GroupBy{runs.BySyncType}}
 		measureLatency(b, func(int) error {
 			st, err := s.Stats(ctx, q)
 			if err != nil {
@@ -435,7 +436,7 @@ func BenchmarkLargeDataset(b *testing.B) {
 		})
 	})
 	b.Run("stats-7d-hourly", func(b *testing.B) {
-		q := StatsQuery{Filter: RunFilter{Since: end.Add(-7 * 24 * time.Hour), Until: end}, Interval: time.Hour}
+		q := runs.StatsQuery{Filter: runs.Filter{Since: end.Add(-7 * 24 * time.Hour), Until: end}, Interval: time.Hour}
 		measureLatency(b, func(int) error {
 			st, err := s.Stats(ctx, q)
 			if err != nil {
@@ -451,13 +452,13 @@ func BenchmarkLargeDataset(b *testing.B) {
 		rare bool
 	}{{"timeout", false}, {"request 4242", true}} {
 		b.Run("search-30d/"+strings.ReplaceAll(c.q, " ", "_"), func(b *testing.B) {
-			f := RunFilter{Since: end.Add(-30 * 24 * time.Hour), Until: end, Query: c.q}
+			f := runs.Filter{Since: end.Add(-30 * 24 * time.Hour), Until: end, Query: c.q}
 			measureLatency(b, func(int) error {
-				runs, _, err := s.ListRuns(ctx, ListOptions{Filter: f, Limit: 50})
+				page, _, err := s.ListRuns(ctx, runs.ListOptions{Filter: f, Limit: 50})
 				if err != nil || c.rare {
 					return err
 				}
-				return nonEmpty(len(runs), "search")
+				return nonEmpty(len(page), "search")
 			})
 		})
 	}
@@ -471,7 +472,7 @@ func BenchmarkLargeDataset(b *testing.B) {
 		})
 	})
 	b.Run("error-groups-7d", func(b *testing.B) {
-		f := RunFilter{Since: end.Add(-7 * 24 * time.Hour), Until: end}
+		f := runs.Filter{Since: end.Add(-7 * 24 * time.Hour), Until: end}
 		measureLatency(b, func(int) error {
 			g, err := s.ErrorGroups(ctx, f, 50)
 			if err != nil {

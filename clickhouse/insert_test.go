@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -248,7 +249,7 @@ func TestDeleteRunsRebuildsTheActivityRollup(t *testing.T) {
 	}
 	// A wrongly reported success is cleared: the failure after it stays,
 	// and edge has no success any more.
-	if _, err := s.DeleteRuns(ctx, RunFilter{Sources: []string{"edge"}, Statuses: []synclog.Status{synclog.StatusSuccess}, Until: base.Add(24 * time.Hour)}, false); err != nil {
+	if _, err := s.DeleteRuns(ctx, runs.Filter{Sources: []string{"edge"}, Statuses: []synclog.Status{synclog.StatusSuccess}, Until: base.Add(24 * time.Hour)}, false); err != nil {
 		t.Fatal(err)
 	}
 	st := states()
@@ -260,7 +261,7 @@ func TestDeleteRunsRebuildsTheActivityRollup(t *testing.T) {
 		t.Errorf("haier's last success %v changed by clearing edge, want %v", h.LastSuccess, base.Add(time.Minute))
 	}
 	// Clearing the rest of edge removes the source.
-	if _, err := s.DeleteRuns(ctx, RunFilter{Sources: []string{"edge"}, Until: base.Add(24 * time.Hour)}, false); err != nil {
+	if _, err := s.DeleteRuns(ctx, runs.Filter{Sources: []string{"edge"}, Until: base.Add(24 * time.Hour)}, false); err != nil {
 		t.Fatal(err)
 	}
 	if e, ok := states()["edge"]; ok {

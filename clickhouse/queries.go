@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/syncwatch/syncwatch/runs"
 	"maps"
 	"math"
 	"slices"
@@ -16,30 +17,12 @@ import (
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
-// ErrNotFound is returned when a run does not exist.
-var ErrNotFound = errors.New("not found")
-
-// RunFilter selects runs by their latest state. Empty fields select all.
-type RunFilter struct {
-	Sources   []string
-	SyncTypes []string
-	Statuses  []synclog.Status
-	// Since and Until bound the run's start: Since ≤ started_at < Until.
-	Since, Until time.Time
-	// Query searches the run's latest message, case-insensitively, as a
-	// substring.
-	Query string
-	// Fingerprint, when not zero, selects the runs whose latest message
-	// has this fingerprint (an error group).
-	Fingerprint uint64
-}
-
 // finalSettings lets FINAL work partition by partition, in parallel.
 const finalSettings = ` SETTINGS do_not_merge_across_partitions_select_final = 1`
 
 // where renders the filter as a WHERE clause over runs, adding its values
 // to p. Every value is a bound parameter.
-func (f RunFilter) where(p Params) string {
+func where(f runs.Filter, p Params) string {
 	conds := []string{"1"}
 	if len(f.Sources) > 0 {
 		conds = append(conds, "source IN {f_sources:Array(String)}")
@@ -80,48 +63,6 @@ func (f RunFilter) where(p Params) string {
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// Run is the latest state of a run.
-type Run struct {
-	RunID        string            `json:"run_id"`
-	EventID      string            `json:"event_id"`
-	Source       string            `json:"source"`
-	SyncType     string            `json:"sync_type"`
-	Status       synclog.Status    `json:"status"`
-	Message      string            `json:"message"`
-	Fingerprint  uint64            `json:"fingerprint,string"`
-	TotalCount   uint64            `json:"total_count"`
-	SuccessCount uint64            `json:"success_count"`
-	FailedCount  uint64            `json:"failed_count"`
-	StartedAt    time.Time         `json:"started_at"`
-	CompletedAt  *time.Time        `json:"completed_at"`
-	DurationMS   *int64            `json:"duration_ms"`
-	ReceivedAt   time.Time         `json:"received_at"`
-	Attributes   map[string]string `json:"attributes"`
-}
-
-// Duration is how long the run took, or zero while it is in progress.
-func (r *Run) Duration() time.Duration {
-	if r.DurationMS == nil {
-		return 0
-	}
-	return time.Duration(*r.DurationMS) * time.Millisecond
-}
-
-// Cursor marks a position in the newest-first list of runs.
-type Cursor struct {
-	StartedAt time.Time
-	RunID     string
-}
-
-// ListOptions selects a page of runs.
-type ListOptions struct {
-	Filter RunFilter
-	// Limit is the page size (1..10000).
-	Limit int
-	// After continues after the last run of a previous page.
-	After *Cursor
-}
-
 const runColumns = `run_id, event_id, source, sync_type, toString(status) AS status, message, toString(fingerprint) AS fingerprint,
 total_count, success_count, failed_count, started_at, completed_at, duration_ms, received_at, attributes`
 
@@ -138,13 +79,13 @@ var listSpans = []time.Duration{time.Hour, 6 * time.Hour, 24 * time.Hour, 7 * 24
 // It reads the newest slice of time first (from the cursor, Until or now
 // back by each of listSpans in turn, then all the rest), and the older ones
 // only while the page is not full.
-func (s *Store) ListRuns(ctx context.Context, opt ListOptions) ([]Run, *Cursor, error) {
+func (s *Store) ListRuns(ctx context.Context, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error) {
 	if opt.Limit < 1 || opt.Limit > 10000 {
 		return nil, nil, fmt.Errorf("limit %d: must be between 1 and 10000", opt.Limit)
 	}
 	f := opt.Filter
 	base := Params{}
-	where := f.where(base)
+	where := where(f, base)
 	from := time.Now()
 	if !f.Until.IsZero() && f.Until.Before(from) {
 		from = f.Until
@@ -157,7 +98,7 @@ func (s *Store) ListRuns(ctx context.Context, opt ListOptions) ([]Run, *Cursor, 
 			from = opt.After.StartedAt
 		}
 	}
-	var runs []Run
+	var found []runs.Run
 	var upper time.Time // the older end of the slices read so far
 	for i := 0; ; i++ {
 		p := maps.Clone(base)
@@ -187,54 +128,33 @@ func (s *Store) ListRuns(ctx context.Context, opt ListOptions) ([]Run, *Cursor, 
 			// the runs that only an older row matched.
 			cond += " AND (started_at, run_id) IN (SELECT started_at, run_id FROM runs WHERE " + cond + ")"
 		}
-		p["limit"] = opt.Limit + 1 - len(runs)
+		p["limit"] = opt.Limit + 1 - len(found)
 		out, err := s.eng.selectRows(ctx, `SELECT `+runColumns+` FROM runs FINAL WHERE `+cond+`
 ORDER BY started_at DESC, run_id DESC LIMIT {limit:UInt32}`+finalSettings, p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("list runs: %w", err)
 		}
-		page, err := decodeRows[Run](out)
+		page, err := decodeRows[runs.Run](out)
 		if err != nil {
 			return nil, nil, err
 		}
-		runs = append(runs, page...)
-		if len(runs) > opt.Limit || lower.IsZero() {
+		found = append(found, page...)
+		if len(found) > opt.Limit || lower.IsZero() {
 			break
 		}
 		upper = lower
 	}
-	var next *Cursor
-	if len(runs) > opt.Limit {
-		runs = runs[:opt.Limit]
-		last := runs[len(runs)-1]
-		next = &Cursor{StartedAt: last.StartedAt, RunID: last.RunID}
+	var next *runs.Cursor
+	if len(found) > opt.Limit {
+		found = found[:opt.Limit]
+		last := found[len(found)-1]
+		next = &runs.Cursor{StartedAt: last.StartedAt, RunID: last.RunID}
 	}
-	return runs, next, nil
-}
-
-// Report is one stored report of a run.
-type Report struct {
-	EventID      string            `json:"event_id"`
-	Status       synclog.Status    `json:"status"`
-	Message      string            `json:"message"`
-	TotalCount   uint64            `json:"total_count"`
-	SuccessCount uint64            `json:"success_count"`
-	FailedCount  uint64            `json:"failed_count"`
-	StartedAt    time.Time         `json:"started_at"`
-	CompletedAt  *time.Time        `json:"completed_at"`
-	ReceivedAt   time.Time         `json:"received_at"`
-	Attributes   map[string]string `json:"attributes"`
-}
-
-// RunDetail is a run's latest state and the timeline of its reports, oldest
-// first.
-type RunDetail struct {
-	Run     Run      `json:"run"`
-	Reports []Report `json:"reports"`
+	return found, next, nil
 }
 
 // GetRun returns a run with every report it sent, or ErrNotFound.
-func (s *Store) GetRun(ctx context.Context, runID string) (RunDetail, error) {
+func (s *Store) GetRun(ctx context.Context, runID string) (runs.RunDetail, error) {
 	// Repeated deliveries of a report (one event_id) are collapsed by
 	// LIMIT BY, keeping the highest version as FINAL would: FINAL would
 	// reconcile a whole granule of every part for these few rows.
@@ -243,10 +163,10 @@ fingerprint, total_count, success_count, failed_count, started_at, completed_at,
 FROM reports WHERE run_id = {run_id:String}
 ORDER BY event_id, version DESC LIMIT 1 BY event_id`, Params{"run_id": runID})
 	if err != nil {
-		return RunDetail{}, fmt.Errorf("get run: %w", err)
+		return runs.RunDetail{}, fmt.Errorf("get run: %w", err)
 	}
 	type row struct {
-		Report
+		runs.Report
 		RunID        string    `json:"run_id"`
 		Source       string    `json:"source"`
 		SyncType     string    `json:"sync_type"`
@@ -256,22 +176,22 @@ ORDER BY event_id, version DESC LIMIT 1 BY event_id`, Params{"run_id": runID})
 	}
 	rows, err := decodeRows[row](out)
 	if err != nil {
-		return RunDetail{}, err
+		return runs.RunDetail{}, err
 	}
 	if len(rows) == 0 {
-		return RunDetail{}, ErrNotFound
+		return runs.RunDetail{}, runs.ErrNotFound
 	}
 	slices.SortFunc(rows, func(a, b row) int {
 		return cmp.Or(cmp.Compare(a.Version, b.Version), a.ReceivedAt.Compare(b.ReceivedAt), strings.Compare(a.EventID, b.EventID))
 	})
-	var d RunDetail
+	var d runs.RunDetail
 	for _, r := range rows {
 		d.Reports = append(d.Reports, r.Report)
 	}
 	// Timeline by arrival; the latest state is the highest version.
-	slices.SortStableFunc(d.Reports, func(a, b Report) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
+	slices.SortStableFunc(d.Reports, func(a, b runs.Report) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
 	latest := rows[len(rows)-1]
-	d.Run = Run{
+	d.Run = runs.Run{
 		RunID: latest.RunID, EventID: latest.EventID, Source: latest.Source, SyncType: latest.SyncType,
 		Status: latest.Status, Message: latest.Message, Fingerprint: latest.Fingerprint,
 		TotalCount: latest.TotalCount, SuccessCount: latest.SuccessCount, FailedCount: latest.FailedCount,
@@ -283,59 +203,6 @@ ORDER BY event_id, version DESC LIMIT 1 BY event_id`, Params{"run_id": runID})
 		d.Run.DurationMS = &ms
 	}
 	return d, nil
-}
-
-// GroupBy names a dimension statistics can be grouped by.
-type GroupBy string
-
-// The dimensions of statistics.
-const (
-	BySyncType GroupBy = "sync_type"
-	BySource   GroupBy = "source"
-	ByStatus   GroupBy = "status"
-)
-
-// StatsQuery selects statistics over runs.
-type StatsQuery struct {
-	// Filter must have Since and Until.
-	Filter  RunFilter
-	GroupBy []GroupBy
-	// Interval, when set, buckets runs by start time (at least a minute).
-	Interval time.Duration
-}
-
-// Stats are figures over a set of runs.
-type Stats struct {
-	Bucket   *time.Time `json:"bucket,omitempty"`
-	SyncType string     `json:"sync_type,omitempty"`
-	Source   string     `json:"source,omitempty"`
-	Status   string     `json:"status,omitempty"`
-
-	Runs       uint64 `json:"runs"`
-	Pending    uint64 `json:"pending"`
-	Processing uint64 `json:"processing"`
-	Success    uint64 `json:"success"`
-	Failed     uint64 `json:"failed"`
-	Partial    uint64 `json:"partial"`
-	// SuccessRatio is success runs over terminal runs; nil without any.
-	SuccessRatio *float64 `json:"success_ratio"`
-
-	RecordsTotal   uint64 `json:"records_total"`
-	RecordsSuccess uint64 `json:"records_success"`
-	RecordsFailed  uint64 `json:"records_failed"`
-	// RecordSuccessRatio is successful records over all records of
-	// terminal runs; nil without any.
-	RecordSuccessRatio *float64 `json:"record_success_ratio"`
-
-	// FailedPerHour is failed runs per hour of the window (or bucket).
-	FailedPerHour float64 `json:"failed_per_hour"`
-
-	// Durations of terminal runs, in seconds; nil without any.
-	DurationAvg *float64 `json:"duration_avg_seconds"`
-	DurationP50 *float64 `json:"duration_p50_seconds"`
-	DurationP95 *float64 `json:"duration_p95_seconds"`
-	DurationP99 *float64 `json:"duration_p99_seconds"`
-	DurationMax *float64 `json:"duration_max_seconds"`
 }
 
 // terminalCond selects terminal runs. It names the statuses rather than
@@ -377,8 +244,8 @@ type statsRow struct {
 	DurationMax *float64   `json:"duration_max"`
 }
 
-func (r statsRow) stats(hours float64) Stats {
-	st := Stats{
+func (r statsRow) stats(hours float64) runs.Stats {
+	st := runs.Stats{
 		Bucket: r.Bucket, SyncType: r.SyncType, Source: r.Source, Status: r.Status,
 		Runs: r.Runs, Pending: r.Pending, Processing: r.Processing,
 		Success: r.Success, Failed: r.Failed, Partial: r.Partial,
@@ -406,7 +273,7 @@ func (r statsRow) stats(hours float64) Stats {
 // Stats computes statistics over the runs q selects, one row per group
 // (and per time bucket when q.Interval is set), ordered by bucket and
 // group.
-func (s *Store) Stats(ctx context.Context, q StatsQuery) ([]Stats, error) {
+func (s *Store) Stats(ctx context.Context, q runs.StatsQuery) ([]runs.Stats, error) {
 	f := q.Filter
 	if f.Since.IsZero() || f.Until.IsZero() || !f.Since.Before(f.Until) {
 		return nil, errors.New("stats: since and until are required, since before until")
@@ -422,11 +289,11 @@ func (s *Store) Stats(ctx context.Context, q StatsQuery) ([]Stats, error) {
 	}
 	for _, g := range dedupGroupBy(q.GroupBy) {
 		switch g {
-		case BySyncType:
+		case runs.BySyncType:
 			keys = append(keys, "sync_type")
-		case BySource:
+		case runs.BySource:
 			keys = append(keys, "source")
-		case ByStatus:
+		case runs.ByStatus:
 			keys = append(keys, "toString(status) AS status")
 		default:
 			return nil, fmt.Errorf("stats: unknown group %q: allowed are sync_type, source, status", g)
@@ -442,7 +309,7 @@ func (s *Store) Stats(ctx context.Context, q StatsQuery) ([]Stats, error) {
 		}
 		group = " GROUP BY " + strings.Join(names, ", ") + " ORDER BY " + strings.Join(names, ", ")
 	}
-	out, err := s.eng.selectRows(ctx, `SELECT `+sel+` FROM runs FINAL WHERE `+f.where(p)+group+finalSettings, p)
+	out, err := s.eng.selectRows(ctx, `SELECT `+sel+` FROM runs FINAL WHERE `+where(f, p)+group+finalSettings, p)
 	if err != nil {
 		return nil, fmt.Errorf("stats: %w", err)
 	}
@@ -454,7 +321,7 @@ func (s *Store) Stats(ctx context.Context, q StatsQuery) ([]Stats, error) {
 	if q.Interval > 0 {
 		hours = q.Interval.Hours()
 	}
-	res := make([]Stats, 0, len(rows))
+	res := make([]runs.Stats, 0, len(rows))
 	for _, r := range rows {
 		if r.Runs == 0 {
 			continue // an ungrouped query over no runs
@@ -464,41 +331,14 @@ func (s *Store) Stats(ctx context.Context, q StatsQuery) ([]Stats, error) {
 	return res, nil
 }
 
-func dedupGroupBy(gs []GroupBy) []GroupBy {
-	var out []GroupBy
+func dedupGroupBy(gs []runs.GroupBy) []runs.GroupBy {
+	var out []runs.GroupBy
 	for _, g := range gs {
 		if !slices.Contains(out, g) {
 			out = append(out, g)
 		}
 	}
 	return out
-}
-
-// DayFigures are one sync type's figures for a day, or for the average day
-// of a week.
-type DayFigures struct {
-	Runs        float64  `json:"runs"`
-	Success     float64  `json:"success"`
-	Failed      float64  `json:"failed"`
-	Partial     float64  `json:"partial"`
-	SuccessRate *float64 `json:"success_rate"`
-	// Records is the total_count of the terminal runs, as in Stats.
-	Records     float64  `json:"records"`
-	DurationAvg *float64 `json:"duration_avg_seconds"`
-	DurationP95 *float64 `json:"duration_p95_seconds"`
-}
-
-// DailyRow is one sync type in the daily report: the day, the day before,
-// and the average day of the seven before it.
-type DailyRow struct {
-	SyncType   string     `json:"sync_type"`
-	Day        DayFigures `json:"day"`
-	Previous   DayFigures `json:"previous_day"`
-	SevenDay   DayFigures `json:"seven_day_average"`
-	ChangeRuns float64    `json:"change_runs"`
-	// ChangeSuccessRate is the day's success rate minus the previous
-	// day's, nil when either has no terminal run.
-	ChangeSuccessRate *float64 `json:"change_success_rate"`
 }
 
 // dailyPeriods are the periods of the daily report, as conditions on the
@@ -538,7 +378,7 @@ GROUP BY sync_type ORDER BY sync_type` + finalSettings
 // success rate and durations are those of all the week's runs together.
 // Days follow loc's calendar, so a day may last 23 or 25 hours. Sync types
 // without runs in those eight days are left out.
-func (s *Store) DailyReport(ctx context.Context, day time.Time, loc *time.Location) ([]DailyRow, error) {
+func (s *Store) DailyReport(ctx context.Context, day time.Time, loc *time.Location) ([]runs.DailyRow, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -558,7 +398,7 @@ func (s *Store) DailyReport(ctx context.Context, day time.Time, loc *time.Locati
 	if err != nil {
 		return nil, err
 	}
-	res := make([]DailyRow, 0, len(rows))
+	res := make([]runs.DailyRow, 0, len(rows))
 	for _, r := range rows {
 		num := func(name string) float64 {
 			v, _ := r[name].(float64)
@@ -571,8 +411,8 @@ func (s *Store) DailyReport(ctx context.Context, day time.Time, loc *time.Locati
 			}
 			return &v
 		}
-		figures := func(period string, days float64) DayFigures {
-			f := DayFigures{
+		figures := func(period string, days float64) runs.DayFigures {
+			f := runs.DayFigures{
 				Runs: num(period+"_runs") / days, Success: num(period+"_success") / days,
 				Failed: num(period+"_failed") / days, Partial: num(period+"_partial") / days,
 				Records: num(period+"_records") / days,
@@ -585,7 +425,7 @@ func (s *Store) DailyReport(ctx context.Context, day time.Time, loc *time.Locati
 			return f
 		}
 		syncType, _ := r["sync_type"].(string)
-		dr := DailyRow{
+		dr := runs.DailyRow{
 			SyncType: syncType,
 			Day:      figures("day", 1),
 			Previous: figures("prev", 1),
@@ -609,26 +449,9 @@ func rate(num, den float64) *float64 {
 	return &v
 }
 
-// ErrorGroup is a set of failed or partial runs whose messages share a
-// fingerprint.
-type ErrorGroup struct {
-	Fingerprint uint64    `json:"fingerprint,string"`
-	Count       uint64    `json:"count"`
-	FirstSeen   time.Time `json:"first_seen"`
-	LastSeen    time.Time `json:"last_seen"`
-	SyncTypes   []string  `json:"sync_types"`
-	Sources     []string  `json:"sources"`
-	Sample      string    `json:"sample_message"`
-	// Previous is the count in the window of equal length before Since.
-	Previous uint64 `json:"previous_count"`
-	// Rising is true when Count is at least half again Previous and at
-	// least two more.
-	Rising bool `json:"rising"`
-}
-
 // ErrorGroups returns the error groups of the failed and partial runs that
 // f selects (Since and Until required), largest first.
-func (s *Store) ErrorGroups(ctx context.Context, f RunFilter, limit int) ([]ErrorGroup, error) {
+func (s *Store) ErrorGroups(ctx context.Context, f runs.Filter, limit int) ([]runs.ErrorGroup, error) {
 	if f.Since.IsZero() || f.Until.IsZero() || !f.Since.Before(f.Until) {
 		return nil, errors.New("error groups: since and until are required, since before until")
 	}
@@ -648,13 +471,13 @@ arraySort(groupUniqArrayIf(20)(sync_type, started_at >= {since:DateTime64(3, 'UT
 arraySort(groupUniqArrayIf(20)(source, started_at >= {since:DateTime64(3, 'UTC')})) AS sources,
 argMaxIf(message, started_at, started_at >= {since:DateTime64(3, 'UTC')}) AS sample_message
 FROM runs FINAL
-WHERE `+f.where(p)+` AND fingerprint != 0
+WHERE `+where(f, p)+` AND fingerprint != 0
 GROUP BY fingerprint HAVING count > 0
 ORDER BY count DESC, fingerprint LIMIT {limit:UInt32}`+finalSettings+`, prefer_column_name_to_alias = 1`, p)
 	if err != nil {
 		return nil, fmt.Errorf("error groups: %w", err)
 	}
-	groups, err := decodeRows[ErrorGroup](out)
+	groups, err := decodeRows[runs.ErrorGroup](out)
 	if err != nil {
 		return nil, err
 	}
@@ -665,31 +488,24 @@ ORDER BY count DESC, fingerprint LIMIT {limit:UInt32}`+finalSettings+`, prefer_c
 	return groups, nil
 }
 
-// DeleteResult counts what a delete removed, or would remove.
-type DeleteResult struct {
-	Runs    uint64 `json:"runs"`
-	Reports uint64 `json:"reports"`
-	DryRun  bool   `json:"dry_run"`
-}
-
 // DeleteRuns removes the runs f selects, with all their reports. f must
 // have an upper time bound. With dryRun it only counts them.
-func (s *Store) DeleteRuns(ctx context.Context, f RunFilter, dryRun bool) (DeleteResult, error) {
+func (s *Store) DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (runs.DeleteResult, error) {
 	if f.Until.IsZero() {
-		return DeleteResult{}, errors.New("delete: an upper time bound (until) is required")
+		return runs.DeleteResult{}, errors.New("delete: an upper time bound (until) is required")
 	}
 	p := Params{}
-	selected := `SELECT run_id, source, sync_type, started_at FROM runs FINAL WHERE ` + f.where(p)
+	selected := `SELECT run_id, source, sync_type, started_at FROM runs FINAL WHERE ` + where(f, p)
 	if dryRun {
 		out, err := s.eng.selectRows(ctx, `SELECT
 (SELECT count() FROM (`+selected+`)) AS runs,
 (SELECT count() FROM reports FINAL WHERE run_id IN (SELECT run_id FROM (`+selected+`))) AS reports`+finalSettings, p)
 		if err != nil {
-			return DeleteResult{}, fmt.Errorf("count runs to delete: %w", err)
+			return runs.DeleteResult{}, fmt.Errorf("count runs to delete: %w", err)
 		}
-		res := DeleteResult{DryRun: true}
+		res := runs.DeleteResult{DryRun: true}
 		if err := json.Unmarshal(firstLine(out), &res); err != nil {
-			return DeleteResult{}, fmt.Errorf("decode delete counts: %w", err)
+			return runs.DeleteResult{}, fmt.Errorf("decode delete counts: %w", err)
 		}
 		return res, nil
 	}
@@ -700,7 +516,7 @@ func (s *Store) DeleteRuns(ctx context.Context, f RunFilter, dryRun bool) (Delet
 	// state of the run.
 	tmp := "syncwatch_delete_" + strings.ReplaceAll(synclog.NewID(), "-", "_")
 	if err := s.eng.exec(ctx, `CREATE TABLE `+tmp+` ENGINE = Memory AS `+selected+finalSettings, p); err != nil {
-		return DeleteResult{}, fmt.Errorf("select runs to delete: %w", err)
+		return runs.DeleteResult{}, fmt.Errorf("select runs to delete: %w", err)
 	}
 	defer func() {
 		_ = s.eng.exec(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+tmp, nil)
@@ -710,23 +526,23 @@ func (s *Store) DeleteRuns(ctx context.Context, f RunFilter, dryRun bool) (Delet
 (SELECT count() FROM `+tmp+`) AS runs,
 (SELECT count() FROM reports FINAL WHERE run_id IN `+ids+`) AS reports`+finalSettings, nil)
 	if err != nil {
-		return DeleteResult{}, fmt.Errorf("count runs to delete: %w", err)
+		return runs.DeleteResult{}, fmt.Errorf("count runs to delete: %w", err)
 	}
-	var res DeleteResult
+	var res runs.DeleteResult
 	if err := json.Unmarshal(firstLine(out), &res); err != nil {
-		return DeleteResult{}, fmt.Errorf("decode delete counts: %w", err)
+		return runs.DeleteResult{}, fmt.Errorf("decode delete counts: %w", err)
 	}
 	if res.Runs == 0 {
 		return res, nil
 	}
 	if err := s.eng.exec(ctx, `DELETE FROM reports WHERE run_id IN `+ids, nil); err != nil {
-		return DeleteResult{}, fmt.Errorf("delete reports: %w", err)
+		return runs.DeleteResult{}, fmt.Errorf("delete reports: %w", err)
 	}
 	if err := s.eng.exec(ctx, `DELETE FROM runs WHERE run_id IN `+ids, nil); err != nil {
-		return DeleteResult{}, fmt.Errorf("delete runs: %w", err)
+		return runs.DeleteResult{}, fmt.Errorf("delete runs: %w", err)
 	}
 	if err := s.rebuildActivity(ctx, tmp); err != nil {
-		return DeleteResult{}, err
+		return runs.DeleteResult{}, err
 	}
 	return res, nil
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/runs"
+
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
@@ -321,12 +323,12 @@ func loadedStoreWith(t *testing.T, ds *dataset) (*Store, *model) {
 // computed in Go.
 type model struct {
 	ds      *dataset
-	runs    map[string]*Run
+	runs    map[string]*runs.Run
 	reports map[string][]synclog.Report
 }
 
 func newModel(ds ...*dataset) *model {
-	m := &model{runs: map[string]*Run{}, reports: map[string][]synclog.Report{}}
+	m := &model{runs: map[string]*runs.Run{}, reports: map[string][]synclog.Report{}}
 	for _, d := range ds {
 		if m.ds == nil {
 			m.ds = d
@@ -351,7 +353,7 @@ func (m *model) addRun(id string, reps []synclog.Report) {
 		}
 	}
 	anchor := reps[0].StartedAt
-	run := &Run{
+	run := &runs.Run{
 		RunID: id, EventID: best.EventID, Source: best.Source, SyncType: best.SyncType,
 		Status: best.Status, Message: best.Message, Fingerprint: best.Fingerprint,
 		TotalCount: best.TotalCount, SuccessCount: best.SuccessCount, FailedCount: best.FailedCount,
@@ -371,7 +373,7 @@ func (m *model) delete(id string) {
 }
 
 // matches reports whether the filter selects run r.
-func matches(r *Run, f RunFilter) bool {
+func matches(r *runs.Run, f runs.Filter) bool {
 	if len(f.Sources) > 0 && !slices.Contains(f.Sources, r.Source) {
 		return false
 	}
@@ -394,14 +396,14 @@ func matches(r *Run, f RunFilter) bool {
 }
 
 // list returns the runs f selects, newest first.
-func (m *model) list(f RunFilter) []*Run {
-	var out []*Run
+func (m *model) list(f runs.Filter) []*runs.Run {
+	var out []*runs.Run
 	for _, r := range m.runs {
 		if matches(r, f) {
 			out = append(out, r)
 		}
 	}
-	slices.SortFunc(out, func(a, b *Run) int {
+	slices.SortFunc(out, func(a, b *runs.Run) int {
 		if c := b.StartedAt.Compare(a.StartedAt); c != 0 {
 			return c
 		}
@@ -410,13 +412,13 @@ func (m *model) list(f RunFilter) []*Run {
 	return out
 }
 
-func runIDs[R Run | *Run](runs []R) []string {
-	out := make([]string, len(runs))
-	for i, r := range runs {
+func runIDs[R runs.Run | *runs.Run](list []R) []string {
+	out := make([]string, len(list))
+	for i, r := range list {
 		switch x := any(r).(type) {
-		case Run:
+		case runs.Run:
 			out[i] = x.RunID
-		case *Run:
+		case *runs.Run:
 			out[i] = x.RunID
 		}
 	}
@@ -435,7 +437,7 @@ func sameAttrs(a, b map[string]string) bool {
 }
 
 // diffRun describes how got differs from want, or returns "".
-func diffRun(got, want *Run) string {
+func diffRun(got, want *runs.Run) string {
 	var d []string
 	check := func(name string, ok bool, g, w any) {
 		if !ok {
@@ -468,13 +470,13 @@ func fmtPtr[T any](p *T) any {
 
 // listAll pages through ListRuns with the given page size, checking the
 // page sizes and cursors, and returns every run in order.
-func listAll(t *testing.T, s *Store, f RunFilter, limit int) []Run {
+func listAll(t *testing.T, s *Store, f runs.Filter, limit int) []runs.Run {
 	t.Helper()
 	ctx := context.Background()
-	var all []Run
-	var after *Cursor
+	var all []runs.Run
+	var after *runs.Cursor
 	for pages := 1; ; pages++ {
-		page, next, err := s.ListRuns(ctx, ListOptions{Filter: f, Limit: limit, After: after})
+		page, next, err := s.ListRuns(ctx, runs.ListOptions{Filter: f, Limit: limit, After: after})
 		if err != nil {
 			t.Fatalf("list runs (page %d): %v", pages, err)
 		}
@@ -501,7 +503,7 @@ func listAll(t *testing.T, s *Store, f RunFilter, limit int) []Run {
 
 // checkList compares got with the model's runs, in order and field by
 // field.
-func checkList(t *testing.T, got []Run, want []*Run) {
+func checkList(t *testing.T, got []runs.Run, want []*runs.Run) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("got %d runs, want %d", len(got), len(want))
@@ -587,46 +589,46 @@ func TestListRuns(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		filter RunFilter
+		filter runs.Filter
 		// empty is true when the filter selects no run.
 		empty bool
 		// fewerThan, when set, is a count the result must stay below: a
 		// LIKE wildcard taken for a pattern would match more.
 		fewerThan int
 	}{
-		{name: "all", filter: RunFilter{}},
-		{name: "source", filter: RunFilter{Sources: []string{"erp"}}},
-		{name: "two sources", filter: RunFilter{Sources: []string{"shopify", "warehouse-eu"}}},
-		{name: "unknown source", filter: RunFilter{Sources: []string{"nope"}}, empty: true},
-		{name: "sync type", filter: RunFilter{SyncTypes: []string{"stock"}}},
-		{name: "two sync types", filter: RunFilter{SyncTypes: []string{"order", "manual"}}},
-		{name: "status", filter: RunFilter{Statuses: []synclog.Status{synclog.StatusFailed}}},
-		{name: "terminal failures", filter: RunFilter{Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}}},
-		{name: "in progress", filter: RunFilter{Statuses: []synclog.Status{synclog.StatusPending, synclog.StatusProcessing}}},
-		{name: "every status", filter: RunFilter{Statuses: synclog.Statuses}},
-		{name: "since", filter: RunFilter{Since: day(7)}},
-		{name: "until", filter: RunFilter{Until: day(2)}},
-		{name: "since until", filter: RunFilter{Since: day(3), Until: day(5)}},
+		{name: "all", filter: runs.Filter{}},
+		{name: "source", filter: runs.Filter{Sources: []string{"erp"}}},
+		{name: "two sources", filter: runs.Filter{Sources: []string{"shopify", "warehouse-eu"}}},
+		{name: "unknown source", filter: runs.Filter{Sources: []string{"nope"}}, empty: true},
+		{name: "sync type", filter: runs.Filter{SyncTypes: []string{"stock"}}},
+		{name: "two sync types", filter: runs.Filter{SyncTypes: []string{"order", "manual"}}},
+		{name: "status", filter: runs.Filter{Statuses: []synclog.Status{synclog.StatusFailed}}},
+		{name: "terminal failures", filter: runs.Filter{Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}}},
+		{name: "in progress", filter: runs.Filter{Statuses: []synclog.Status{synclog.StatusPending, synclog.StatusProcessing}}},
+		{name: "every status", filter: runs.Filter{Statuses: synclog.Statuses}},
+		{name: "since", filter: runs.Filter{Since: day(7)}},
+		{name: "until", filter: runs.Filter{Until: day(2)}},
+		{name: "since until", filter: runs.Filter{Since: day(3), Until: day(5)}},
 		// ListRuns reads back from Until in slices of time: the first
 		// one then ends exactly at the midnight where three runs start.
-		{name: "until an hour after midnight", filter: RunFilter{Until: day(6).Add(time.Hour)}},
-		{name: "since until ms", filter: RunFilter{Since: day(3).Add(time.Millisecond), Until: day(5).Add(-time.Millisecond)}},
-		{name: "before the data", filter: RunFilter{Until: day(0)}, empty: true},
-		{name: "query", filter: RunFilter{Query: "timeout"}},
-		{name: "query upper case", filter: RunFilter{Query: "TIMEOUT"}},
-		{name: "query mixed case and spaces", filter: RunFilter{Query: "  Connection TimeOut "}},
-		{name: "query non-ascii", filter: RunFilter{Query: "ÜBERLAST"}},
-		{name: "query percent", filter: RunFilter{Query: "%"}, fewerThan: nonEmpty},
-		{name: "query underscore", filter: RunFilter{Query: "_"}, fewerThan: nonEmpty},
-		{name: "query percent underscore", filter: RunFilter{Query: "0%_used"}},
-		{name: "query wildcard pattern", filter: RunFilter{Query: "1_0%"}, empty: true},
-		{name: "query backslash", filter: RunFilter{Query: `\`}},
-		{name: "query backslash path", filter: RunFilter{Query: `c:\sync\in\batch`}},
-		{name: "query absent", filter: RunFilter{Query: "no such text"}, empty: true},
+		{name: "until an hour after midnight", filter: runs.Filter{Until: day(6).Add(time.Hour)}},
+		{name: "since until ms", filter: runs.Filter{Since: day(3).Add(time.Millisecond), Until: day(5).Add(-time.Millisecond)}},
+		{name: "before the data", filter: runs.Filter{Until: day(0)}, empty: true},
+		{name: "query", filter: runs.Filter{Query: "timeout"}},
+		{name: "query upper case", filter: runs.Filter{Query: "TIMEOUT"}},
+		{name: "query mixed case and spaces", filter: runs.Filter{Query: "  Connection TimeOut "}},
+		{name: "query non-ascii", filter: runs.Filter{Query: "ÜBERLAST"}},
+		{name: "query percent", filter: runs.Filter{Query: "%"}, fewerThan: nonEmpty},
+		{name: "query underscore", filter: runs.Filter{Query: "_"}, fewerThan: nonEmpty},
+		{name: "query percent underscore", filter: runs.Filter{Query: "0%_used"}},
+		{name: "query wildcard pattern", filter: runs.Filter{Query: "1_0%"}, empty: true},
+		{name: "query backslash", filter: runs.Filter{Query: `\`}},
+		{name: "query backslash path", filter: runs.Filter{Query: `c:\sync\in\batch`}},
+		{name: "query absent", filter: runs.Filter{Query: "no such text"}, empty: true},
 		// Earlier reports of finished runs hold this text too; only the
 		// latest state counts.
-		{name: "query of older reports", filter: RunFilter{Query: "processing batch 1 of"}, fewerThan: olderMatches("processing batch 1 of")},
-		{name: "combined", filter: RunFilter{
+		{name: "query of older reports", filter: runs.Filter{Query: "processing batch 1 of"}, fewerThan: olderMatches("processing batch 1 of")},
+		{name: "combined", filter: runs.Filter{
 			Sources: []string{"erp"}, SyncTypes: []string{"products", "prices", "stock"},
 			Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial},
 			Since:    day(1), Until: day(9), Query: "timeout",
@@ -650,7 +652,7 @@ func TestListRuns(t *testing.T) {
 			got := listAll(t, s, tc.filter, limit)
 			checkList(t, got, want)
 			// One large page gives the same list.
-			page, next, err := s.ListRuns(ctx, ListOptions{Filter: tc.filter, Limit: 10000})
+			page, next, err := s.ListRuns(ctx, runs.ListOptions{Filter: tc.filter, Limit: 10000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -664,7 +666,7 @@ func TestListRuns(t *testing.T) {
 	}
 
 	t.Run("page of one", func(t *testing.T) {
-		f := RunFilter{Sources: []string{"erp"}, Statuses: []synclog.Status{synclog.StatusPartial}, Since: day(4), Until: day(6)}
+		f := runs.Filter{Sources: []string{"erp"}, Statuses: []synclog.Status{synclog.StatusPartial}, Since: day(4), Until: day(6)}
 		want := m.list(f)
 		if len(want) < 3 {
 			t.Fatalf("the model selects only %d runs", len(want))
@@ -673,7 +675,7 @@ func TestListRuns(t *testing.T) {
 	})
 
 	t.Run("page size equal to the count", func(t *testing.T) {
-		f := RunFilter{SyncTypes: []string{"manual"}, Statuses: []synclog.Status{synclog.StatusFailed}}
+		f := runs.Filter{SyncTypes: []string{"manual"}, Statuses: []synclog.Status{synclog.StatusFailed}}
 		want := m.list(f)
 		if len(want) == 0 {
 			t.Fatal("the model selects no run")
@@ -684,15 +686,15 @@ func TestListRuns(t *testing.T) {
 	t.Run("cursor inside a tie", func(t *testing.T) {
 		// Runs that share a start are ordered by run id: a cursor between
 		// them continues with the next id.
-		want := m.list(RunFilter{})
+		want := m.list(runs.Filter{})
 		ties := 0
 		for k := 0; k+1 < len(want); k++ {
 			if !want[k].StartedAt.Equal(want[k+1].StartedAt) {
 				continue
 			}
 			ties++
-			c := Cursor{StartedAt: want[k].StartedAt, RunID: want[k].RunID}
-			page, _, err := s.ListRuns(ctx, ListOptions{Limit: 5, After: &c})
+			c := runs.Cursor{StartedAt: want[k].StartedAt, RunID: want[k].RunID}
+			page, _, err := s.ListRuns(ctx, runs.ListOptions{Limit: 5, After: &c})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -702,8 +704,8 @@ func TestListRuns(t *testing.T) {
 			t.Fatalf("only %d runs share a start with the next", ties)
 		}
 		// A cursor that names no stored run still splits the order.
-		c := Cursor{StartedAt: want[100].StartedAt, RunID: want[100].RunID + "~"}
-		page, _, err := s.ListRuns(ctx, ListOptions{Limit: 50, After: &c})
+		c := runs.Cursor{StartedAt: want[100].StartedAt, RunID: want[100].RunID + "~"}
+		page, _, err := s.ListRuns(ctx, runs.ListOptions{Limit: 50, After: &c})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -711,7 +713,7 @@ func TestListRuns(t *testing.T) {
 	})
 
 	t.Run("pages of one through a tie", func(t *testing.T) {
-		f := RunFilter{Since: day(5), Until: day(5).Add(time.Millisecond)}
+		f := runs.Filter{Since: day(5), Until: day(5).Add(time.Millisecond)}
 		want := m.list(f)
 		if len(want) < 3 {
 			t.Fatalf("the model selects only %d runs", len(want))
@@ -721,7 +723,7 @@ func TestListRuns(t *testing.T) {
 
 	t.Run("limit bounds", func(t *testing.T) {
 		for _, limit := range []int{0, -1, 10001} {
-			if _, _, err := s.ListRuns(ctx, ListOptions{Limit: limit}); err == nil {
+			if _, _, err := s.ListRuns(ctx, runs.ListOptions{Limit: limit}); err == nil {
 				t.Errorf("limit %d: no error", limit)
 			}
 		}
@@ -771,8 +773,8 @@ func TestGetRun(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"", "run-unknown", "RUN-" + ids[0][4:], ids[0] + " ", ids[0][:len(ids[0])-1]} {
-		if _, err := s.GetRun(ctx, id); !errors.Is(err, ErrNotFound) {
-			t.Errorf("get run %q: err %v, want ErrNotFound", id, err)
+		if _, err := s.GetRun(ctx, id); !errors.Is(err, runs.ErrNotFound) {
+			t.Errorf("get run %q: err %v, want runs.ErrNotFound", id, err)
 		}
 	}
 }
@@ -784,9 +786,9 @@ type statsKey struct {
 }
 
 // expectStats computes q's statistics over the model's runs.
-func (m *model) expectStats(q StatsQuery) map[statsKey]Stats {
+func (m *model) expectStats(q runs.StatsQuery) map[statsKey]runs.Stats {
 	type acc struct {
-		st   Stats
+		st   runs.Stats
 		durs []float64
 	}
 	accs := map[statsKey]*acc{}
@@ -802,11 +804,11 @@ func (m *model) expectStats(q StatsQuery) map[statsKey]Stats {
 		}
 		for _, g := range q.GroupBy {
 			switch g {
-			case BySyncType:
+			case runs.BySyncType:
 				k.syncType = r.SyncType
-			case BySource:
+			case runs.BySource:
 				k.source = r.Source
-			case ByStatus:
+			case runs.ByStatus:
 				k.status = string(r.Status)
 			}
 		}
@@ -840,7 +842,7 @@ func (m *model) expectStats(q StatsQuery) map[statsKey]Stats {
 	if q.Interval > 0 {
 		hours = q.Interval.Hours()
 	}
-	out := map[statsKey]Stats{}
+	out := map[statsKey]runs.Stats{}
 	for k, a := range accs {
 		st := a.st
 		if term := st.Success + st.Failed + st.Partial; term > 0 {
@@ -875,14 +877,14 @@ func nearPtr(got, want *float64, rel, abs float64) bool {
 
 // diffStats describes how got differs from want, or returns "". Quantiles
 // may differ by 2%, other ratios and averages only by rounding.
-func diffStats(got, want Stats) string {
+func diffStats(got, want runs.Stats) string {
 	var d []string
 	check := func(name string, ok bool, g, w any) {
 		if !ok {
 			d = append(d, fmt.Sprintf("%s = %v, want %v", name, g, w))
 		}
 	}
-	counts := func(s Stats) [9]uint64 {
+	counts := func(s runs.Stats) [9]uint64 {
 		return [9]uint64{s.Runs, s.Pending, s.Processing, s.Success, s.Failed, s.Partial, s.RecordsTotal, s.RecordsSuccess, s.RecordsFailed}
 	}
 	check("counts", counts(got) == counts(want), counts(got), counts(want))
@@ -900,29 +902,29 @@ func diffStats(got, want Stats) string {
 func TestStats(t *testing.T) {
 	s, m := loadedStore(t)
 	ctx := context.Background()
-	all := RunFilter{Since: day(0), Until: day(mainDays)}
+	all := runs.Filter{Since: day(0), Until: day(mainDays)}
 	tests := []struct {
 		name string
-		q    StatsQuery
+		q    runs.StatsQuery
 	}{
-		{"overall", StatsQuery{Filter: all}},
-		{"by sync type", StatsQuery{Filter: all, GroupBy: []GroupBy{BySyncType}}},
-		{"by source", StatsQuery{Filter: all, GroupBy: []GroupBy{BySource}}},
-		{"by status", StatsQuery{Filter: all, GroupBy: []GroupBy{ByStatus}}},
-		{"by sync type and source", StatsQuery{Filter: all, GroupBy: []GroupBy{BySyncType, BySource}}},
-		{"by status and sync type", StatsQuery{Filter: all, GroupBy: []GroupBy{ByStatus, BySyncType}}},
-		{"by all three", StatsQuery{Filter: all, GroupBy: []GroupBy{BySource, BySyncType, ByStatus, BySource}}},
-		{"hourly", StatsQuery{Filter: all, Interval: time.Hour}},
-		{"daily by sync type", StatsQuery{Filter: all, Interval: 24 * time.Hour, GroupBy: []GroupBy{BySyncType}}},
-		{"six-hourly by status", StatsQuery{Filter: all, Interval: 6 * time.Hour, GroupBy: []GroupBy{ByStatus}}},
-		{"90 minutes", StatsQuery{Filter: RunFilter{Since: day(2), Until: day(4)}, Interval: 90 * time.Minute}},
-		{"window", StatsQuery{Filter: RunFilter{Since: day(3).Add(7 * time.Hour), Until: day(5)}, GroupBy: []GroupBy{BySyncType}}},
-		{"filtered", StatsQuery{Filter: RunFilter{
+		{"overall", runs.StatsQuery{Filter: all}},
+		{"by sync type", runs.StatsQuery{Filter: all, GroupBy: []runs.GroupBy{runs.BySyncType}}},
+		{"by source", runs.StatsQuery{Filter: all, GroupBy: []runs.GroupBy{runs.BySource}}},
+		{"by status", runs.StatsQuery{Filter: all, GroupBy: []runs.GroupBy{runs.ByStatus}}},
+		{"by sync type and source", runs.StatsQuery{Filter: all, GroupBy: []runs.GroupBy{runs.BySyncType, runs.BySource}}},
+		{"by status and sync type", runs.StatsQuery{Filter: all, GroupBy: []runs.GroupBy{runs.ByStatus, runs.BySyncType}}},
+		{"by all three", runs.StatsQuery{Filter: all, GroupBy: []runs.GroupBy{runs.BySource, runs.BySyncType, runs.ByStatus, runs.BySource}}},
+		{"hourly", runs.StatsQuery{Filter: all, Interval: time.Hour}},
+		{"daily by sync type", runs.StatsQuery{Filter: all, Interval: 24 * time.Hour, GroupBy: []runs.GroupBy{runs.BySyncType}}},
+		{"six-hourly by status", runs.StatsQuery{Filter: all, Interval: 6 * time.Hour, GroupBy: []runs.GroupBy{runs.ByStatus}}},
+		{"90 minutes", runs.StatsQuery{Filter: runs.Filter{Since: day(2), Until: day(4)}, Interval: 90 * time.Minute}},
+		{"window", runs.StatsQuery{Filter: runs.Filter{Since: day(3).Add(7 * time.Hour), Until: day(5)}, GroupBy: []runs.GroupBy{runs.BySyncType}}},
+		{"filtered", runs.StatsQuery{Filter: runs.Filter{
 			Since: day(1), Until: day(9), Sources: []string{"erp", "shopify"},
 			Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial, synclog.StatusProcessing},
-		}, GroupBy: []GroupBy{BySyncType}}},
-		{"query", StatsQuery{Filter: RunFilter{Since: day(0), Until: day(mainDays), Query: "TIMEOUT"}, GroupBy: []GroupBy{BySource}}},
-		{"in progress only", StatsQuery{Filter: RunFilter{Since: day(0), Until: day(mainDays),
+		}, GroupBy: []runs.GroupBy{runs.BySyncType}}},
+		{"query", runs.StatsQuery{Filter: runs.Filter{Since: day(0), Until: day(mainDays), Query: "TIMEOUT"}, GroupBy: []runs.GroupBy{runs.BySource}}},
+		{"in progress only", runs.StatsQuery{Filter: runs.Filter{Since: day(0), Until: day(mainDays),
 			Statuses: []synclog.Status{synclog.StatusPending, synclog.StatusProcessing}}}},
 	}
 	for _, tc := range tests {
@@ -973,24 +975,24 @@ func TestStats(t *testing.T) {
 	}
 
 	t.Run("no runs", func(t *testing.T) {
-		got, err := s.Stats(ctx, StatsQuery{Filter: RunFilter{Since: day(-20), Until: day(-10)}, GroupBy: []GroupBy{BySyncType}})
+		got, err := s.Stats(ctx, runs.StatsQuery{Filter: runs.Filter{Since: day(-20), Until: day(-10)}, GroupBy: []runs.GroupBy{runs.BySyncType}})
 		if err != nil || len(got) != 0 {
 			t.Errorf("got %v, %v; want no groups", got, err)
 		}
-		got, err = s.Stats(ctx, StatsQuery{Filter: RunFilter{Since: day(-20), Until: day(-10)}})
+		got, err = s.Stats(ctx, runs.StatsQuery{Filter: runs.Filter{Since: day(-20), Until: day(-10)}})
 		if err != nil || len(got) != 0 {
 			t.Errorf("ungrouped: got %v, %v; want no groups", got, err)
 		}
 	})
 
 	t.Run("invalid", func(t *testing.T) {
-		for _, q := range []StatsQuery{
-			{Filter: RunFilter{Until: day(1)}},
-			{Filter: RunFilter{Since: day(1)}},
-			{Filter: RunFilter{Since: day(2), Until: day(1)}},
+		for _, q := range []runs.StatsQuery{
+			{Filter: runs.Filter{Until: day(1)}},
+			{Filter: runs.Filter{Since: day(1)}},
+			{Filter: runs.Filter{Since: day(2), Until: day(1)}},
 			{Filter: all, Interval: time.Second},
-			{Filter: all, GroupBy: []GroupBy{"message"}},
-			{Filter: all, GroupBy: []GroupBy{"sync_type; DROP TABLE runs"}},
+			{Filter: all, GroupBy: []runs.GroupBy{"message"}},
+			{Filter: all, GroupBy: []runs.GroupBy{"sync_type; DROP TABLE runs"}},
 		} {
 			if _, err := s.Stats(ctx, q); err == nil {
 				t.Errorf("%+v: no error", q)
@@ -1001,18 +1003,18 @@ func TestStats(t *testing.T) {
 
 // compareStatsKeys orders statistics keys by bucket, then by the groups in
 // the order the query names them.
-func compareStatsKeys(a, b statsKey, groups []GroupBy) int {
+func compareStatsKeys(a, b statsKey, groups []runs.GroupBy) int {
 	if c := cmp.Compare(a.bucket, b.bucket); c != 0 {
 		return c
 	}
 	for _, g := range groups {
 		var c int
 		switch g {
-		case BySyncType:
+		case runs.BySyncType:
 			c = strings.Compare(a.syncType, b.syncType)
-		case BySource:
+		case runs.BySource:
 			c = strings.Compare(a.source, b.source)
-		case ByStatus:
+		case runs.ByStatus:
 			c = strings.Compare(a.status, b.status)
 		}
 		if c != 0 {
@@ -1024,13 +1026,13 @@ func compareStatsKeys(a, b statsKey, groups []GroupBy) int {
 
 // expectDaily computes the daily report of the day that starts at midnight
 // of day in loc.
-func (m *model) expectDaily(day time.Time, loc *time.Location) []DailyRow {
+func (m *model) expectDaily(day time.Time, loc *time.Location) []runs.DailyRow {
 	y, mo, d := day.In(loc).Date()
 	start := time.Date(y, mo, d, 0, 0, 0, 0, loc)
 	prev, from, to := start.AddDate(0, 0, -1), start.AddDate(0, 0, -7), start.AddDate(0, 0, 1)
-	in := func(r *Run, a, b time.Time) bool { return !r.StartedAt.Before(a) && r.StartedAt.Before(b) }
-	figures := func(syncType string, a, b time.Time, days float64) DayFigures {
-		var f DayFigures
+	in := func(r *runs.Run, a, b time.Time) bool { return !r.StartedAt.Before(a) && r.StartedAt.Before(b) }
+	figures := func(syncType string, a, b time.Time, days float64) runs.DayFigures {
+		var f runs.DayFigures
 		var secs []float64
 		for _, r := range m.runs {
 			if r.SyncType != syncType || !in(r, a, b) {
@@ -1070,9 +1072,9 @@ func (m *model) expectDaily(day time.Time, loc *time.Location) []DailyRow {
 		}
 	}
 	slices.Sort(types)
-	var rows []DailyRow
+	var rows []runs.DailyRow
 	for _, st := range types {
-		dr := DailyRow{
+		dr := runs.DailyRow{
 			SyncType: st,
 			Day:      figures(st, start, to, 1),
 			Previous: figures(st, prev, start, 1),
@@ -1087,7 +1089,7 @@ func (m *model) expectDaily(day time.Time, loc *time.Location) []DailyRow {
 	return rows
 }
 
-func diffDay(got, want DayFigures) string {
+func diffDay(got, want runs.DayFigures) string {
 	var d []string
 	check := func(name string, ok bool, g, w any) {
 		if !ok {
@@ -1164,7 +1166,7 @@ func TestDailyReport(t *testing.T) {
 				}
 				for _, c := range []struct {
 					name string
-					g, w DayFigures
+					g, w runs.DayFigures
 				}{{"day", g.Day, w.Day}, {"previous day", g.Previous, w.Previous}, {"seven-day average", g.SevenDay, w.SevenDay}} {
 					if d := diffDay(c.g, c.w); d != "" {
 						t.Errorf("%s %s: %s", w.SyncType, c.name, d)
@@ -1181,12 +1183,12 @@ func TestDailyReport(t *testing.T) {
 // expectErrorGroups computes the error groups of the failed and partial
 // runs f selects, largest first, and for each the messages of its latest
 // runs (any of them may be the sample when they share a start).
-func (m *model) expectErrorGroups(f RunFilter, limit int) ([]ErrorGroup, map[uint64][]string) {
+func (m *model) expectErrorGroups(f runs.Filter, limit int) ([]runs.ErrorGroup, map[uint64][]string) {
 	since, until := f.Since, f.Until
 	prevSince := since.Add(-until.Sub(since))
 	f.Statuses = []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}
 	f.Since = prevSince
-	groups := map[uint64]*ErrorGroup{}
+	groups := map[uint64]*runs.ErrorGroup{}
 	samples := map[uint64][]string{}
 	for _, r := range m.list(f) {
 		if r.Fingerprint == 0 {
@@ -1194,7 +1196,7 @@ func (m *model) expectErrorGroups(f RunFilter, limit int) ([]ErrorGroup, map[uin
 		}
 		g := groups[r.Fingerprint]
 		if g == nil {
-			g = &ErrorGroup{Fingerprint: r.Fingerprint}
+			g = &runs.ErrorGroup{Fingerprint: r.Fingerprint}
 			groups[r.Fingerprint] = g
 		}
 		if r.StartedAt.Before(since) {
@@ -1219,7 +1221,7 @@ func (m *model) expectErrorGroups(f RunFilter, limit int) ([]ErrorGroup, map[uin
 			g.Sources = append(g.Sources, r.Source)
 		}
 	}
-	var out []ErrorGroup
+	var out []runs.ErrorGroup
 	for _, g := range groups {
 		if g.Count == 0 {
 			continue
@@ -1229,7 +1231,7 @@ func (m *model) expectErrorGroups(f RunFilter, limit int) ([]ErrorGroup, map[uin
 		g.Rising = g.Count >= g.Previous+2 && 2*g.Count >= 3*g.Previous
 		out = append(out, *g)
 	}
-	slices.SortFunc(out, func(a, b ErrorGroup) int {
+	slices.SortFunc(out, func(a, b runs.ErrorGroup) int {
 		if c := cmp.Compare(b.Count, a.Count); c != 0 {
 			return c
 		}
@@ -1241,23 +1243,23 @@ func (m *model) expectErrorGroups(f RunFilter, limit int) ([]ErrorGroup, map[uin
 func TestErrorGroups(t *testing.T) {
 	s, m := loadedStore(t)
 	ctx := context.Background()
-	last3 := RunFilter{Since: day(7), Until: day(mainDays)}
+	last3 := runs.Filter{Since: day(7), Until: day(mainDays)}
 	tests := []struct {
 		name   string
-		filter RunFilter
+		filter runs.Filter
 		limit  int
 		// mixed is true when some groups rise and some do not.
 		mixed bool
 	}{
 		{name: "last three days", filter: last3, limit: 1000, mixed: true},
 		{name: "top three", filter: last3, limit: 3},
-		{name: "one day", filter: RunFilter{Since: day(5), Until: day(6)}, limit: 100},
-		{name: "hours", filter: RunFilter{Since: day(4).Add(5 * time.Hour), Until: day(4).Add(17 * time.Hour)}, limit: 100},
-		{name: "source", filter: RunFilter{Since: day(6), Until: day(mainDays), Sources: []string{"erp"}}, limit: 100},
-		{name: "sync types", filter: RunFilter{Since: day(6), Until: day(mainDays), SyncTypes: []string{"stock", "order"}}, limit: 100},
-		{name: "query", filter: RunFilter{Since: day(2), Until: day(mainDays), Query: "timeout"}, limit: 100},
+		{name: "one day", filter: runs.Filter{Since: day(5), Until: day(6)}, limit: 100},
+		{name: "hours", filter: runs.Filter{Since: day(4).Add(5 * time.Hour), Until: day(4).Add(17 * time.Hour)}, limit: 100},
+		{name: "source", filter: runs.Filter{Since: day(6), Until: day(mainDays), Sources: []string{"erp"}}, limit: 100},
+		{name: "sync types", filter: runs.Filter{Since: day(6), Until: day(mainDays), SyncTypes: []string{"stock", "order"}}, limit: 100},
+		{name: "query", filter: runs.Filter{Since: day(2), Until: day(mainDays), Query: "timeout"}, limit: 100},
 		// A status filter is replaced by failed and partial.
-		{name: "status ignored", filter: RunFilter{Since: day(7), Until: day(mainDays), Statuses: []synclog.Status{synclog.StatusSuccess}}, limit: 1000},
+		{name: "status ignored", filter: runs.Filter{Since: day(7), Until: day(mainDays), Statuses: []synclog.Status{synclog.StatusSuccess}}, limit: 1000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1299,12 +1301,12 @@ func TestErrorGroups(t *testing.T) {
 
 	t.Run("invalid", func(t *testing.T) {
 		for _, c := range []struct {
-			f     RunFilter
+			f     runs.Filter
 			limit int
 		}{
-			{RunFilter{Until: day(1)}, 10},
-			{RunFilter{Since: day(1)}, 10},
-			{RunFilter{Since: day(1), Until: day(1)}, 10},
+			{runs.Filter{Until: day(1)}, 10},
+			{runs.Filter{Since: day(1)}, 10},
+			{runs.Filter{Since: day(1), Until: day(1)}, 10},
 			{last3, 0},
 			{last3, 1001},
 		} {
@@ -1347,7 +1349,7 @@ func checkContents(t *testing.T, s *Store, m *model) {
 	if gr != wr || gp != wp {
 		t.Errorf("store holds %d runs and %d reports, want %d and %d", gr, gp, wr, wp)
 	}
-	checkList(t, listAll(t, s, RunFilter{}, 10000), m.list(RunFilter{}))
+	checkList(t, listAll(t, s, runs.Filter{}, 10000), m.list(runs.Filter{}))
 }
 
 func TestDeleteRuns(t *testing.T) {
@@ -1356,19 +1358,19 @@ func TestDeleteRuns(t *testing.T) {
 	checkContents(t, s, m)
 	tests := []struct {
 		name   string
-		filter RunFilter
+		filter runs.Filter
 		empty  bool
 		// boundary is true when a run starts exactly at Until.
 		boundary bool
 	}{
-		{name: "sync type and status before a day", filter: RunFilter{
+		{name: "sync type and status before a day", filter: runs.Filter{
 			SyncTypes: []string{"stock"}, Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusSuccess}, Until: day(5)}},
-		{name: "source in a window", filter: RunFilter{Sources: []string{"erp"}, Since: day(2), Until: day(4)}},
-		{name: "message", filter: RunFilter{Query: "100%_used", Until: day(mainDays)}},
-		{name: "in progress", filter: RunFilter{Statuses: []synclog.Status{synclog.StatusProcessing}, Since: day(8), Until: day(9)}},
-		{name: "everything before a day", filter: RunFilter{Until: day(1)}, boundary: true},
-		{name: "nothing selected", filter: RunFilter{Sources: []string{"nope"}, Until: day(mainDays)}, empty: true},
-		{name: "again", filter: RunFilter{Until: day(1)}, empty: true},
+		{name: "source in a window", filter: runs.Filter{Sources: []string{"erp"}, Since: day(2), Until: day(4)}},
+		{name: "message", filter: runs.Filter{Query: "100%_used", Until: day(mainDays)}},
+		{name: "in progress", filter: runs.Filter{Statuses: []synclog.Status{synclog.StatusProcessing}, Since: day(8), Until: day(9)}},
+		{name: "everything before a day", filter: runs.Filter{Until: day(1)}, boundary: true},
+		{name: "nothing selected", filter: runs.Filter{Sources: []string{"nope"}, Until: day(mainDays)}, empty: true},
+		{name: "again", filter: runs.Filter{Until: day(1)}, empty: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1376,13 +1378,13 @@ func TestDeleteRuns(t *testing.T) {
 			if tc.empty != (len(victims) == 0) {
 				t.Fatalf("the model selects %d runs; the case expects empty=%v", len(victims), tc.empty)
 			}
-			want := DeleteResult{Runs: uint64(len(victims))}
+			want := runs.DeleteResult{Runs: uint64(len(victims))}
 			for _, r := range victims {
 				want.Reports += uint64(len(m.reports[r.RunID]))
 			}
 			// A run that the filter would select but for starting exactly
 			// at Until stays.
-			var kept []*Run
+			var kept []*runs.Run
 			later := tc.filter
 			later.Until = later.Until.Add(time.Millisecond)
 			for _, r := range m.runs {
@@ -1415,8 +1417,8 @@ func TestDeleteRuns(t *testing.T) {
 			}
 			checkContents(t, s, m)
 			for _, r := range victims[:min(3, len(victims))] {
-				if _, err := s.GetRun(ctx, r.RunID); !errors.Is(err, ErrNotFound) {
-					t.Errorf("deleted run %s: %v, want ErrNotFound", r.RunID, err)
+				if _, err := s.GetRun(ctx, r.RunID); !errors.Is(err, runs.ErrNotFound) {
+					t.Errorf("deleted run %s: %v, want runs.ErrNotFound", r.RunID, err)
 				}
 			}
 			for _, r := range kept {
@@ -1428,7 +1430,7 @@ func TestDeleteRuns(t *testing.T) {
 	}
 	t.Run("until required", func(t *testing.T) {
 		for _, dry := range []bool{true, false} {
-			if _, err := s.DeleteRuns(ctx, RunFilter{Since: day(0), Sources: []string{"erp"}}, dry); err == nil {
+			if _, err := s.DeleteRuns(ctx, runs.Filter{Since: day(0), Sources: []string{"erp"}}, dry); err == nil {
 				t.Errorf("dry run %v: no error without until", dry)
 			}
 		}
@@ -1461,12 +1463,12 @@ func TestDeleteRuns(t *testing.T) {
 func TestPaginationWhileInserting(t *testing.T) {
 	tests := []struct {
 		name   string
-		filter RunFilter
+		filter runs.Filter
 		limit  int
 	}{
-		{name: "all runs", filter: RunFilter{}, limit: 100},
-		{name: "one sync type", filter: RunFilter{SyncTypes: []string{"stock"}}, limit: 20},
-		{name: "failures since a day", filter: RunFilter{Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}, Since: day(3)}, limit: 15},
+		{name: "all runs", filter: runs.Filter{}, limit: 100},
+		{name: "one sync type", filter: runs.Filter{SyncTypes: []string{"stock"}}, limit: 20},
+		{name: "failures since a day", filter: runs.Filter{Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}, Since: day(3)}, limit: 15},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1505,13 +1507,13 @@ func TestPaginationWhileInserting(t *testing.T) {
 			}
 
 			var got []string
-			var after *Cursor
+			var after *runs.Cursor
 			for page := 0; ; page++ {
-				runs, next, err := s.ListRuns(ctx, ListOptions{Filter: tc.filter, Limit: tc.limit, After: after})
+				found, next, err := s.ListRuns(ctx, runs.ListOptions{Filter: tc.filter, Limit: tc.limit, After: after})
 				if err != nil {
 					t.Fatal(err)
 				}
-				got = append(got, runIDs(runs)...)
+				got = append(got, runIDs(found)...)
 				if next == nil {
 					break
 				}
@@ -1612,27 +1614,27 @@ var injectionPayloads = []string{
 func TestInjection(t *testing.T) {
 	s, m := loadedStoreWith(t, smallDataset())
 	ctx := context.Background()
-	window := RunFilter{Since: day(0), Until: day(mainDays)}
-	erp := m.list(RunFilter{Sources: []string{"erp"}})
-	failed := m.list(RunFilter{Statuses: []synclog.Status{synclog.StatusFailed}})
-	stock := m.list(RunFilter{SyncTypes: []string{"stock"}})
+	window := runs.Filter{Since: day(0), Until: day(mainDays)}
+	erp := m.list(runs.Filter{Sources: []string{"erp"}})
+	failed := m.list(runs.Filter{Statuses: []synclog.Status{synclog.StatusFailed}})
+	stock := m.list(runs.Filter{SyncTypes: []string{"stock"}})
 	if len(erp) == 0 || len(failed) == 0 || len(stock) == 0 {
 		t.Fatal("the dataset lacks erp, failed or stock runs")
 	}
-	all := m.list(RunFilter{})
+	all := m.list(runs.Filter{})
 	wantRuns, wantReports := m.counts()
 
 	// list returns the runs f selects, or nil when the store rejected f.
-	list := func(t *testing.T, f RunFilter) ([]Run, bool) {
+	list := func(t *testing.T, f runs.Filter) ([]runs.Run, bool) {
 		t.Helper()
-		runs, _, err := s.ListRuns(ctx, ListOptions{Filter: f, Limit: 10000})
+		found, _, err := s.ListRuns(ctx, runs.ListOptions{Filter: f, Limit: 10000})
 		if err != nil {
 			t.Logf("rejected: %v", err)
 			return nil, false
 		}
-		return runs, true
+		return found, true
 	}
-	expect := func(t *testing.T, f RunFilter, want []*Run) {
+	expect := func(t *testing.T, f runs.Filter, want []*runs.Run) {
 		t.Helper()
 		if got, ok := list(t, f); ok && !slices.Equal(runIDs(got), runIDs(want)) {
 			t.Errorf("filter %+v: %d runs, want %d", f, len(got), len(want))
@@ -1642,43 +1644,43 @@ func TestInjection(t *testing.T) {
 		t.Run(fmt.Sprintf("%q", p), func(t *testing.T) {
 			// Next to a real value, the payload selects nothing more: no
 			// other data, and no change to how the real value matches.
-			expect(t, RunFilter{Sources: []string{p, "erp"}}, erp)
-			expect(t, RunFilter{Sources: []string{"erp", p}}, erp)
-			expect(t, RunFilter{SyncTypes: []string{"stock", p}}, stock)
-			expect(t, RunFilter{Statuses: []synclog.Status{synclog.Status(p), synclog.StatusFailed}}, failed)
+			expect(t, runs.Filter{Sources: []string{p, "erp"}}, erp)
+			expect(t, runs.Filter{Sources: []string{"erp", p}}, erp)
+			expect(t, runs.Filter{SyncTypes: []string{"stock", p}}, stock)
+			expect(t, runs.Filter{Statuses: []synclog.Status{synclog.Status(p), synclog.StatusFailed}}, failed)
 			// The message search finds the payload as a literal substring:
 			// "%" and "_" do select runs, but only those whose message holds
 			// them.
-			q := m.list(RunFilter{Query: p})
+			q := m.list(runs.Filter{Query: p})
 			if len(q) == len(all) && strings.TrimSpace(p) != "" {
 				t.Fatalf("the model selects every run for query %q", p)
 			}
-			expect(t, RunFilter{Query: p}, q)
+			expect(t, runs.Filter{Query: p}, q)
 
 			// A cursor with the payload as run id continues after it.
-			c := Cursor{StartedAt: all[200].StartedAt, RunID: p}
-			var after []*Run
+			c := runs.Cursor{StartedAt: all[200].StartedAt, RunID: p}
+			var after []*runs.Run
 			for _, r := range all {
 				if r.StartedAt.Before(c.StartedAt) || r.StartedAt.Equal(c.StartedAt) && r.RunID < c.RunID {
 					after = append(after, r)
 				}
 			}
 			after = after[:50]
-			if runs, _, err := s.ListRuns(ctx, ListOptions{Limit: 50, After: &c}); err == nil && !slices.Equal(runIDs(runs), runIDs(after)) {
-				t.Errorf("after cursor %q: %v, want %v", p, runIDs(runs), runIDs(after))
+			if found, _, err := s.ListRuns(ctx, runs.ListOptions{Limit: 50, After: &c}); err == nil && !slices.Equal(runIDs(found), runIDs(after)) {
+				t.Errorf("after cursor %q: %v, want %v", p, runIDs(found), runIDs(after))
 			}
 
 			if _, err := s.GetRun(ctx, p); err == nil {
 				t.Errorf("get run %q: found", p)
-			} else if !errors.Is(err, ErrNotFound) {
+			} else if !errors.Is(err, runs.ErrNotFound) {
 				t.Logf("get run rejected: %v", err)
 			}
 
-			for _, f := range []RunFilter{
+			for _, f := range []runs.Filter{
 				{Sources: []string{p}}, {SyncTypes: []string{p}}, {Statuses: []synclog.Status{synclog.Status(p)}},
 			} {
 				f.Since, f.Until = window.Since, window.Until
-				if st, err := s.Stats(ctx, StatsQuery{Filter: f, GroupBy: []GroupBy{BySyncType}}); err == nil && len(st) != 0 {
+				if st, err := s.Stats(ctx, runs.StatsQuery{Filter: f, GroupBy: []runs.GroupBy{runs.BySyncType}}); err == nil && len(st) != 0 {
 					t.Errorf("stats %+v: %d groups, want none", f, len(st))
 				}
 				// Error groups replace a status filter by failed and partial.
@@ -1691,7 +1693,7 @@ func TestInjection(t *testing.T) {
 					t.Errorf("delete %+v (dry run): %+v, want nothing", f, res)
 				}
 			}
-			if res, err := s.DeleteRuns(ctx, RunFilter{Sources: []string{p}, Until: window.Until}, false); err == nil && res.Runs != 0 {
+			if res, err := s.DeleteRuns(ctx, runs.Filter{Sources: []string{p}, Until: window.Until}, false); err == nil && res.Runs != 0 {
 				t.Errorf("delete source %q: %+v, want nothing", p, res)
 			}
 			qf := window
@@ -1700,7 +1702,7 @@ func TestInjection(t *testing.T) {
 			if g, err := s.ErrorGroups(ctx, qf, 1000); err == nil && len(g) != len(wantGroups) {
 				t.Errorf("error groups for query %q: %d, want %d", p, len(g), len(wantGroups))
 			}
-			if st, err := s.Stats(ctx, StatsQuery{Filter: qf}); err == nil {
+			if st, err := s.Stats(ctx, runs.StatsQuery{Filter: qf}); err == nil {
 				var n uint64
 				for _, x := range st {
 					n += x.Runs
@@ -1709,7 +1711,7 @@ func TestInjection(t *testing.T) {
 					t.Errorf("stats for query %q count %d runs, want %d", p, n, len(m.list(qf)))
 				}
 			}
-			if res, err := s.DeleteRuns(ctx, RunFilter{Query: p, Sources: []string{p}, Until: window.Until}, false); err == nil && res.Runs != 0 {
+			if res, err := s.DeleteRuns(ctx, runs.Filter{Query: p, Sources: []string{p}, Until: window.Until}, false); err == nil && res.Runs != 0 {
 				t.Errorf("delete for query %q: %+v, want nothing", p, res)
 			}
 		})

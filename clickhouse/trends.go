@@ -4,70 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/syncwatch/syncwatch/runs"
 	"slices"
 	"time"
 )
 
-// Trend regression rule. A day of a sync type regresses when its p95
-// duration exceeds TrendP95Factor times the baseline p95 and the baseline
-// p95 plus TrendP95MinIncrease, or when its success ratio falls more than
-// TrendSuccessDrop below the baseline success ratio. The baseline of a day
-// is the median of the daily values of the trailing baseline days that
-// have terminal runs; it exists only when at least TrendMinBaselineDays of
-// them (or all of them, for a shorter baseline) do.
-const (
-	TrendP95Factor       = 1.5
-	TrendP95MinIncrease  = 1.0 // seconds
-	TrendSuccessDrop     = 0.1
-	TrendMinBaselineDays = 3
-	// MaxTrendBaselineDays bounds the trailing baseline.
-	MaxTrendBaselineDays = 90
-	// maxTrendDays bounds the days one trend query covers, baseline
-	// included.
-	maxTrendDays = 800
-)
-
-// The reasons a trend point is flagged as a regression.
-const (
-	TrendReasonDuration     = "duration_p95"
-	TrendReasonSuccessRatio = "success_ratio"
-)
-
-// TrendBaseline is what a day of a trend is compared with.
-type TrendBaseline struct {
-	// Days counts the trailing days that had terminal runs.
-	Days int `json:"days"`
-	// DurationP95 is the median of their daily p95 durations, in seconds;
-	// nil when too few days had terminal runs.
-	DurationP95 *float64 `json:"duration_p95_seconds"`
-	// SuccessRatio is the median of their daily success ratios; nil when
-	// too few days had terminal runs.
-	SuccessRatio *float64 `json:"success_ratio"`
-}
-
-// TrendPoint is one sync type on one day.
-type TrendPoint struct {
-	SyncType string `json:"sync_type"`
-	// Day is the calendar day in the report's time zone (YYYY-MM-DD), and
-	// Start its first instant.
-	Day   string    `json:"day"`
-	Start time.Time `json:"start"`
-	// Runs counts every run started that day; Terminal those that ended
-	// (success, failed or partial) and Success the successful ones.
-	Runs     uint64 `json:"runs"`
-	Terminal uint64 `json:"terminal_runs"`
-	Success  uint64 `json:"success"`
-	// SuccessRatio is Success over Terminal; nil without terminal runs.
-	SuccessRatio *float64 `json:"success_ratio"`
-	// DurationP95 is the 95th percentile of the terminal runs' durations,
-	// in seconds; nil without terminal runs.
-	DurationP95 *float64      `json:"duration_p95_seconds"`
-	Baseline    TrendBaseline `json:"baseline"`
-	// Regression is true when the day breaks the regression rule, and
-	// Reasons says which part of it.
-	Regression bool     `json:"regression"`
-	Reasons    []string `json:"reasons"`
-}
+// maxTrendDays bounds the days one trend query covers, baseline included.
+const maxTrendDays = 800
 
 // trendQuery aggregates the runs of [from, to) per sync type and slot (a
 // span of {slot} seconds that no day boundary cuts), then merges the slots
@@ -132,19 +75,19 @@ func trendSlot(starts []time.Time) time.Duration {
 // Trends returns, per sync type and per day of loc (UTC when nil) that
 // [since, until) touches, the day's runs, success ratio and p95 duration,
 // each compared with a baseline made of the baselineDays days before it:
-// see TrendP95Factor for the rule that flags a regression. Points are
+// see runs.TrendP95Factor for the rule that flags a regression. Points are
 // ordered by sync type and day; every sync type with a run in those days
 // or their baselines has a point for each day, with nil figures on days
 // without terminal runs.
-func (s *Store) Trends(ctx context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]TrendPoint, error) {
+func (s *Store) Trends(ctx context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]runs.TrendPoint, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
 	if since.IsZero() || until.IsZero() || !since.Before(until) {
 		return nil, errors.New("trends: since and until are required, since before until")
 	}
-	if baselineDays < 1 || baselineDays > MaxTrendBaselineDays {
-		return nil, fmt.Errorf("trends: baseline of %d days: must be between 1 and %d", baselineDays, MaxTrendBaselineDays)
+	if baselineDays < 1 || baselineDays > runs.MaxTrendBaselineDays {
+		return nil, fmt.Errorf("trends: baseline of %d days: must be between 1 and %d", baselineDays, runs.MaxTrendBaselineDays)
 	}
 	y, m, d := since.In(loc).Date()
 	first := time.Date(y, m, d-baselineDays, 0, 0, 0, 0, loc)
@@ -178,7 +121,7 @@ func (s *Store) Trends(ctx context.Context, since, until time.Time, loc *time.Lo
 		return nil, err
 	}
 	days := len(starts) - 1
-	series := map[string][]TrendPoint{}
+	series := map[string][]runs.TrendPoint{}
 	var types []string
 	for _, r := range rows {
 		if r.DayIndex < 1 || r.DayIndex > days {
@@ -186,9 +129,9 @@ func (s *Store) Trends(ctx context.Context, since, until time.Time, loc *time.Lo
 		}
 		pts, ok := series[r.SyncType]
 		if !ok {
-			pts = make([]TrendPoint, days)
+			pts = make([]runs.TrendPoint, days)
 			for i := range pts {
-				pts[i] = TrendPoint{SyncType: r.SyncType, Day: starts[i].Format(time.DateOnly), Start: starts[i].UTC(), Reasons: []string{}}
+				pts[i] = runs.TrendPoint{SyncType: r.SyncType, Day: starts[i].Format(time.DateOnly), Start: starts[i].UTC(), Reasons: []string{}}
 			}
 			series[r.SyncType] = pts
 			types = append(types, r.SyncType)
@@ -202,70 +145,16 @@ func (s *Store) Trends(ctx context.Context, since, until time.Time, loc *time.Lo
 		}
 	}
 	slices.Sort(types)
-	res := make([]TrendPoint, 0, len(types)*(days-baselineDays))
+	res := make([]runs.TrendPoint, 0, len(types)*(days-baselineDays))
 	for _, st := range types {
 		pts := series[st]
 		for i := baselineDays; i < days; i++ {
 			pt := pts[i]
-			pt.Baseline = trendBaseline(pts[i-baselineDays : i])
-			pt.Reasons = trendReasons(pt)
-			pt.Regression = len(pt.Reasons) > 0
+			pt.Judge(pts[i-baselineDays : i])
 			res = append(res, pt)
 		}
 	}
 	return res, nil
-}
-
-// trendBaseline summarises the days before a point.
-func trendBaseline(days []TrendPoint) TrendBaseline {
-	var p95s, ratios []float64
-	for _, d := range days {
-		if d.Terminal == 0 {
-			continue
-		}
-		ratios = append(ratios, *d.SuccessRatio)
-		if d.DurationP95 != nil {
-			p95s = append(p95s, *d.DurationP95)
-		}
-	}
-	b := TrendBaseline{Days: len(ratios)}
-	need := min(TrendMinBaselineDays, len(days))
-	if len(ratios) >= need {
-		b.SuccessRatio = medianOf(ratios)
-	}
-	if len(p95s) >= need {
-		b.DurationP95 = medianOf(p95s)
-	}
-	return b
-}
-
-// trendReasons applies the regression rule to a point with its baseline.
-func trendReasons(pt TrendPoint) []string {
-	reasons := []string{}
-	if p, b := pt.DurationP95, pt.Baseline.DurationP95; p != nil && b != nil &&
-		*p > TrendP95Factor**b && *p >= *b+TrendP95MinIncrease {
-		reasons = append(reasons, TrendReasonDuration)
-	}
-	if r, b := pt.SuccessRatio, pt.Baseline.SuccessRatio; r != nil && b != nil && *r < *b-TrendSuccessDrop {
-		reasons = append(reasons, TrendReasonSuccessRatio)
-	}
-	return reasons
-}
-
-// medianOf returns the median of xs (the mean of the middle two for an even
-// count), or nil for none.
-func medianOf(xs []float64) *float64 {
-	if len(xs) == 0 {
-		return nil
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	v := s[n/2]
-	if n%2 == 0 {
-		v = (s[n/2-1] + s[n/2]) / 2
-	}
-	return &v
 }
 
 // LastSuccesses returns, per sync type, when its latest successful run
@@ -294,4 +183,19 @@ ORDER BY sync_type`, Params{"from": time.Now().Add(-s.cfg.Retention)})
 		}
 	}
 	return res, nil
+}
+
+// TypeStates returns the latest activity of each source and sync type,
+// with the runs in progress and the failure streaks since since, in the
+// read model's terms: the console's overview shows them.
+func (s *Store) TypeStates(ctx context.Context, since time.Time) ([]runs.TypeState, error) {
+	states, err := s.ExporterTypeStates(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runs.TypeState, len(states))
+	for i, st := range states {
+		out[i] = runs.TypeState(st)
+	}
+	return out, nil
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/runs"
+
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
@@ -36,7 +38,7 @@ type trendRun struct {
 func trendDataset(t *testing.T, first time.Time, n int, loc *time.Location, slowDay, failDay int) ([]trendRun, [][]synclog.Report) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 11))
-	var runs []trendRun
+	var made []trendRun
 	var batches [][]synclog.Report
 	var batch []synclog.Report
 	seq := 0
@@ -68,7 +70,7 @@ func trendDataset(t *testing.T, first time.Time, n int, loc *time.Location, slow
 		received = received.Add(time.Millisecond)
 		final.Normalize(received)
 		batch = append(batch, final)
-		runs = append(runs, trendRun{syncType: syncType, start: start, status: status, duration: dur})
+		made = append(made, trendRun{syncType: syncType, start: start, status: status, duration: dur})
 	}
 	for day := range n {
 		start := time.Date(y, m, d+day, 0, 0, 0, 0, loc)
@@ -118,7 +120,7 @@ func trendDataset(t *testing.T, first time.Time, n int, loc *time.Location, slow
 			received = received.Add(time.Millisecond)
 			r.Normalize(received)
 			batch = append(batch, r)
-			runs = append(runs, trendRun{syncType: "products", start: r.StartedAt, status: synclog.StatusProcessing})
+			made = append(made, trendRun{syncType: "products", start: r.StartedAt, status: synclog.StatusProcessing})
 		}
 		batches = append(batches, batch)
 		if day%5 == 2 {
@@ -132,12 +134,12 @@ func trendDataset(t *testing.T, first time.Time, n int, loc *time.Location, slow
 	add("products", time.Date(y, m, d, 0, 0, 0, 0, loc).Add(-time.Millisecond), synclog.StatusSuccess, time.Hour)
 	add("products", time.Date(y, m, d+n, 0, 0, 0, 0, loc), synclog.StatusFailed, time.Hour)
 	batches = append(batches, batch)
-	return runs, batches
+	return made, batches
 }
 
 // expectTrends computes the trend points of the days [from, from+n) of
 // loc with a baseline of baselineDays days.
-func expectTrends(runs []trendRun, from time.Time, n int, loc *time.Location, baselineDays int) []TrendPoint {
+func expectTrends(made []trendRun, from time.Time, n int, loc *time.Location, baselineDays int) []runs.TrendPoint {
 	type acc struct {
 		runs, terminal, success uint64
 		durs                    []float64
@@ -151,7 +153,7 @@ func expectTrends(runs []trendRun, from time.Time, n int, loc *time.Location, ba
 		days = append(days, s)
 	}
 	accs := map[string][]acc{}
-	for _, r := range runs {
+	for _, r := range made {
 		i, ok := dayIndex[r.start.In(loc).Format(time.DateOnly)]
 		if !ok {
 			continue
@@ -174,7 +176,7 @@ func expectTrends(runs []trendRun, from time.Time, n int, loc *time.Location, ba
 		types = append(types, st)
 	}
 	sort.Strings(types)
-	var out []TrendPoint
+	var out []runs.TrendPoint
 	for _, st := range types {
 		var ratios, p95s []*float64
 		for _, a := range accs[st] {
@@ -190,7 +192,7 @@ func expectTrends(runs []trendRun, from time.Time, n int, loc *time.Location, ba
 		}
 		for i := baselineDays; i < len(days); i++ {
 			a := accs[st][i]
-			pt := TrendPoint{SyncType: st, Day: days[i].Format(time.DateOnly), Start: days[i].UTC(),
+			pt := runs.TrendPoint{SyncType: st, Day: days[i].Format(time.DateOnly), Start: days[i].UTC(),
 				Runs: a.runs, Terminal: a.terminal, Success: a.success, SuccessRatio: ratios[i], DurationP95: p95s[i],
 				Reasons: []string{}}
 			var br, bp []float64
@@ -232,7 +234,7 @@ func trendFmt(p *float64) string {
 	return fmt.Sprintf("%.6g", *p)
 }
 
-func diffTrendPoint(got, want TrendPoint) string {
+func diffTrendPoint(got, want runs.TrendPoint) string {
 	var d []string
 	if got.SyncType != want.SyncType || got.Day != want.Day || !got.Start.Equal(want.Start) {
 		d = append(d, fmt.Sprintf("point %s %s (%s), want %s %s (%s)", got.SyncType, got.Day, got.Start, want.SyncType, want.Day, want.Start))
@@ -271,7 +273,7 @@ func TestTrends(t *testing.T) {
 	const n = 16
 	first := time.Now().In(kathmandu).AddDate(0, 0, -n-2)
 	slowDay, failDay := 11, 13
-	runs, batches := trendDataset(t, first, n, kathmandu, slowDay, failDay)
+	made, batches := trendDataset(t, first, n, kathmandu, slowDay, failDay)
 	s := newTestStore(t)
 	ctx := context.Background()
 	for i, b := range batches {
@@ -301,14 +303,14 @@ func TestTrends(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want []TrendPoint
+			var want []runs.TrendPoint
 			if c.loc == kathmandu {
-				want = expectTrends(runs, dayStart(c.from), c.days, kathmandu, c.baseline)
+				want = expectTrends(made, dayStart(c.from), c.days, kathmandu, c.baseline)
 			} else {
 				// Count the UTC days the bounds touch.
 				first := c.since.UTC().Truncate(24 * time.Hour)
 				days := int(c.until.Add(-time.Millisecond).UTC().Truncate(24*time.Hour).Sub(first)/(24*time.Hour)) + 1
-				want = expectTrends(runs, first, days, time.UTC, c.baseline)
+				want = expectTrends(made, first, days, time.UTC, c.baseline)
 			}
 			if len(got) != len(want) {
 				t.Fatalf("%d points, want %d", len(got), len(want))
@@ -341,11 +343,11 @@ func TestTrends(t *testing.T) {
 			}
 		}
 		slow := "products " + dayStart(slowDay).Format(time.DateOnly)
-		if !slices.Contains(flagged[slow], TrendReasonDuration) {
+		if !slices.Contains(flagged[slow], runs.TrendReasonDuration) {
 			t.Errorf("the slow day %s is not flagged: %v", slow, flagged)
 		}
 		fail := "prices " + dayStart(failDay).Format(time.DateOnly)
-		if !slices.Contains(flagged[fail], TrendReasonSuccessRatio) {
+		if !slices.Contains(flagged[fail], runs.TrendReasonSuccessRatio) {
 			t.Errorf("the failing day %s is not flagged: %v", fail, flagged)
 		}
 	})
@@ -358,7 +360,7 @@ func TestTrends(t *testing.T) {
 			{dayStart(3), dayStart(2), 7},
 			{time.Time{}, dayStart(2), 7},
 			{dayStart(1), dayStart(2), 0},
-			{dayStart(1), dayStart(2), MaxTrendBaselineDays + 1},
+			{dayStart(1), dayStart(2), runs.MaxTrendBaselineDays + 1},
 			{dayStart(1), dayStart(1000), 7},
 		} {
 			if _, err := s.Trends(ctx, c.since, c.until, kathmandu, c.baseline); err == nil {

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web"
 )
 
 // FuzzDecodeBody feeds arbitrary bodies, content types and encodings to the
@@ -18,16 +20,16 @@ import (
 // naming what is wrong, and a report that passes validation survives the
 // spool's encoding unchanged and still valid.
 func FuzzDecodeBody(f *testing.F) {
-	one := report("seed-1")
+	one := testutil.Report("seed-1")
 	for _, seed := range []struct {
 		body        string
 		contentType string
 		encoding    string
 	}{
 		{one, "application/json", ""},
-		{"[" + one + "," + report("seed-2", "status", `"pending"`, "completed_at", "<delete>") + "]", "application/json", ""},
-		{one + "\n" + report("seed-3") + "\n", "application/x-ndjson", ""},
-		{string(gzipped(f, "["+one+"]")), "application/json", "gzip"},
+		{"[" + one + "," + testutil.Report("seed-2", "status", `"pending"`, "completed_at", "<delete>") + "]", "application/json", ""},
+		{one + "\n" + testutil.Report("seed-3") + "\n", "application/x-ndjson", ""},
+		{string(testutil.Gzipped(f, "["+one+"]")), "application/json", "gzip"},
 		{`{"sync_type":"stock","status":"processing"}`, "", ""},
 		{`{"sync_type":"stock","status":"failed","message":"token=abc123 at /api?x=1","attributes":{"host":"a"}}`, "application/json; charset=utf-8", "identity"},
 		{`[1, "x", null, {}, []]`, "application/json", ""},
@@ -47,11 +49,7 @@ func FuzzDecodeBody(f *testing.F) {
 	types := synclog.MustSyncTypes(synclog.DefaultSyncTypes)
 	// The handler under test, with a spool drained into a storage that
 	// forgets what it gets.
-	e := newEnv(f, envOptions{
-		cfg:        Config{MaxBodyBytes: maxBytes, MaxItems: maxItems, DedupWindow: 1 << 16},
-		spoolBytes: 1 << 30, runBatcher: true, batcher: BatcherConfig{MaxAge: time.Millisecond},
-	})
-	e.fake.discard = true
+	handler := newIngestHandler(f, Config{MaxBodyBytes: maxBytes, MaxItems: maxItems, DedupWindow: 1 << 16})
 
 	f.Fuzz(func(t *testing.T, body []byte, contentType, encoding string) {
 		now := time.Now().UTC()
@@ -110,7 +108,7 @@ func FuzzDecodeBody(f *testing.F) {
 			req.Header.Set("Content-Encoding", encoding)
 		}
 		w := httptest.NewRecorder()
-		e.srv.Handler().ServeHTTP(w, req)
+		handler.ServeHTTP(w, req)
 		if w.Code >= 500 {
 			t.Fatalf("bad input got %d: %s", w.Code, w.Body)
 		}
@@ -131,7 +129,7 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 			fallthrough
 		default:
-			var er ErrorResponse
+			var er web.ErrorResponse
 			if err := json.Unmarshal(w.Body.Bytes(), &er); err != nil || er.Error == "" {
 				t.Fatalf("%d without an error message: %q", w.Code, w.Body)
 			}
@@ -144,7 +142,7 @@ func FuzzDecodeBody(f *testing.F) {
 // accepts too and decodes to the same report.
 func FuzzFastDecode(f *testing.F) {
 	for _, seed := range []string{
-		report("fast-1"),
+		testutil.Report("fast-1"),
 		`{"run_id":"r","RUN_ID":"x","Source":"s","source":"t","attributes":{"a":"1","a":"2"}}`,
 		`{"total_count":1e3}`, `{"total_count":-1}`, `{"total_count":1.0}`, `{"total_count":"1"}`,
 		`{"started_at":null,"completed_at":"x","attributes":null,"message":null}`,

@@ -16,6 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/syncwatch/syncwatch/auth"
+	"github.com/syncwatch/syncwatch/web"
+
 	"github.com/gin-gonic/gin"
 	gojson "github.com/goccy/go-json"
 
@@ -416,17 +419,17 @@ func (c *claim) wait(ctx context.Context) bool {
 }
 
 // handleIngest serves POST /api/v1/runs.
-func (s *Server) handleIngest(c *gin.Context) {
-	tok := tokenOf(c)
+func (s *Service) handleIngest(c *gin.Context) {
+	tok := auth.TokenOf(c)
 	items, err := decodeBody(c.GetHeader("Content-Type"), c.GetHeader("Content-Encoding"), c.Request.Body, s.cfg.MaxBodyBytes, s.cfg.MaxItems)
 	if err != nil {
 		var re *requestError
 		if errors.As(err, &re) {
-			s.metrics.rejections.WithLabelValues(re.reason).Inc()
-			c.JSON(re.status, ErrorResponse{Error: re.msg})
+			s.metrics.Rejected(re.reason)
+			c.JSON(re.status, web.ErrorResponse{Error: re.msg})
 			return
 		}
-		c.JSON(http.StatusBadRequest, ErrorResponse{Error: err.Error()})
+		c.JSON(http.StatusBadRequest, web.ErrorResponse{Error: err.Error()})
 		return
 	}
 	now := time.Now().UTC()
@@ -441,7 +444,7 @@ func (s *Server) handleIngest(c *gin.Context) {
 	var waits []*claim
 	reject := func(i int, field, msg, reason string) {
 		resp.Rejected = append(resp.Rejected, Rejection{Index: i, Field: field, Error: msg})
-		s.metrics.rejections.WithLabelValues(reason).Inc()
+		s.metrics.Rejected(reason)
 	}
 	for i, raw := range items {
 		r, verr := decodeItem(raw)
@@ -508,12 +511,12 @@ func (s *Server) handleIngest(c *gin.Context) {
 			// ClickHouse catches up, and a restarting service is back soon.
 			c.Header("Retry-After", s.retryAfter())
 			if errors.Is(err, ErrSpoolFull) {
-				s.metrics.rejections.WithLabelValues(ReasonSpoolFull).Inc()
-				c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: "the spool is full while ClickHouse catches up: retry later; nothing of this request was stored"})
+				s.metrics.Rejected(ReasonSpoolFull)
+				c.JSON(http.StatusServiceUnavailable, web.ErrorResponse{Error: "the spool is full while ClickHouse catches up: retry later; nothing of this request was stored"})
 				return
 			}
-			logEntry(c).WithError(err).Error("cannot write to the spool")
-			c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: "cannot write to the spool: retry later; nothing of this request was stored"})
+			web.Log(c).WithError(err).Error("cannot write to the spool")
+			c.JSON(http.StatusServiceUnavailable, web.ErrorResponse{Error: "cannot write to the spool: retry later; nothing of this request was stored"})
 			return
 		}
 		resp.Accepted = len(accepted)
@@ -527,7 +530,7 @@ func (s *Server) handleIngest(c *gin.Context) {
 	for _, p := range waits {
 		if !p.wait(c.Request.Context()) {
 			c.Header("Retry-After", s.retryAfter())
-			c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: "a report of this request repeats one that another request was storing, and storing it failed: retry later (retrying is safe: stored reports are answered as duplicates)"})
+			c.JSON(http.StatusServiceUnavailable, web.ErrorResponse{Error: "a report of this request repeats one that another request was storing, and storing it failed: retry later (retrying is safe: stored reports are answered as duplicates)"})
 			return
 		}
 	}
@@ -596,13 +599,6 @@ func appendIngestResponse(b []byte, resp *IngestResponse) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}')
-}
-
-// retryAfter renders the configured wait as whole seconds for a
-// Retry-After header, rounding up so that it never says 0.
-func (s *Server) retryAfter() string {
-	secs := int((s.cfg.RetryAfter + time.Second - 1) / time.Second)
-	return strconv.Itoa(max(secs, 1))
 }
 
 // formatRetention renders a retention in days when it is whole days, as it

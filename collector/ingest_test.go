@@ -1,8 +1,7 @@
-package collector
+package collector_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,76 +10,27 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-	"unsafe"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sirupsen/logrus"
 
+	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/internal/apptest"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
-
-func gzipped(t testing.TB, s string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	if _, err := io.WriteString(zw, s); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// spooled returns the event ids in the spool, oldest first.
-func (e *testEnv) spooled(t testing.TB) []string {
-	t.Helper()
-	b, err := e.spool.Read(1 << 30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eventIDs(b.Reports)
-}
-
-// exactJSON fails unless the body is, as JSON, the same as want.
-func exactJSON(t testing.TB, w *httptest.ResponseRecorder, wantCode int, want string) {
-	t.Helper()
-	if w.Code != wantCode {
-		t.Fatalf("status %d, want %d; body %s", w.Code, wantCode, w.Body.String())
-	}
-	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Fatalf("Content-Type %q, want application/json", ct)
-	}
-	var got, exp any
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-		t.Fatalf("body is not JSON: %q", w.Body.String())
-	}
-	if err := json.Unmarshal([]byte(want), &exp); err != nil {
-		t.Fatalf("bad expectation %q: %v", want, err)
-	}
-	g, _ := json.Marshal(got)
-	x, _ := json.Marshal(exp)
-	if !bytes.Equal(g, x) {
-		t.Fatalf("body\n got  %s\n want %s", g, x)
-	}
-}
-
-func errorBody(msg string) string {
-	b, _ := json.Marshal(ErrorResponse{Error: msg})
-	return string(b)
-}
 
 // TestIngestRequestErrors covers every answer that refuses a whole request.
 func TestIngestRequestErrors(t *testing.T) {
 	const limit = 64 << 10
-	valid := report("e1")
+	valid := testutil.Report("e1")
 	padded := valid + strings.Repeat(" ", limit-len(valid))
-	bomb := gzipped(t, "["+strings.Repeat(" ", 10<<20)+"]")
+	bomb := testutil.Gzipped(t, "["+strings.Repeat(" ", 10<<20)+"]")
 	if len(bomb) > limit {
 		t.Fatalf("the gzip bomb is %d bytes compressed, more than the limit", len(bomb))
 	}
@@ -90,12 +40,12 @@ func TestIngestRequestErrors(t *testing.T) {
 	noise := make([]byte, limit-16)
 	rng := rand.NewChaCha8([32]byte{1})
 	rng.Read(noise)
-	grown := gzipped(t, string(noise))
+	grown := testutil.Gzipped(t, string(noise))
 	if len(grown) <= limit {
 		t.Fatalf("gzipped noise is %d bytes, want more than %d", len(grown), limit)
 	}
-	tooLargeMsg := errorBody("body is larger than 65536 bytes: split it into smaller requests")
-	tooMany := errorBody("more than 3 reports in one request: split it into smaller requests")
+	tooLargeMsg := testutil.ErrorBody("body is larger than 65536 bytes: split it into smaller requests")
+	tooMany := testutil.ErrorBody("more than 3 reports in one request: split it into smaller requests")
 	tests := []struct {
 		name        string
 		contentType string
@@ -109,27 +59,27 @@ func TestIngestRequestErrors(t *testing.T) {
 		wantSpooled []string
 	}{
 		{name: "unknown content type", contentType: "text/plain", body: []byte(valid), wantCode: 415,
-			wantBody: errorBody(`content type "text/plain" is not supported: use application/json (one report or an array) or application/x-ndjson`)},
+			wantBody: testutil.ErrorBody(`content type "text/plain" is not supported: use application/json (one report or an array) or application/x-ndjson`)},
 		{name: "form content type", contentType: "application/x-www-form-urlencoded", body: []byte("a=b"), wantCode: 415,
-			wantBody: errorBody(`content type "application/x-www-form-urlencoded" is not supported: use application/json (one report or an array) or application/x-ndjson`)},
+			wantBody: testutil.ErrorBody(`content type "application/x-www-form-urlencoded" is not supported: use application/json (one report or an array) or application/x-ndjson`)},
 		{name: "unparsable content type", contentType: "/json", body: []byte(valid), wantCode: 415,
-			wantBody: errorBody(`content type "/json" cannot be parsed: use application/json or application/x-ndjson`)},
+			wantBody: testutil.ErrorBody(`content type "/json" cannot be parsed: use application/json or application/x-ndjson`)},
 		{name: "unknown encoding", contentType: "application/json", encoding: "br", body: []byte(valid), wantCode: 415,
-			wantBody: errorBody(`content encoding "br" is not supported: use gzip or none`)},
+			wantBody: testutil.ErrorBody(`content encoding "br" is not supported: use gzip or none`)},
 		{name: "deflate encoding", contentType: "application/json", encoding: "deflate", body: []byte(valid), wantCode: 415,
-			wantBody: errorBody(`content encoding "deflate" is not supported: use gzip or none`)},
+			wantBody: testutil.ErrorBody(`content encoding "deflate" is not supported: use gzip or none`)},
 		{name: "not gzip", contentType: "application/json", encoding: "gzip", body: []byte(valid), wantCode: 400,
-			wantBody: errorBody("body is not valid gzip: gzip: invalid header")},
+			wantBody: testutil.ErrorBody("body is not valid gzip: gzip: invalid header")},
 		{name: "empty body", contentType: "application/json", body: nil, wantCode: 400,
-			wantBody: errorBody("body is empty: send one report, an array of reports, or NDJSON")},
+			wantBody: testutil.ErrorBody("body is empty: send one report, an array of reports, or NDJSON")},
 		{name: "blank body", contentType: "application/json", body: []byte(" \n\t "), wantCode: 400,
-			wantBody: errorBody("body is empty: send one report, an array of reports, or NDJSON")},
+			wantBody: testutil.ErrorBody("body is empty: send one report, an array of reports, or NDJSON")},
 		{name: "empty array", contentType: "application/json", body: []byte("[]"), wantCode: 400,
-			wantBody: errorBody("body holds no report")},
+			wantBody: testutil.ErrorBody("body holds no report")},
 		{name: "blank ndjson", contentType: "application/x-ndjson", body: []byte("\n\n  \n"), wantCode: 400,
-			wantBody: errorBody("body holds no report")},
+			wantBody: testutil.ErrorBody("body holds no report")},
 		{name: "broken array", contentType: "application/json", body: []byte("[" + valid + ","), wantCode: 400,
-			wantBody: errorBody("body is not a valid JSON array: unexpected end of JSON input")},
+			wantBody: testutil.ErrorBody("body is not a valid JSON array: unexpected end of JSON input")},
 		{name: "declared length over limit", contentType: "application/json", body: []byte(padded + " "), wantCode: 413, wantBody: tooLargeMsg},
 		{name: "chunked over limit", contentType: "application/json", body: []byte(padded + " "), chunked: true, wantCode: 413, wantBody: tooLargeMsg},
 		{name: "ndjson chunked over limit", contentType: "application/x-ndjson", body: []byte(strings.Repeat(valid+"\n", limit/len(valid)+1)), chunked: true, wantCode: 413, wantBody: tooLargeMsg},
@@ -137,23 +87,23 @@ func TestIngestRequestErrors(t *testing.T) {
 		{name: "gzip bomb chunked", contentType: "application/json", encoding: "gzip", body: bomb, chunked: true, wantCode: 413, wantBody: tooLargeMsg},
 		{name: "gzip body over the limit", contentType: "application/json", encoding: "gzip", body: grown, wantCode: 413, wantBody: tooLargeMsg},
 		{name: "gzip body over the limit chunked", contentType: "application/json", encoding: "gzip", body: grown, chunked: true, wantCode: 413, wantBody: tooLargeMsg},
-		{name: "gzip with trailing garbage", contentType: "application/json", encoding: "gzip", body: append(gzipped(t, valid), "garbage after the stream"...), wantCode: 400,
-			wantBody: errorBody("cannot read body: gzip: invalid header")},
+		{name: "gzip with trailing garbage", contentType: "application/json", encoding: "gzip", body: append(testutil.Gzipped(t, valid), "garbage after the stream"...), wantCode: 400,
+			wantBody: testutil.ErrorBody("cannot read body: gzip: invalid header")},
 		{name: "too many items in an array", contentType: "application/json",
-			body: []byte("[" + report("a") + "," + report("b") + "," + report("c") + "," + report("d") + "]"), wantCode: 413, wantBody: tooMany},
+			body: []byte("[" + testutil.Report("a") + "," + testutil.Report("b") + "," + testutil.Report("c") + "," + testutil.Report("d") + "]"), wantCode: 413, wantBody: tooMany},
 		{name: "too many items in ndjson", contentType: "application/x-ndjson",
-			body: []byte(report("a") + "\n" + report("b") + "\n" + report("c") + "\n" + report("d") + "\n"), wantCode: 413, wantBody: tooMany},
+			body: []byte(testutil.Report("a") + "\n" + testutil.Report("b") + "\n" + testutil.Report("c") + "\n" + testutil.Report("d") + "\n"), wantCode: 413, wantBody: tooMany},
 		// The limits themselves are allowed.
 		{name: "body exactly at the limit", contentType: "application/json", body: []byte(padded), chunked: true, wantCode: 202,
 			wantBody: `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1"}]}`, wantSpooled: []string{"e1"}},
 		{name: "items exactly at the limit", contentType: "application/json",
-			body: []byte("[" + report("a") + "," + report("b") + "," + report("c") + "]"), wantCode: 202,
+			body: []byte("[" + testutil.Report("a") + "," + testutil.Report("b") + "," + testutil.Report("c") + "]"), wantCode: 202,
 			wantBody:    `{"accepted":3,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-a","event_id":"a"},{"index":1,"run_id":"run-b","event_id":"b"},{"index":2,"run_id":"run-c","event_id":"c"}]}`,
 			wantSpooled: []string{"a", "b", "c"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{cfg: Config{MaxBodyBytes: limit, MaxItems: 3}})
+			e := apptest.New(t, apptest.Options{Ingest: collector.Config{MaxBodyBytes: limit, MaxItems: 3}})
 			var body io.Reader = bytes.NewReader(tc.body)
 			if tc.chunked {
 				body = io.MultiReader(body) // hides the length
@@ -169,9 +119,9 @@ func TestIngestRequestErrors(t *testing.T) {
 				req.Header.Set("Content-Encoding", tc.encoding)
 			}
 			w := httptest.NewRecorder()
-			e.srv.Handler().ServeHTTP(w, req)
-			exactJSON(t, w, tc.wantCode, tc.wantBody)
-			if got := e.spooled(t); !equalStrings(got, tc.wantSpooled) {
+			e.Handler().ServeHTTP(w, req)
+			testutil.ExactJSON(t, w, tc.wantCode, tc.wantBody)
+			if got := e.Spooled(t); !slices.Equal(got, tc.wantSpooled) {
 				t.Fatalf("spool holds %v, want %v", got, tc.wantSpooled)
 			}
 		})
@@ -181,10 +131,10 @@ func TestIngestRequestErrors(t *testing.T) {
 // TestIngestOverTheWire sends oversized bodies through a real HTTP server,
 // declared and chunked, so that the limit holds on the connection too.
 func TestIngestOverTheWire(t *testing.T) {
-	e := newEnv(t, envOptions{cfg: Config{MaxBodyBytes: 4096}})
-	ts := httptest.NewServer(e.srv.Handler())
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{MaxBodyBytes: 4096}})
+	ts := httptest.NewServer(e.Handler())
 	defer ts.Close()
-	big := strings.Repeat(" ", 1<<20) + report("e1")
+	big := strings.Repeat(" ", 1<<20) + testutil.Report("e1")
 	for _, chunked := range []bool{false, true} {
 		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
 			var body io.Reader = strings.NewReader(big)
@@ -199,12 +149,12 @@ func TestIngestOverTheWire(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			got, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != 413 || strings.TrimSpace(string(got)) != errorBody("body is larger than 4096 bytes: split it into smaller requests") {
+			if resp.StatusCode != 413 || strings.TrimSpace(string(got)) != testutil.ErrorBody("body is larger than 4096 bytes: split it into smaller requests") {
 				t.Fatalf("%d %s", resp.StatusCode, got)
 			}
 		})
 	}
-	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/runs", strings.NewReader(report("ok")))
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/api/v1/runs", strings.NewReader(testutil.Report("ok")))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -218,7 +168,7 @@ func TestIngestOverTheWire(t *testing.T) {
 
 // TestIngestFormats sends the same reports in every accepted shape.
 func TestIngestFormats(t *testing.T) {
-	one, two := report("e1"), report("e2")
+	one, two := testutil.Report("e1"), testutil.Report("e2")
 	both := `{"accepted":2,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1"},{"index":1,"run_id":"run-e2","event_id":"e2"}]}`
 	tests := []struct {
 		name        string
@@ -238,14 +188,14 @@ func TestIngestFormats(t *testing.T) {
 		{name: "ndjson crlf, blank lines, no final newline", contentType: "application/x-ndjson", body: []byte("\r\n" + one + "\r\n\r\n" + two), wantBody: both, wantSpooled: []string{"e1", "e2"}},
 		{name: "application/ndjson", contentType: "application/ndjson", body: []byte(one + "\n" + two), wantBody: both, wantSpooled: []string{"e1", "e2"}},
 		{name: "jsonl", contentType: "application/jsonl", body: []byte(one + "\n" + two), wantBody: both, wantSpooled: []string{"e1", "e2"}},
-		{name: "gzip array", contentType: "application/json", encoding: "gzip", body: gzipped(t, "["+one+","+two+"]"), wantBody: both, wantSpooled: []string{"e1", "e2"}},
-		{name: "gzip ndjson", contentType: "application/x-ndjson", encoding: "gzip", body: gzipped(t, one+"\n"+two+"\n"), wantBody: both, wantSpooled: []string{"e1", "e2"}},
-		{name: "x-gzip", contentType: "application/json", encoding: "x-gzip", body: gzipped(t, "["+one+","+two+"]"), wantBody: both, wantSpooled: []string{"e1", "e2"}},
+		{name: "gzip array", contentType: "application/json", encoding: "gzip", body: testutil.Gzipped(t, "["+one+","+two+"]"), wantBody: both, wantSpooled: []string{"e1", "e2"}},
+		{name: "gzip ndjson", contentType: "application/x-ndjson", encoding: "gzip", body: testutil.Gzipped(t, one+"\n"+two+"\n"), wantBody: both, wantSpooled: []string{"e1", "e2"}},
+		{name: "x-gzip", contentType: "application/json", encoding: "x-gzip", body: testutil.Gzipped(t, "["+one+","+two+"]"), wantBody: both, wantSpooled: []string{"e1", "e2"}},
 		{name: "identity", contentType: "application/json", encoding: "identity", body: []byte("[" + one + "," + two + "]"), wantBody: both, wantSpooled: []string{"e1", "e2"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{})
+			e := apptest.New(t, apptest.Options{})
 			h := http.Header{}
 			if tc.contentType != "" {
 				h.Set("Content-Type", tc.contentType)
@@ -253,9 +203,9 @@ func TestIngestFormats(t *testing.T) {
 			if tc.encoding != "" {
 				h.Set("Content-Encoding", tc.encoding)
 			}
-			w := e.do(http.MethodPost, "/api/v1/runs", bytes.NewReader(tc.body), h)
-			exactJSON(t, w, 202, tc.wantBody)
-			if got := e.spooled(t); !equalStrings(got, tc.wantSpooled) {
+			w := e.Do(http.MethodPost, "/api/v1/runs", bytes.NewReader(tc.body), h)
+			testutil.ExactJSON(t, w, 202, tc.wantBody)
+			if got := e.Spooled(t); !slices.Equal(got, tc.wantSpooled) {
 				t.Fatalf("spool holds %v, want %v", got, tc.wantSpooled)
 			}
 		})
@@ -264,14 +214,14 @@ func TestIngestFormats(t *testing.T) {
 
 // TestIngestStoresNormalisedReports checks what reaches the spool.
 func TestIngestStoresNormalisedReports(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := apptest.New(t, apptest.Options{})
 	before := time.Now().UTC()
-	w := e.post(`{"source":" Haier ","sync_type":"PRICES","status":"Failed","message":"login failed password=hunter2",
+	w := e.Post(`{"source":" Haier ","sync_type":"PRICES","status":"Failed","message":"login failed password=hunter2",
 		"total_count":5,"failed_count":5,"started_at":"2026-01-02T16:04:05+01:00","attributes":{"host":"w1"}}`)
 	if w.Code != 202 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	resp := decode[IngestResponse](t, w)
+	resp := testutil.Decode[collector.IngestResponse](t, w)
 	if len(resp.Items) != 1 {
 		t.Fatalf("items %+v", resp.Items)
 	}
@@ -280,7 +230,7 @@ func TestIngestStoresNormalisedReports(t *testing.T) {
 	if !uuid7.MatchString(it.RunID) || !uuid7.MatchString(it.EventID) || it.RunID == it.EventID {
 		t.Fatalf("server-made ids %q %q are not two UUIDv7", it.RunID, it.EventID)
 	}
-	b, _ := e.spool.Read(10)
+	b, _ := e.Spool.Read(10)
 	r := b.Reports[0]
 	if r.RunID != it.RunID || r.EventID != it.EventID {
 		t.Fatalf("spooled ids %s/%s differ from the answer %s/%s", r.RunID, r.EventID, it.RunID, it.EventID)
@@ -301,11 +251,11 @@ func TestIngestStoresNormalisedReports(t *testing.T) {
 		t.Fatalf("received_at %v, run_started_at %v", r.ReceivedAt, r.RunStartedAt)
 	}
 	// A later report of the run keeps the run's first start.
-	w = e.post(report("e2", "run_id", `"`+it.RunID+`"`, "started_at", `"2026-01-02T15:04:05.001Z"`))
+	w = e.Post(testutil.Report("e2", "run_id", `"`+it.RunID+`"`, "started_at", `"2026-01-02T15:04:05.001Z"`))
 	if w.Code != 202 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	b, _ = e.spool.Read(10)
+	b, _ = e.Spool.Read(10)
 	if got := b.Reports[1].RunStartedAt; !got.Equal(r.StartedAt) {
 		t.Fatalf("second report's run_started_at %v, want the run's first start %v", got, r.StartedAt)
 	}
@@ -325,49 +275,49 @@ func TestIngestItemRejections(t *testing.T) {
 		{"not an object", `42`, "", "must be a JSON object"},
 		{"array item", `["a"]`, "", "must be a JSON object"},
 		{"null", `null`, "", "must be a JSON object"},
-		{"missing sync_type", report("e", "sync_type", "<delete>"), "sync_type", "is required; allowed are " + types},
-		{"unknown sync_type", report("e", "sync_type", `"invoices"`), "sync_type", `unknown value "invoices"; allowed are ` + types},
-		{"missing status", report("e", "status", "<delete>"), "status", "is required; allowed are " + statuses},
-		{"unknown status", report("e", "status", `"done"`), "status", `unknown value "done"; allowed are ` + statuses},
-		{"negative count", report("e", "total_count", "-1"), "total_count", "must be a non-negative integer"},
-		{"fractional count", report("e", "failed_count", "1.5"), "failed_count", "must be a non-negative integer"},
-		{"count as string", report("e", "success_count", `"3"`), "success_count", "must be a non-negative integer"},
-		{"success over total", report("e", "success_count", "11", "failed_count", "0"), "success_count", "must not exceed total_count (11 > 10)"},
-		{"failed over total", report("e", "failed_count", "11", "success_count", "0"), "failed_count", "must not exceed total_count (11 > 10)"},
-		{"sum over total", report("e", "success_count", "6", "failed_count", "5"), "total_count", "must be at least success_count + failed_count (10 < 11)"},
-		{"total over the maximum", report("e", "total_count", "10000000000000"), "total_count", "must be at most 1000000000000, got 10000000000000"},
-		{"success over the maximum", report("e", "success_count", "1000000000001"), "success_count", "must be at most 1000000000000, got 1000000000001"},
-		{"started_at not RFC 3339", report("e", "started_at", `"yesterday"`), "started_at", `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got "yesterday"`},
-		{"started_at as number", report("e", "started_at", "1700000000"), "started_at", "must be an RFC 3339 timestamp string"},
-		{"completed_at not RFC 3339", report("e", "completed_at", `"2026-01-02 15:05:05"`), "completed_at", `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got "2026-01-02 15:05:05"`},
-		{"completed before started", report("e", "completed_at", `"2026-01-02T15:00:00Z"`), "completed_at", "must not be before started_at"},
-		{"completed while pending", report("e", "status", `"pending"`), "completed_at", "must be empty while status is pending"},
-		{"started in the future", report("e", "started_at", `"2100-01-01T00:00:00Z"`, "completed_at", "<delete>", "status", `"processing"`), "started_at", "must not be more than 1h0m0s in the future"},
-		{"started before 2000", report("e", "started_at", `"1999-12-31T23:59:59Z"`), "started_at", "must not be before 2000-01-01T00:00:00Z"},
-		{"event_id with a space", report("e", "event_id", `"a b"`), "event_id", "must contain only letters, digits, '-', '_', '.' and ':'"},
-		{"event_id as number", report("e", "event_id", `7`), "event_id", "must be a string"},
-		{"run_id too long", report("e", "run_id", `"`+strings.Repeat("r", 129)+`"`), "run_id", "must be at most 128 characters, got 129"},
-		{"bad source", report("e", "source", `"acme corp"`), "source", "must be 1-64 characters of a-z, 0-9, '_', '-' or '.', starting with a letter or digit"},
-		{"message too long", report("e", "message", `"`+strings.Repeat("x", synclog.MaxMessageBytes+1)+`"`), "message", fmt.Sprintf("must be at most %d bytes, got %d", synclog.MaxMessageBytes, synclog.MaxMessageBytes+1)},
-		{"attribute not a string", report("e", "attributes", `{"http_status":500}`), "attributes", "must be an object of string values"},
-		{"attributes not an object", report("e", "attributes", `"x"`), "attributes", "must be an object of string values"},
-		{"attribute value too long", report("e", "attributes", `{"k":"`+strings.Repeat("v", 1025)+`"}`), "attributes.k", "value must be at most 1024 bytes, got 1025"},
+		{"missing sync_type", testutil.Report("e", "sync_type", "<delete>"), "sync_type", "is required; allowed are " + types},
+		{"unknown sync_type", testutil.Report("e", "sync_type", `"invoices"`), "sync_type", `unknown value "invoices"; allowed are ` + types},
+		{"missing status", testutil.Report("e", "status", "<delete>"), "status", "is required; allowed are " + statuses},
+		{"unknown status", testutil.Report("e", "status", `"done"`), "status", `unknown value "done"; allowed are ` + statuses},
+		{"negative count", testutil.Report("e", "total_count", "-1"), "total_count", "must be a non-negative integer"},
+		{"fractional count", testutil.Report("e", "failed_count", "1.5"), "failed_count", "must be a non-negative integer"},
+		{"count as string", testutil.Report("e", "success_count", `"3"`), "success_count", "must be a non-negative integer"},
+		{"success over total", testutil.Report("e", "success_count", "11", "failed_count", "0"), "success_count", "must not exceed total_count (11 > 10)"},
+		{"failed over total", testutil.Report("e", "failed_count", "11", "success_count", "0"), "failed_count", "must not exceed total_count (11 > 10)"},
+		{"sum over total", testutil.Report("e", "success_count", "6", "failed_count", "5"), "total_count", "must be at least success_count + failed_count (10 < 11)"},
+		{"total over the maximum", testutil.Report("e", "total_count", "10000000000000"), "total_count", "must be at most 1000000000000, got 10000000000000"},
+		{"success over the maximum", testutil.Report("e", "success_count", "1000000000001"), "success_count", "must be at most 1000000000000, got 1000000000001"},
+		{"started_at not RFC 3339", testutil.Report("e", "started_at", `"yesterday"`), "started_at", `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got "yesterday"`},
+		{"started_at as number", testutil.Report("e", "started_at", "1700000000"), "started_at", "must be an RFC 3339 timestamp string"},
+		{"completed_at not RFC 3339", testutil.Report("e", "completed_at", `"2026-01-02 15:05:05"`), "completed_at", `must be an RFC 3339 timestamp such as 2026-01-02T15:04:05Z, got "2026-01-02 15:05:05"`},
+		{"completed before started", testutil.Report("e", "completed_at", `"2026-01-02T15:00:00Z"`), "completed_at", "must not be before started_at"},
+		{"completed while pending", testutil.Report("e", "status", `"pending"`), "completed_at", "must be empty while status is pending"},
+		{"started in the future", testutil.Report("e", "started_at", `"2100-01-01T00:00:00Z"`, "completed_at", "<delete>", "status", `"processing"`), "started_at", "must not be more than 1h0m0s in the future"},
+		{"started before 2000", testutil.Report("e", "started_at", `"1999-12-31T23:59:59Z"`), "started_at", "must not be before 2000-01-01T00:00:00Z"},
+		{"event_id with a space", testutil.Report("e", "event_id", `"a b"`), "event_id", "must contain only letters, digits, '-', '_', '.' and ':'"},
+		{"event_id as number", testutil.Report("e", "event_id", `7`), "event_id", "must be a string"},
+		{"run_id too long", testutil.Report("e", "run_id", `"`+strings.Repeat("r", 129)+`"`), "run_id", "must be at most 128 characters, got 129"},
+		{"bad source", testutil.Report("e", "source", `"acme corp"`), "source", "must be 1-64 characters of a-z, 0-9, '_', '-' or '.', starting with a letter or digit"},
+		{"message too long", testutil.Report("e", "message", `"`+strings.Repeat("x", synclog.MaxMessageBytes+1)+`"`), "message", fmt.Sprintf("must be at most %d bytes, got %d", synclog.MaxMessageBytes, synclog.MaxMessageBytes+1)},
+		{"attribute not a string", testutil.Report("e", "attributes", `{"http_status":500}`), "attributes", "must be an object of string values"},
+		{"attributes not an object", testutil.Report("e", "attributes", `"x"`), "attributes", "must be an object of string values"},
+		{"attribute value too long", testutil.Report("e", "attributes", `{"k":"`+strings.Repeat("v", 1025)+`"}`), "attributes.k", "value must be at most 1024 bytes, got 1025"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, envOptions{})
+			e := apptest.New(t, apptest.Options{})
 			// As a single report, and as the second item of an array with a
 			// valid neighbour.
-			want := IngestResponse{Rejected: []Rejection{{Index: 0, Field: tc.field, Error: tc.rule}}, Items: []ItemResult{}}
+			want := collector.IngestResponse{Rejected: []collector.Rejection{{Index: 0, Field: tc.field, Error: tc.rule}}, Items: []collector.ItemResult{}}
 			wb, _ := json.Marshal(want)
-			exactJSON(t, e.post(tc.item), 400, string(wb))
+			testutil.ExactJSON(t, e.Post(tc.item), 400, string(wb))
 
-			w := e.post("[" + report("ok") + "," + tc.item + "]")
-			want = IngestResponse{Accepted: 1, Rejected: []Rejection{{Index: 1, Field: tc.field, Error: tc.rule}},
-				Items: []ItemResult{{Index: 0, RunID: "run-ok", EventID: "ok"}}}
+			w := e.Post("[" + testutil.Report("ok") + "," + tc.item + "]")
+			want = collector.IngestResponse{Accepted: 1, Rejected: []collector.Rejection{{Index: 1, Field: tc.field, Error: tc.rule}},
+				Items: []collector.ItemResult{{Index: 0, RunID: "run-ok", EventID: "ok"}}}
 			wb, _ = json.Marshal(want)
-			exactJSON(t, w, 202, string(wb))
-			if got := e.spooled(t); !equalStrings(got, []string{"ok"}) {
+			testutil.ExactJSON(t, w, 202, string(wb))
+			if got := e.Spooled(t); !slices.Equal(got, []string{"ok"}) {
 				t.Fatalf("spool holds %v, want the valid neighbour only", got)
 			}
 		})
@@ -377,10 +327,10 @@ func TestIngestItemRejections(t *testing.T) {
 // TestIngestMalformedItems checks items that are not JSON at all, which
 // only NDJSON can carry.
 func TestIngestMalformedItems(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	w := e.do(http.MethodPost, "/api/v1/runs", strings.NewReader(report("a")+"\n{\"event_id\":\n"+report("b")+"\nnot json\n"),
+	e := apptest.New(t, apptest.Options{})
+	w := e.Do(http.MethodPost, "/api/v1/runs", strings.NewReader(testutil.Report("a")+"\n{\"event_id\":\n"+testutil.Report("b")+"\nnot json\n"),
 		http.Header{"Content-Type": {"application/x-ndjson"}})
-	exactJSON(t, w, 202, `{"accepted":2,"duplicates":0,"rejected":[
+	testutil.ExactJSON(t, w, 202, `{"accepted":2,"duplicates":0,"rejected":[
 		{"index":1,"field":"","error":"invalid JSON at offset 12: unexpected end of JSON input"},
 		{"index":3,"field":"","error":"must be a JSON object"}],
 		"items":[{"index":0,"run_id":"run-a","event_id":"a"},{"index":2,"run_id":"run-b","event_id":"b"}]}`)
@@ -390,48 +340,48 @@ func TestIngestMalformedItems(t *testing.T) {
 // items are kept whatever their neighbours are, duplicates within the
 // batch are answered as such, and every rejection names index and field.
 func TestIngestMixedBatch(t *testing.T) {
-	e := newEnv(t, envOptions{runBatcher: true, batcher: BatcherConfig{MaxAge: 10 * time.Millisecond}})
+	e := apptest.New(t, apptest.Options{RunBatcher: true, Batcher: collector.BatcherConfig{MaxAge: 10 * time.Millisecond}})
 	body := "[" + strings.Join([]string{
-		report("v0"),
-		report("bad1", "status", `"nope"`),
-		report("v2"),
-		report("v0"), // the same event again
+		testutil.Report("v0"),
+		testutil.Report("bad1", "status", `"nope"`),
+		testutil.Report("v2"),
+		testutil.Report("v0"), // the same event again
 		`17`,
-		report("v5", "total_count", `"many"`),
-		report("v6"),
+		testutil.Report("v5", "total_count", `"many"`),
+		testutil.Report("v6"),
 	}, ",") + "]"
-	w := e.post(body)
-	exactJSON(t, w, 202, `{"accepted":3,"duplicates":1,"rejected":[
+	w := e.Post(body)
+	testutil.ExactJSON(t, w, 202, `{"accepted":3,"duplicates":1,"rejected":[
 		{"index":1,"field":"status","error":"unknown value \"nope\"; allowed are pending, processing, success, failed, partial"},
 		{"index":4,"field":"","error":"must be a JSON object"},
 		{"index":5,"field":"total_count","error":"must be a non-negative integer"}],
 		"items":[{"index":0,"run_id":"run-v0","event_id":"v0"},{"index":2,"run_id":"run-v2","event_id":"v2"},
 		{"index":3,"run_id":"run-v0","event_id":"v0","duplicate":true},{"index":6,"run_id":"run-v6","event_id":"v6"}]}`)
-	waitFor(t, 5*time.Second, "the batch to reach storage", func() bool { return len(e.fake.stored()) == 3 })
+	testutil.WaitFor(t, 5*time.Second, "the batch to reach storage", func() bool { return len(e.Fake.Stored()) == 3 })
 	time.Sleep(50 * time.Millisecond)
-	if got := eventIDs(e.fake.stored()); !equalStrings(got, []string{"v0", "v2", "v6"}) {
+	if got := apptest.EventIDs(e.Fake.Stored()); !slices.Equal(got, []string{"v0", "v2", "v6"}) {
 		t.Fatalf("stored %v", got)
 	}
 }
 
 func TestIngestDuplicates(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	exactJSON(t, e.post(report("e1")), 202, `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1"}]}`)
+	e := apptest.New(t, apptest.Options{})
+	testutil.ExactJSON(t, e.Post(testutil.Report("e1")), 202, `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1"}]}`)
 	// A retry of the same report, and a batch that repeats it.
-	exactJSON(t, e.post(report("e1")), 202, `{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1","duplicate":true}]}`)
-	exactJSON(t, e.post("["+report("e2")+","+report("e1")+","+report("e2")+"]"), 202,
+	testutil.ExactJSON(t, e.Post(testutil.Report("e1")), 202, `{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1","duplicate":true}]}`)
+	testutil.ExactJSON(t, e.Post("["+testutil.Report("e2")+","+testutil.Report("e1")+","+testutil.Report("e2")+"]"), 202,
 		`{"accepted":1,"duplicates":2,"rejected":[],"items":[{"index":0,"run_id":"run-e2","event_id":"e2"},
 		{"index":1,"run_id":"run-e1","event_id":"e1","duplicate":true},{"index":2,"run_id":"run-e2","event_id":"e2","duplicate":true}]}`)
 	// Ids are compared after trimming, as they are stored.
-	exactJSON(t, e.post(report("e3", "event_id", `"  e1 "`)), 202, `{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-e3","event_id":"e1","duplicate":true}]}`)
-	if got := e.spooled(t); !equalStrings(got, []string{"e1", "e2"}) {
+	testutil.ExactJSON(t, e.Post(testutil.Report("e3", "event_id", `"  e1 "`)), 202, `{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-e3","event_id":"e1","duplicate":true}]}`)
+	if got := e.Spooled(t); !slices.Equal(got, []string{"e1", "e2"}) {
 		t.Fatalf("spool holds %v", got)
 	}
 
 	// After a restart the server learns the stored ids from ClickHouse.
-	e2 := newEnv(t, envOptions{})
-	e2.srv.RememberEvents([]synclog.EventRef{{Source: "haier", EventID: "e1", RunID: "run-e1"}, {Source: "haier", EventID: "old", RunID: "run-old"}})
-	exactJSON(t, e2.post("["+report("old")+","+report("new")+"]"), 202,
+	e2 := apptest.New(t, apptest.Options{})
+	e2.Service.Ingest.RememberEvents([]synclog.EventRef{{Source: "haier", EventID: "e1", RunID: "run-e1"}, {Source: "haier", EventID: "old", RunID: "run-old"}})
+	testutil.ExactJSON(t, e2.Post("["+testutil.Report("old")+","+testutil.Report("new")+"]"), 202,
 		`{"accepted":1,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-old","event_id":"old","duplicate":true},{"index":1,"run_id":"run-new","event_id":"new"}]}`)
 }
 
@@ -439,15 +389,15 @@ func TestIngestDuplicates(t *testing.T) {
 // first does not make another source's report with that id a duplicate.
 // Before, the second report was answered as a duplicate and never stored.
 func TestIngestEventIDsAreScopedBySource(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	exactJSON(t, e.post(report("shared", "source", `"attacker"`, "run_id", `"run-a"`)), 202,
+	e := apptest.New(t, apptest.Options{})
+	testutil.ExactJSON(t, e.Post(testutil.Report("shared", "source", `"attacker"`, "run_id", `"run-a"`)), 202,
 		`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-a","event_id":"shared"}]}`)
-	exactJSON(t, e.post(report("shared", "source", `"haier"`, "run_id", `"run-h"`)), 202,
+	testutil.ExactJSON(t, e.Post(testutil.Report("shared", "source", `"haier"`, "run_id", `"run-h"`)), 202,
 		`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-h","event_id":"shared"}]}`)
 	// A retry within one source is still a duplicate.
-	exactJSON(t, e.post(report("shared", "source", `"haier"`, "run_id", `"run-h"`)), 202,
+	testutil.ExactJSON(t, e.Post(testutil.Report("shared", "source", `"haier"`, "run_id", `"run-h"`)), 202,
 		`{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-h","event_id":"shared","duplicate":true}]}`)
-	if got := e.spooled(t); !equalStrings(got, []string{"shared", "shared"}) {
+	if got := e.Spooled(t); !slices.Equal(got, []string{"shared", "shared"}) {
 		t.Fatalf("spool holds %v, want the report of each source", got)
 	}
 }
@@ -456,9 +406,9 @@ func TestIngestEventIDsAreScopedBySource(t *testing.T) {
 // server gave the original, which is the one stored; before, it got a new
 // run id that belonged to nothing.
 func TestIngestDuplicateWithoutRunIDGetsTheStoredRunID(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	first := decode[IngestResponse](t, e.post(report("no-run", "run_id", "<delete>")))
-	retry := decode[IngestResponse](t, e.post(report("no-run", "run_id", "<delete>")))
+	e := apptest.New(t, apptest.Options{})
+	first := testutil.Decode[collector.IngestResponse](t, e.Post(testutil.Report("no-run", "run_id", "<delete>")))
+	retry := testutil.Decode[collector.IngestResponse](t, e.Post(testutil.Report("no-run", "run_id", "<delete>")))
 	if len(first.Items) != 1 || len(retry.Items) != 1 || !retry.Items[0].Duplicate {
 		t.Fatalf("first %+v, retry %+v", first, retry)
 	}
@@ -466,14 +416,14 @@ func TestIngestDuplicateWithoutRunIDGetsTheStoredRunID(t *testing.T) {
 		t.Errorf("retry answered with run %q, the original was stored with %q", got, want)
 	}
 	// After a restart, the run id comes from ClickHouse or the spool.
-	e2 := newEnv(t, envOptions{})
-	e2.srv.RememberEvents([]synclog.EventRef{{Source: "haier", EventID: "no-run", RunID: first.Items[0].RunID}})
-	if r := decode[IngestResponse](t, e2.post(report("no-run", "run_id", "<delete>"))); r.Items[0].RunID != first.Items[0].RunID {
+	e2 := apptest.New(t, apptest.Options{})
+	e2.Service.Ingest.RememberEvents([]synclog.EventRef{{Source: "haier", EventID: "no-run", RunID: first.Items[0].RunID}})
+	if r := testutil.Decode[collector.IngestResponse](t, e2.Post(testutil.Report("no-run", "run_id", "<delete>"))); r.Items[0].RunID != first.Items[0].RunID {
 		t.Errorf("after a restart the retry got run %q, want %q", r.Items[0].RunID, first.Items[0].RunID)
 	}
 	// A cleared report may be sent again.
-	e.srv.ForgetEvents([]synclog.EventRef{{Source: "haier", EventID: "no-run"}})
-	if r := decode[IngestResponse](t, e.post(report("no-run", "run_id", "<delete>"))); r.Accepted != 1 {
+	e.Service.Ingest.ForgetEvents([]synclog.EventRef{{Source: "haier", EventID: "no-run"}})
+	if r := testutil.Decode[collector.IngestResponse](t, e.Post(testutil.Report("no-run", "run_id", "<delete>"))); r.Accepted != 1 {
 		t.Errorf("a forgotten report was not accepted again: %+v", r)
 	}
 }
@@ -481,11 +431,11 @@ func TestIngestDuplicateWithoutRunIDGetsTheStoredRunID(t *testing.T) {
 // slowFirst makes the handler stall on the report of run "run-"+id between
 // taking its event id and spooling it, and returns a channel that receives
 // when it stalls and a function that lets it go on.
-func slowFirst(e *testEnv, id string) (stalled <-chan struct{}, release func()) {
+func slowFirst(e *apptest.Env, id string) (stalled <-chan struct{}, release func()) {
 	ch := make(chan struct{}, 1)
 	gate := make(chan struct{})
 	var once sync.Once
-	e.fake.onRunStart = func(runID string) {
+	e.Fake.OnRunStart = func(runID string) {
 		if runID == "run-"+id {
 			once.Do(func() { ch <- struct{}{}; <-gate })
 		}
@@ -497,24 +447,24 @@ func slowFirst(e *testEnv, id string) (stalled <-chan struct{}, release func()) 
 // report is still on its way to disk: the retry's 2xx must not come before
 // the report is in the spool.
 func TestIngestDuplicateWaitsForTheOriginal(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := apptest.New(t, apptest.Options{})
 	stalled, release := slowFirst(e, "x")
 	first := make(chan *httptest.ResponseRecorder, 1)
-	go func() { first <- e.post(report("x")) }()
+	go func() { first <- e.Post(testutil.Report("x")) }()
 	<-stalled
 	retry := make(chan *httptest.ResponseRecorder, 1)
-	go func() { retry <- e.post(report("x")) }()
+	go func() { retry <- e.Post(testutil.Report("x")) }()
 	select {
 	case w := <-retry:
-		if w.Code == 202 && len(e.spooled(t)) == 0 {
+		if w.Code == 202 && len(e.Spooled(t)) == 0 {
 			t.Fatalf("the retry was acknowledged (%s) while the original was not on disk", w.Body)
 		}
 	case <-time.After(200 * time.Millisecond):
 	}
 	release()
-	exactJSON(t, <-first, 202, `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-x","event_id":"x"}]}`)
-	exactJSON(t, <-retry, 202, `{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-x","event_id":"x","duplicate":true}]}`)
-	if got := e.spooled(t); !equalStrings(got, []string{"x"}) {
+	testutil.ExactJSON(t, <-first, 202, `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-x","event_id":"x"}]}`)
+	testutil.ExactJSON(t, <-retry, 202, `{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-x","event_id":"x","duplicate":true}]}`)
+	if got := e.Spooled(t); !slices.Equal(got, []string{"x"}) {
 		t.Fatalf("spool holds %v", got)
 	}
 }
@@ -523,17 +473,17 @@ func TestIngestDuplicateWaitsForTheOriginal(t *testing.T) {
 // report fails to be spooled: the retry must not be acknowledged as a
 // duplicate of a report that was never stored.
 func TestIngestDuplicateOfAFailedOriginal(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := apptest.New(t, apptest.Options{})
 	stalled, release := slowFirst(e, "x")
 	first := make(chan *httptest.ResponseRecorder, 1)
-	go func() { first <- e.post(report("x")) }()
+	go func() { first <- e.Post(testutil.Report("x")) }()
 	<-stalled
 	retry := make(chan *httptest.ResponseRecorder, 1)
-	go func() { retry <- e.post("[" + report("x") + "," + report("y") + "]") }()
+	go func() { retry <- e.Post("[" + testutil.Report("x") + "," + testutil.Report("y") + "]") }()
 	time.Sleep(100 * time.Millisecond)
 	// The spool goes away (the service shuts down) before the original is
 	// written.
-	if err := e.spool.Close(); err != nil {
+	if err := e.Spool.Close(); err != nil {
 		t.Fatal(err)
 	}
 	release()
@@ -550,17 +500,17 @@ func TestIngestDuplicateOfAFailedOriginal(t *testing.T) {
 // waits in the spool: its retry is a duplicate, not a second copy.
 func TestIngestRemembersSpooledEvents(t *testing.T) {
 	dir := t.TempDir()
-	first := newEnv(t, envOptions{spoolDir: dir})
-	exactJSON(t, first.post(report("e1")), 202, `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1"}]}`)
-	if err := first.spool.Close(); err != nil {
+	first := apptest.New(t, apptest.Options{SpoolDir: dir})
+	testutil.ExactJSON(t, first.Post(testutil.Report("e1")), 202, `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1"}]}`)
+	if err := first.Spool.Close(); err != nil {
 		t.Fatal(err)
 	}
-	second := newEnv(t, envOptions{spoolDir: dir})
-	exactJSON(t, second.post(report("e1")), 202, `{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1","duplicate":true}]}`)
-	if got := second.spooled(t); !equalStrings(got, []string{"e1"}) {
+	second := apptest.New(t, apptest.Options{SpoolDir: dir})
+	testutil.ExactJSON(t, second.Post(testutil.Report("e1")), 202, `{"accepted":0,"duplicates":1,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1","duplicate":true}]}`)
+	if got := second.Spooled(t); !slices.Equal(got, []string{"e1"}) {
 		t.Fatalf("spool holds %v", got)
 	}
-	if r := second.spool.Replayed(); r != nil {
+	if r := second.Spool.Replayed(); r != nil {
 		t.Fatalf("replayed reports handed out twice: %v", r)
 	}
 }
@@ -572,19 +522,19 @@ func TestIngestRemembersSpooledEvents(t *testing.T) {
 func TestIngestRunStartSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
-	first := newEnv(t, envOptions{spoolDir: dir})
-	if w := first.post(report("p1", "run_id", `"r1"`, "status", `"processing"`, "started_at", `"`+start.Format(time.RFC3339Nano)+`"`, "completed_at", "<delete>")); w.Code != 202 {
+	first := apptest.New(t, apptest.Options{SpoolDir: dir})
+	if w := first.Post(testutil.Report("p1", "run_id", `"r1"`, "status", `"processing"`, "started_at", `"`+start.Format(time.RFC3339Nano)+`"`, "completed_at", "<delete>")); w.Code != 202 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	if err := first.spool.Close(); err != nil {
+	if err := first.Spool.Close(); err != nil {
 		t.Fatal(err)
 	}
 	// A new process: a new storage that knows no runs yet.
-	second := newEnv(t, envOptions{spoolDir: dir})
-	if w := second.post(report("p2", "run_id", `"r1"`, "started_at", "<delete>")); w.Code != 202 {
+	second := apptest.New(t, apptest.Options{SpoolDir: dir})
+	if w := second.Post(testutil.Report("p2", "run_id", `"r1"`, "started_at", "<delete>")); w.Code != 202 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
-	b, err := second.spool.Read(10)
+	b, err := second.Spool.Read(10)
 	if err != nil || len(b.Reports) != 2 {
 		t.Fatalf("spool: %v %v", b.Reports, err)
 	}
@@ -595,70 +545,17 @@ func TestIngestRunStartSurvivesRestart(t *testing.T) {
 	}
 }
 
-func TestEventSetWindow(t *testing.T) {
-	s := newEventSet(10)
-	add := func(id string) bool { isNew, _, _ := s.add(id, "", nil); return isNew }
-	for i := range 5 {
-		if !add(fmt.Sprint(i)) {
-			t.Fatalf("%d is new", i)
-		}
-	}
-	if add("0") {
-		t.Fatal("0 was seen")
-	}
-	// Ten more ids push the first five out of the window.
-	for i := 5; i < 15; i++ {
-		add(fmt.Sprint(i))
-	}
-	if !add("0") {
-		t.Fatal("an id older than the window is still remembered")
-	}
-	if add("14") || add("10") {
-		t.Fatal("recent ids were forgotten")
-	}
-
-	// A claimed id is pending until settled: remembered when its report
-	// was spooled, forgotten when it was not.
-	ok, failed := newClaim(), newClaim()
-	if isNew, _, _ := s.add("a", "run-a", ok); !isNew {
-		t.Fatal("a is new")
-	}
-	if isNew, _, _ := s.add("b", "", failed); !isNew {
-		t.Fatal("b is new")
-	}
-	if isNew, rid, p := s.add("a", "", nil); isNew || p != ok || rid != "run-a" {
-		t.Fatalf("a retry of a pending id: new %v, run %q, claim %p, want run-a and %p", isNew, rid, p, ok)
-	}
-	s.settle(ok, true)
-	s.settle(failed, false)
-	s.settle(failed, true) // settling twice changes nothing
-	if !ok.wait(context.Background()) || failed.wait(context.Background()) {
-		t.Fatal("claims report the wrong outcome")
-	}
-	if isNew, rid, p := s.add("a", "", nil); isNew || p != nil || rid != "run-a" {
-		t.Fatal("a spooled id is not a plain duplicate")
-	}
-	if !add("b") {
-		t.Fatal("an id whose report was not spooled is still remembered")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if newClaim().wait(ctx) {
-		t.Fatal("waiting with a cancelled context reports success")
-	}
-}
-
 func TestIngestSpoolFull(t *testing.T) {
 	// Room for about three single-report entries.
-	probe := newEnv(t, envOptions{})
-	probe.post(report("probe-000"))
-	entry := probe.spool.Stats().Bytes
-	e := newEnv(t, envOptions{spoolBytes: 3*entry + entry/2, cfg: Config{SpoolHighWater: 0.5}})
+	probe := apptest.New(t, apptest.Options{})
+	probe.Post(testutil.Report("probe-000"))
+	entry := probe.Spool.Stats().Bytes
+	e := apptest.New(t, apptest.Options{SpoolBytes: 3*entry + entry/2, Ingest: collector.Config{SpoolHighWater: 0.5}})
 
 	var accepted, refused []string
 	for i := range 6 {
 		id := fmt.Sprintf("fill-%03d", i)
-		w := e.post(report(id))
+		w := e.Post(testutil.Report(id))
 		switch w.Code {
 		case 202:
 			accepted = append(accepted, id)
@@ -667,7 +564,7 @@ func TestIngestSpoolFull(t *testing.T) {
 			if ra := w.Header().Get("Retry-After"); ra != "5" {
 				t.Fatalf("Retry-After %q, want 5", ra)
 			}
-			exactJSON(t, w, 503, errorBody("the spool is full while ClickHouse catches up: retry later; nothing of this request was stored"))
+			testutil.ExactJSON(t, w, 503, testutil.ErrorBody("the spool is full while ClickHouse catches up: retry later; nothing of this request was stored"))
 		default:
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
@@ -676,28 +573,28 @@ func TestIngestSpoolFull(t *testing.T) {
 		t.Fatalf("accepted %v, refused %v: want 3 and 3", accepted, refused)
 	}
 	// A batch that does not fit is refused whole.
-	w := e.post("[" + report("x1") + "," + report("x2") + "]")
+	w := e.Post("[" + testutil.Report("x1") + "," + testutil.Report("x2") + "]")
 	if w.Code != 503 {
 		t.Fatalf("batch into a full spool: %d", w.Code)
 	}
 	// Readiness reflects the full spool.
-	if w := e.do(http.MethodGet, "/readyz", nil, nil); w.Code != 503 {
+	if w := e.Do(http.MethodGet, "/readyz", nil, nil); w.Code != 503 {
 		t.Fatalf("/readyz with a full spool: %d %s", w.Code, w.Body)
 	}
 	// Draining the spool delivers what was accepted, only that, and the
 	// refused reports can then be sent again: they were not remembered.
-	go e.batcher.Run()
-	waitFor(t, 5*time.Second, "the spool to drain", func() bool { return e.spool.Stats().Entries == 0 })
-	if got := eventIDs(e.fake.stored()); !equalStrings(got, accepted) {
+	go e.Batcher.Run()
+	testutil.WaitFor(t, 5*time.Second, "the spool to drain", func() bool { return e.Spool.Stats().Entries == 0 })
+	if got := apptest.EventIDs(e.Fake.Stored()); !slices.Equal(got, accepted) {
 		t.Fatalf("stored %v, want %v", got, accepted)
 	}
-	exactJSON(t, e.post(report(refused[0])), 202, fmt.Sprintf(`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-%s","event_id":"%s"}]}`, refused[0], refused[0]))
+	testutil.ExactJSON(t, e.Post(testutil.Report(refused[0])), 202, fmt.Sprintf(`{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-%s","event_id":"%s"}]}`, refused[0], refused[0]))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.batcher.Stop(ctx); err != nil {
+	if err := e.Batcher.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := eventIDs(e.fake.stored()); !equalStrings(got, append(accepted, refused[0])) {
+	if got := apptest.EventIDs(e.Fake.Stored()); !slices.Equal(got, append(accepted, refused[0])) {
 		t.Fatalf("stored %v", got)
 	}
 }
@@ -705,14 +602,14 @@ func TestIngestSpoolFull(t *testing.T) {
 // TestIngestRetryAfterIsAtLeastOneSecond configures a sub-second
 // Retry-After: the header counts whole seconds and must not say 0.
 func TestIngestRetryAfterIsAtLeastOneSecond(t *testing.T) {
-	probe := newEnv(t, envOptions{})
-	probe.post(report("probe-1"))
-	entry := probe.spool.Stats().Bytes
-	e := newEnv(t, envOptions{spoolBytes: entry + entry/2, cfg: Config{RetryAfter: 300 * time.Millisecond}})
-	if w := e.post(report("e1")); w.Code != 202 {
+	probe := apptest.New(t, apptest.Options{})
+	probe.Post(testutil.Report("probe-1"))
+	entry := probe.Spool.Stats().Bytes
+	e := apptest.New(t, apptest.Options{SpoolBytes: entry + entry/2, Ingest: collector.Config{RetryAfter: 300 * time.Millisecond}})
+	if w := e.Post(testutil.Report("e1")); w.Code != 202 {
 		t.Fatalf("first report: %d %s", w.Code, w.Body)
 	}
-	w := e.post(report("e2"))
+	w := e.Post(testutil.Report("e2"))
 	if w.Code != 503 {
 		t.Fatalf("%d %s", w.Code, w.Body)
 	}
@@ -724,27 +621,27 @@ func TestIngestRetryAfterIsAtLeastOneSecond(t *testing.T) {
 // Reports larger than the whole spool get 413, not a 503 that asks the
 // client to retry what can never fit; nothing is stored.
 func TestIngestLargerThanTheSpool(t *testing.T) {
-	e := newEnv(t, envOptions{spoolBytes: 10})
-	w := e.post(report("e1"))
+	e := apptest.New(t, apptest.Options{SpoolBytes: 10})
+	w := e.Post(testutil.Report("e1"))
 	if w.Code != 413 || w.Header().Get("Retry-After") != "" || !strings.Contains(w.Body.String(), "larger than the whole spool") {
 		t.Fatalf("%d (Retry-After %q) %s; want 413 without Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
-	if st := e.spool.Stats(); st.Entries != 0 || st.Bytes != 0 {
+	if st := e.Spool.Stats(); st.Entries != 0 || st.Bytes != 0 {
 		t.Fatalf("spool holds %+v after a refused request", st)
 	}
-	if v := testutil.ToFloat64(e.srv.metrics.rejections.WithLabelValues(ReasonTooLarge)); v != 1 {
-		t.Errorf("too_large rejections = %v, want 1", v)
+	if m := e.MetricsText(t); !strings.Contains(m, `syncwatch_ingest_rejections_total{reason="`+collector.ReasonTooLarge+`"} 1`+"\n") {
+		t.Errorf("too_large rejections are not 1:\n%s", m)
 	}
 }
 
 // TestIngestSpoolClosed sends a report while the service shuts down.
 func TestIngestSpoolClosed(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	if err := e.spool.Close(); err != nil {
+	e := apptest.New(t, apptest.Options{})
+	if err := e.Spool.Close(); err != nil {
 		t.Fatal(err)
 	}
-	w := e.post(report("e1"))
-	exactJSON(t, w, 503, errorBody("cannot write to the spool: retry later; nothing of this request was stored"))
+	w := e.Post(testutil.Report("e1"))
+	testutil.ExactJSON(t, w, 503, testutil.ErrorBody("cannot write to the spool: retry later; nothing of this request was stored"))
 	if ra := w.Header().Get("Retry-After"); ra != "5" {
 		t.Fatalf("Retry-After %q, want 5", ra)
 	}
@@ -752,64 +649,42 @@ func TestIngestSpoolClosed(t *testing.T) {
 
 func TestIngestOnAccepted(t *testing.T) {
 	var seen []string
-	e := newEnv(t, envOptions{cfg: Config{OnAccepted: func(rs []synclog.Report) { seen = append(seen, eventIDs(rs)...) }}})
-	e.post("[" + report("a") + "," + report("a") + "," + report("b", "status", `"x"`) + "," + report("c") + "]")
-	if !equalStrings(seen, []string{"a", "c"}) {
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{OnAccepted: func(rs []synclog.Report) { seen = append(seen, apptest.EventIDs(rs)...) }}})
+	e.Post("[" + testutil.Report("a") + "," + testutil.Report("a") + "," + testutil.Report("b", "status", `"x"`) + "," + testutil.Report("c") + "]")
+	if !slices.Equal(seen, []string{"a", "c"}) {
 		t.Fatalf("OnAccepted saw %v, want [a c]", seen)
 	}
 }
 
 func TestIngestCustomSyncTypes(t *testing.T) {
-	e := newEnv(t, envOptions{cfg: Config{SyncTypes: synclog.MustSyncTypes([]string{"invoices", "returns"})}})
-	exactJSON(t, e.post(report("e1", "sync_type", `"invoices"`)), 202, `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1"}]}`)
-	exactJSON(t, e.post(report("e2")), 400, `{"accepted":0,"duplicates":0,"rejected":[{"index":0,"field":"sync_type","error":"unknown value \"products\"; allowed are invoices, returns"}],"items":[]}`)
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{SyncTypes: synclog.MustSyncTypes([]string{"invoices", "returns"})}})
+	testutil.ExactJSON(t, e.Post(testutil.Report("e1", "sync_type", `"invoices"`)), 202, `{"accepted":1,"duplicates":0,"rejected":[],"items":[{"index":0,"run_id":"run-e1","event_id":"e1"}]}`)
+	testutil.ExactJSON(t, e.Post(testutil.Report("e2")), 400, `{"accepted":0,"duplicates":0,"rejected":[{"index":0,"field":"sync_type","error":"unknown value \"products\"; allowed are invoices, returns"}],"items":[]}`)
 }
 
 func TestNewServerNeedsSyncTypes(t *testing.T) {
-	_, err := NewServer(Config{}, Deps{})
+	_, err := collector.NewService(collector.Config{}, collector.Deps{})
 	if err == nil || err.Error() != "collector: no sync types configured" {
 		t.Fatalf("got %v", err)
 	}
 }
 
 func TestUnknownRoutes(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	exactJSON(t, e.do(http.MethodGet, "/nope", nil, nil), 404, errorBody("no such route: GET /nope"))
-	exactJSON(t, e.do(http.MethodDelete, "/healthz", nil, nil), 405, errorBody("method DELETE is not allowed on /healthz"))
-}
-
-// The dedup window keeps its own copy of each id: an id decoded by go-json
-// points into the whole item, which the window must not keep alive.
-func TestEventSetCopiesIDs(t *testing.T) {
-	item := []byte(`{"event_id":"ev-kept-1","message":"` + strings.Repeat("x", 4096) + `"}`)
-	w, ok := fastDecode(item)
-	if !ok {
-		t.Fatal("fast decode declined a plain item")
-	}
-	s := newEventSet(10)
-	if isNew, _, _ := s.add(w.EventID, "", nil); !isNew {
-		t.Fatal("a new id was not new")
-	}
-	for k := range s.cur {
-		if unsafe.StringData(k) == unsafe.StringData(w.EventID) {
-			t.Fatal("the window keeps the decoded string, and with it the whole item")
-		}
-		if k != w.EventID {
-			t.Fatalf("kept %q, want %q", k, w.EventID)
-		}
-	}
+	e := apptest.New(t, apptest.Options{})
+	testutil.ExactJSON(t, e.Do(http.MethodGet, "/nope", nil, nil), 404, testutil.ErrorBody("no such route: GET /nope"))
+	testutil.ExactJSON(t, e.Do(http.MethodDelete, "/healthz", nil, nil), 405, testutil.ErrorBody("method DELETE is not allowed on /healthz"))
 }
 
 // BenchmarkIngestSingleReport serves single-report POSTs through the whole
 // handler chain, spool fsync included (no batcher), from parallel clients.
 func BenchmarkIngestSingleReport(b *testing.B) {
-	e := newEnv(b, envOptions{logLevel: logrus.InfoLevel, cfg: Config{DedupWindow: 100_000}})
-	h := e.srv.Handler()
+	e := apptest.New(b, apptest.Options{LogLevel: logrus.InfoLevel, Ingest: collector.Config{DedupWindow: 100_000}})
+	h := e.Handler()
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			body := report(fmt.Sprintf("bench-%d", seq.Add(1)))
+			body := testutil.Report(fmt.Sprintf("bench-%d", seq.Add(1)))
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/runs", strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
@@ -824,15 +699,15 @@ func BenchmarkIngestSingleReport(b *testing.B) {
 // A run that started before the retention is refused with the field and
 // the rule: its rows would be deleted as soon as they were stored.
 func TestIngestRefusesRunsOlderThanTheRetention(t *testing.T) {
-	e := newEnv(t, envOptions{cfg: Config{SyncTypes: synclog.MustSyncTypes(synclog.DefaultSyncTypes), Retention: 30 * 24 * time.Hour}})
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{SyncTypes: synclog.MustSyncTypes(synclog.DefaultSyncTypes), Retention: 30 * 24 * time.Hour}})
 	old := time.Now().UTC().Add(-31 * 24 * time.Hour).Format(time.RFC3339)
 	recent := time.Now().UTC().Add(-29 * 24 * time.Hour).Format(time.RFC3339)
-	w := e.post("[" + report("too-old", "started_at", `"`+old+`"`, "completed_at", `"`+old+`"`) + "," +
-		report("recent", "started_at", `"`+recent+`"`, "completed_at", `"`+recent+`"`) + "]")
+	w := e.Post("[" + testutil.Report("too-old", "started_at", `"`+old+`"`, "completed_at", `"`+old+`"`) + "," +
+		testutil.Report("recent", "started_at", `"`+recent+`"`, "completed_at", `"`+recent+`"`) + "]")
 	if w.Code != 202 {
 		t.Fatalf("status %d, want 202 for the recent report: %s", w.Code, w.Body)
 	}
-	resp := decode[IngestResponse](t, w)
+	resp := testutil.Decode[collector.IngestResponse](t, w)
 	if resp.Accepted != 1 || len(resp.Rejected) != 1 {
 		t.Fatalf("accepted %d, rejected %v; want 1 and the old one", resp.Accepted, resp.Rejected)
 	}

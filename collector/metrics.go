@@ -4,20 +4,20 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/syncwatch/syncwatch/auth"
 )
 
-// Metrics are the collector's own instruments: HTTP requests, ingest
-// outcomes, the spool and the batcher.
+// Metrics are the collector's own instruments: ingest outcomes, the spool
+// and the batcher. The HTTP instruments of every route are web's.
 type Metrics struct {
-	requests        *prometheus.CounterVec
-	requestDuration *prometheus.HistogramVec
-	reports         *prometheus.CounterVec
-	rejections      *prometheus.CounterVec
-	batchSize       prometheus.Histogram
-	insertDuration  prometheus.Histogram
-	insertErrors    prometheus.Counter
-	quarantined     prometheus.Counter
-	clickhouseUp    prometheus.Gauge
+	reports        *prometheus.CounterVec
+	rejections     *prometheus.CounterVec
+	batchSize      prometheus.Histogram
+	insertDuration prometheus.Histogram
+	insertErrors   prometheus.Counter
+	quarantined    prometheus.Counter
+	clickhouseUp   prometheus.Gauge
 }
 
 // Reasons a report or a request is refused, the values of the reason label.
@@ -28,24 +28,14 @@ const (
 	ReasonTooLarge        = "too_large"
 	ReasonUnsupported     = "unsupported_media_type"
 	ReasonMalformed       = "malformed"
-	ReasonRateLimited     = "rate_limited"
-	ReasonUnauthorized    = "unauthorized"
+	ReasonRateLimited     = auth.ReasonRateLimited
+	ReasonUnauthorized    = auth.ReasonUnauthorized
 	ReasonOverloaded      = "overloaded"
 )
 
 // NewMetrics creates the collector's instruments and registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "syncwatch_http_requests_total",
-			Help: "HTTP requests served, by route, method and status code.",
-		}, []string{"route", "method", "code"}),
-		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:                        "syncwatch_http_request_duration_seconds",
-			Help:                        "Time to serve an HTTP request, by route and method.",
-			Buckets:                     []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-			NativeHistogramBucketFactor: 1.1,
-		}, []string{"route", "method"}),
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "syncwatch_ingest_reports_total",
 			Help: "Reports received by the ingest API, by outcome: accepted (spooled), duplicate (event_id seen before) or rejected.",
@@ -84,9 +74,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{ReasonInvalid, ReasonForbiddenSource, ReasonSpoolFull, ReasonTooLarge, ReasonUnsupported, ReasonMalformed, ReasonRateLimited, ReasonUnauthorized, ReasonOverloaded} {
 		m.rejections.WithLabelValues(r)
 	}
-	reg.MustRegister(m.requests, m.requestDuration, m.reports, m.rejections, m.batchSize, m.insertDuration, m.insertErrors, m.quarantined, m.clickhouseUp)
+	reg.MustRegister(m.reports, m.rejections, m.batchSize, m.insertDuration, m.insertErrors, m.quarantined, m.clickhouseUp)
 	return m
 }
+
+// Rejected counts a report or request refused for reason, one of the
+// Reason constants; the auth middleware reports its refusals here.
+func (m *Metrics) Rejected(reason string) { m.rejections.WithLabelValues(reason).Inc() }
 
 // registerQuarantine publishes the quarantine's size, read at scrape time.
 func (m *Metrics) registerQuarantine(reg prometheus.Registerer, q *Quarantine) {

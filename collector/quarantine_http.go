@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web"
 )
 
 // QuarantineList is the answer of GET /api/v1/quarantine.
@@ -20,11 +21,12 @@ type QuarantineReplay struct {
 	Replayed int `json:"replayed"`
 }
 
-func (s *Server) handleQuarantineList(c *gin.Context) {
+// handleQuarantineList serves GET /api/v1/quarantine.
+func (s *Service) handleQuarantineList(c *gin.Context) {
 	items, err := s.quarant.List()
 	if err != nil {
-		logEntry(c).WithError(err).Error("cannot read the quarantine")
-		c.JSON(http.StatusInternalServerError, ErrorResponse{Error: "cannot read the quarantine: " + err.Error()})
+		web.Log(c).WithError(err).Error("cannot read the quarantine")
+		c.JSON(http.StatusInternalServerError, web.ErrorResponse{Error: "cannot read the quarantine: " + err.Error()})
 		return
 	}
 	if items == nil {
@@ -36,16 +38,16 @@ func (s *Server) handleQuarantineList(c *gin.Context) {
 // handleQuarantineReplay moves the quarantined reports back into the spool,
 // for the batcher to insert once more; those ClickHouse still refuses come
 // back to the quarantine.
-func (s *Server) handleQuarantineReplay(c *gin.Context) {
+func (s *Service) handleQuarantineReplay(c *gin.Context) {
 	n, err := s.quarant.Replay(func(reports []synclog.Report) error {
 		return s.spool.Append(c.Request.Context(), reports)
 	})
 	if err != nil {
-		logEntry(c).WithError(err).Error("cannot replay the quarantine")
+		web.Log(c).WithError(err).Error("cannot replay the quarantine")
 		c.Header("Retry-After", s.retryAfter())
-		c.JSON(http.StatusServiceUnavailable, ErrorResponse{Error: "cannot replay the quarantine: " + err.Error()})
+		c.JSON(http.StatusServiceUnavailable, web.ErrorResponse{Error: "cannot replay the quarantine: " + err.Error()})
 		return
 	}
-	logEntry(c).WithField("reports", n).Info("quarantined reports replayed into the spool")
+	web.Log(c).WithField("reports", n).Info("quarantined reports replayed into the spool")
 	c.JSON(http.StatusOK, QuarantineReplay{Replayed: n})
 }

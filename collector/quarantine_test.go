@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,48 +196,4 @@ func TestQuarantineSurvivesReopenAndReplays(t *testing.T) {
 			t.Fatalf("reopened after replay: %v, %+v", err, q3.Status())
 		}
 	})
-}
-
-func TestQuarantineAPI(t *testing.T) {
-	e := newEnv(t, envOptions{tokens: testTokens()})
-	rs := reports("qa", 2)
-	if err := e.quarantine.Add(rs, &refusedError{"qa-0"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		name, method, path, secret string
-		want                       int
-	}{
-		{"list without a token", "GET", "/api/v1/quarantine", "", 401},
-		{"list with a query token", "GET", "/api/v1/quarantine", secretQuery, 403},
-		{"replay with an ingest token", "POST", "/api/v1/quarantine/replay", secretIngestAll, 403},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			h := http.Header{}
-			if tt.secret != "" {
-				h = bearer(tt.secret)
-			}
-			if w := e.do(tt.method, tt.path, nil, h); w.Code != tt.want {
-				t.Errorf("%s %s: %d, want %d", tt.method, tt.path, w.Code, tt.want)
-			}
-		})
-	}
-	w := e.do("GET", "/api/v1/quarantine", nil, bearer(secretAdmin))
-	list := decode[QuarantineList](t, w)
-	if w.Code != 200 || list.Reports != 2 || len(list.Items) != 2 || list.Items[0].Report.EventID != "qa-0" || list.Items[0].Error != "clickhouse refused report qa-0" {
-		t.Fatalf("list: %d %+v", w.Code, list)
-	}
-	w = e.do("POST", "/api/v1/quarantine/replay", nil, bearer(secretAdmin))
-	if rep := decode[QuarantineReplay](t, w); w.Code != 200 || rep.Replayed != 2 {
-		t.Fatalf("replay: %d %s", w.Code, w.Body)
-	}
-	if n, _ := e.spool.Pending(); n != 2 {
-		t.Errorf("spool holds %d reports after the replay, want 2", n)
-	}
-	if n := e.quarantine.Status().Reports; n != 0 {
-		t.Errorf("quarantine holds %d reports after the replay", n)
-	}
-	if !strings.Contains(e.do("GET", "/metrics", nil, nil).Body.String(), "syncwatch_quarantine_reports 0") {
-		t.Error("/metrics lacks syncwatch_quarantine_reports 0 after the replay")
-	}
 }

@@ -1,13 +1,17 @@
-package collector
+package collector_test
 
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/internal/apptest"
+	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/web"
 )
 
 // TestIngestShedsLoadBeyondMaxInFlight holds MaxInFlight requests inside
@@ -17,11 +21,11 @@ import (
 func TestIngestShedsLoadBeyondMaxInFlight(t *testing.T) {
 	entered := make(chan struct{}, 4)
 	release := make(chan struct{})
-	fake := &fakeStorage{onRunStart: func(string) {
+	fake := &apptest.FakeStorage{OnRunStart: func(string) {
 		entered <- struct{}{}
 		<-release
 	}}
-	e := newEnv(t, envOptions{storage: fake, cfg: Config{MaxInFlight: 2, QueueWait: 20 * time.Millisecond}})
+	e := apptest.New(t, apptest.Options{Storage: fake, Ingest: collector.Config{MaxInFlight: 2, QueueWait: 20 * time.Millisecond}})
 
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
@@ -29,7 +33,7 @@ func TestIngestShedsLoadBeyondMaxInFlight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = e.post(report("held-" + string(rune('a'+i)))).Code
+			codes[i] = e.Post(testutil.Report("held-" + string(rune('a'+i)))).Code
 		}()
 	}
 	for range 2 {
@@ -41,7 +45,7 @@ func TestIngestShedsLoadBeyondMaxInFlight(t *testing.T) {
 	}
 
 	shed := make(chan *httptest.ResponseRecorder, 1)
-	go func() { shed <- e.post(report("shed-1")) }()
+	go func() { shed <- e.Post(testutil.Report("shed-1")) }()
 	var w *httptest.ResponseRecorder
 	select {
 	case w = <-shed:
@@ -55,12 +59,12 @@ func TestIngestShedsLoadBeyondMaxInFlight(t *testing.T) {
 	if w.Header().Get("Retry-After") == "" || w.Header().Get("Retry-After") == "0" {
 		t.Errorf("Retry-After = %q, want a positive number of seconds", w.Header().Get("Retry-After"))
 	}
-	body := decode[ErrorResponse](t, w)
+	body := testutil.Decode[web.ErrorResponse](t, w)
 	if body.Error != "syncwatch is at its limit of concurrent ingest requests: retry later; nothing of this request was stored" {
 		t.Errorf("error body %q", body.Error)
 	}
-	if got := testutil.ToFloat64(e.srv.metrics.rejections.WithLabelValues(ReasonOverloaded)); got != 1 {
-		t.Errorf("overloaded rejections = %v, want 1", got)
+	if m := e.MetricsText(t); !strings.Contains(m, `syncwatch_ingest_rejections_total{reason="`+collector.ReasonOverloaded+`"} 1`+"\n") {
+		t.Errorf("overloaded rejections are not 1:\n%s", m)
 	}
 
 	close(release)
@@ -70,10 +74,10 @@ func TestIngestShedsLoadBeyondMaxInFlight(t *testing.T) {
 			t.Errorf("held request %d: status %d, want 202", i, c)
 		}
 	}
-	if w := e.post(report("after-1")); w.Code != http.StatusAccepted {
+	if w := e.Post(testutil.Report("after-1")); w.Code != http.StatusAccepted {
 		t.Fatalf("after the load passed: status %d, want 202; body %s", w.Code, w.Body)
 	}
-	if st := e.spool.Stats(); st.Reports != 3 {
+	if st := e.Spool.Stats(); st.Reports != 3 {
 		t.Errorf("spool holds %d reports, want 3 (the refused one must not be stored)", st.Reports)
 	}
 }

@@ -18,15 +18,17 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
-	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/internal/app"
+	"github.com/syncwatch/syncwatch/internal/apptest"
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web/ui"
 )
 
 // The browser test of the web console: the real server handler, on the
@@ -45,10 +47,7 @@ const (
 // open a dialog or report a CSP violation.
 const hostileMessage = `<script>alert(1)</script><img src=x onerror=alert(2)> & "quoted"`
 
-func TestMain(m *testing.M) {
-	gin.SetMode(gin.TestMode)
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { apptest.Main(m, verifyMain) }
 
 // artifactDir returns the directory the screenshots go to:
 // $SYNCWATCH_ARTIFACTS, else a new directory in the system's temporary
@@ -84,21 +83,11 @@ func chromium(t *testing.T) string {
 // engine and a loopback port, with an ingest and a query token.
 func serve(t *testing.T) *httptest.Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
 	log.SetOutput(testutil.LogWriter{T: t})
-	lib := testutil.Libchdb(t, clickhouse.DefaultLibchdbPath())
+	store := apptest.NewRealStore(t)
 	dir := t.TempDir()
-	store, err := clickhouse.Open(ctx, clickhouse.Config{DataDir: dir, LibchdbPath: lib, PoolSize: 2}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	spool, err := collector.OpenSpool(filepath.Join(dir, "spool"), 64<<20, log)
 	if err != nil {
 		t.Fatal(err)
@@ -110,17 +99,19 @@ func serve(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{MaxAge: 20 * time.Millisecond}, log, metrics)
-	auth, err := collector.NewAuth([]collector.Token{
-		{Name: "ingest", Secret: ingestSecret, Roles: []collector.Role{collector.RoleIngest}},
-		{Name: "query", Secret: querySecret, Roles: []collector.Role{collector.RoleQuery}},
+	tokens, err := auth.NewAuth([]auth.Token{
+		{Name: "ingest", Secret: ingestSecret, Roles: []auth.Role{auth.RoleIngest}},
+		{Name: "query", Secret: querySecret, Roles: []auth.Role{auth.RoleQuery}},
 	}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := collector.NewServer(collector.Config{SyncTypes: synclog.MustSyncTypes(synclog.DefaultSyncTypes)}, collector.Deps{
-		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: store, Metrics: metrics,
-		Registerer: reg, Gatherer: reg, Query: store,
-		Console: &collector.ConsoleConfig{ExpectedIntervals: exporter.DefaultExpectedIntervals()},
+	srv, err := app.New(app.Config{
+		Ingest:  collector.Config{SyncTypes: synclog.MustSyncTypes(synclog.DefaultSyncTypes)},
+		Console: &ui.Config{ExpectedIntervals: exporter.DefaultExpectedIntervals()},
+	}, app.Deps{
+		Log: log, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: store, Metrics: metrics,
+		Registerer: reg, Gatherer: reg, Query: store, States: store,
 	})
 	if err != nil {
 		t.Fatal(err)

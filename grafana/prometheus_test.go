@@ -27,6 +27,7 @@ import (
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/chsource"
+	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
@@ -72,7 +73,7 @@ func syncwatchServer(t *testing.T, st *clickhouse.Store) *httptest.Server {
 		t.Fatal(err)
 	}
 	batcher := collector.NewBatcher(spool, quarantine, st, collector.BatcherConfig{Size: 200, MaxAge: 100 * time.Millisecond}, log, metrics)
-	srv, err := collector.NewServer(collector.Config{SyncTypes: types, OnAccepted: ingest.Observe}, collector.Deps{
+	srv, err := app.New(app.Config{Ingest: collector.Config{SyncTypes: types, OnAccepted: ingest.Observe}}, app.Deps{
 		Log: log, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: st, Metrics: metrics, Registerer: reg, Gatherer: reg,
 	})
 	if err != nil {

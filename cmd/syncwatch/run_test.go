@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncwatch/syncwatch/runs"
+
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/clickhouse"
@@ -68,10 +70,10 @@ func inspectMain(dir string, ids []string) int {
 		return 1
 	}
 	defer st.Close()
-	out := map[string]clickhouse.RunDetail{}
+	out := map[string]runs.RunDetail{}
 	for _, id := range ids {
 		d, err := st.GetRun(ctx, id)
-		if errors.Is(err, clickhouse.ErrNotFound) {
+		if errors.Is(err, runs.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -164,7 +166,7 @@ func (s *realServer) stop() error {
 // storedRuns returns what the server stored for the runs ids: through the
 // query API when the server has it, otherwise by stopping the server and
 // opening its data directory in a helper process.
-func (s *realServer) storedRuns(t *testing.T, ids []string) map[string]clickhouse.RunDetail {
+func (s *realServer) storedRuns(t *testing.T, ids []string) map[string]runs.RunDetail {
 	t.Helper()
 	res, err := http.Get(s.url + "/api/v1/runs/" + ids[0])
 	if err != nil {
@@ -187,18 +189,18 @@ func (s *realServer) storedRuns(t *testing.T, ids []string) map[string]clickhous
 	if err != nil {
 		t.Fatalf("inspect %s: %v\n%s\nserver logs:\n%s", s.dataDir, err, stderr.String(), s.logs.String())
 	}
-	runs := map[string]clickhouse.RunDetail{}
-	if err := json.Unmarshal(out, &runs); err != nil {
+	stored := map[string]runs.RunDetail{}
+	if err := json.Unmarshal(out, &stored); err != nil {
 		t.Fatalf("inspect output %q: %v", out, err)
 	}
-	return runs
+	return stored
 }
 
 // queryRuns reads runs through GET /api/v1/runs/{run_id}, waiting for each
 // to reach a terminal status.
-func (s *realServer) queryRuns(t *testing.T, ids []string) map[string]clickhouse.RunDetail {
+func (s *realServer) queryRuns(t *testing.T, ids []string) map[string]runs.RunDetail {
 	t.Helper()
-	runs := map[string]clickhouse.RunDetail{}
+	got := map[string]runs.RunDetail{}
 	deadline := time.Now().Add(time.Minute)
 	for _, id := range ids {
 		for {
@@ -208,13 +210,13 @@ func (s *realServer) queryRuns(t *testing.T, ids []string) map[string]clickhouse
 			}
 			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
-			var d clickhouse.RunDetail
+			var d runs.RunDetail
 			if res.StatusCode == http.StatusOK {
 				if err := json.Unmarshal(body, &d); err != nil {
 					t.Fatalf("GET /api/v1/runs/%s: %q: %v", id, body, err)
 				}
 				if d.Run.Status.Terminal() && len(d.Reports) >= 2 {
-					runs[id] = d
+					got[id] = d
 					break
 				}
 			} else if res.StatusCode != http.StatusNotFound {
@@ -222,14 +224,14 @@ func (s *realServer) queryRuns(t *testing.T, ids []string) map[string]clickhouse
 			}
 			if time.Now().After(deadline) {
 				if res.StatusCode == http.StatusOK {
-					runs[id] = d
+					got[id] = d
 				}
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	return runs
+	return got
 }
 
 // wrapped is the outcome of one `syncwatch run` process.
@@ -358,10 +360,10 @@ func TestRunReportsToARealServer(t *testing.T) {
 		})
 	}
 
-	runs := srv.storedRuns(t, ids)
+	stored := srv.storedRuns(t, ids)
 	for i, tt := range tests {
 		t.Run("stored/"+tt.name, func(t *testing.T) {
-			d, ok := runs[ids[i]]
+			d, ok := stored[ids[i]]
 			if !ok {
 				t.Fatalf("run %s was not stored", ids[i])
 			}

@@ -12,11 +12,14 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web/ui"
 )
 
 // serveOptions are the settings of `syncwatch serve`.
@@ -55,16 +58,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return usageError{fmt.Errorf("--sync-types: %w", err)}
 	}
-	auth, err := o.auth()
+	tokens, err := o.auth()
 	if err != nil {
 		return usageError{err}
 	}
-	listen, err := listenAddress(o.Listen, auth.Enabled())
+	listen, err := listenAddress(o.Listen, tokens.Enabled())
 	if err != nil {
 		return usageError{err}
 	}
 	defer o.pprof.start(log)()
-	if !auth.Enabled() {
+	if !tokens.Enabled() {
 		log.WithField("listen", listen).Warn("no tokens configured: the API is open to anyone who can reach it, so syncwatch listens on loopback only")
 	}
 
@@ -128,13 +131,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
-	srv, err := collector.NewServer(collector.Config{
-		SyncTypes: types, MaxBodyBytes: int64(o.MaxBodyBytes), MaxItems: o.MaxItems, DedupWindow: o.DedupWindow,
-		MaxInFlight: o.MaxInFlight, QueueWait: o.QueueWait, Retention: store.Retention(),
-		OnAccepted: ingest.Observe,
-	}, collector.Deps{
-		Log: log, Auth: auth, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: store, Metrics: metrics,
-		Registerer: reg, Gatherer: reg, Query: store, Console: &collector.ConsoleConfig{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
+	srv, err := app.New(app.Config{
+		Ingest: collector.Config{
+			SyncTypes: types, MaxBodyBytes: int64(o.MaxBodyBytes), MaxItems: o.MaxItems, DedupWindow: o.DedupWindow,
+			MaxInFlight: o.MaxInFlight, QueueWait: o.QueueWait, Retention: store.Retention(),
+			OnAccepted: ingest.Observe,
+		},
+		Console: &ui.Config{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
+	}, app.Deps{
+		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
+		Storage: store, Metrics: metrics, Query: store, States: store,
 	})
 	if err != nil {
 		return err
@@ -143,7 +149,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	srv.RememberEvents(recent)
+	srv.Ingest.RememberEvents(recent)
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -168,7 +174,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.WithFields(logrus.Fields{
 		"listen": ln.Addr().String(), "engine": store.Engine(), "runs_in_progress": inProgress,
-		"version": version, "auth": auth.Enabled(),
+		"version": version, "auth": tokens.Enabled(),
 	}).Info("syncwatch is serving")
 
 	select {
@@ -189,17 +195,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-func (o *serveOptions) auth() (*collector.Auth, error) {
-	var tokens []collector.Token
+func (o *serveOptions) auth() (*auth.Auth, error) {
+	var tokens []auth.Token
 	if o.TokensFile != "" {
-		t, err := collector.LoadTokens(o.TokensFile)
+		t, err := auth.LoadTokens(o.TokensFile)
 		if err != nil {
 			return nil, err
 		}
 		tokens = t
 	}
-	tokens = append(tokens, collector.TokensFromEnv(o.IngestTokens, o.QueryTokens, o.AdminTokens)...)
-	return collector.NewAuth(tokens, float64(o.RateLimit))
+	tokens = append(tokens, auth.TokensFromEnv(o.IngestTokens, o.QueryTokens, o.AdminTokens)...)
+	return auth.NewAuth(tokens, float64(o.RateLimit))
 }
 
 // listenAddress returns the address to listen on: as configured, or, when

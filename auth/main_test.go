@@ -1,0 +1,9 @@
+package auth_test
+
+import (
+	"testing"
+
+	"github.com/syncwatch/syncwatch/internal/apptest"
+)
+
+func TestMain(m *testing.M) { apptest.Main(m, nil) }

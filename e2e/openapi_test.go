@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"bytes"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/syncwatch/syncwatch/auth"
+	"github.com/syncwatch/syncwatch/internal/apptest"
+	"github.com/syncwatch/syncwatch/internal/apptest/contract"
+	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/internal/testutil/fakequery"
+	"github.com/syncwatch/syncwatch/web"
+	"gopkg.in/yaml.v3"
+)
+
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	c := contract.Must(t)
+	if c.Doc.OpenAPI != "3.0.3" {
+		t.Errorf("openapi %q, want 3.0.3", c.Doc.OpenAPI)
+	}
+	// Every operation has an id, a summary, and answers described.
+	for path, item := range c.Doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.OperationID == "" || op.Summary == "" {
+				t.Errorf("%s %s: operationId and summary are required", method, path)
+			}
+			if op.Responses == nil || op.Responses.Len() == 0 {
+				t.Errorf("%s %s: no responses", method, path)
+			}
+		}
+	}
+	// The trend report documents its regression rule.
+	trends := c.Doc.Paths.Find("/api/v1/reports/trends").Get.Description
+	for _, want := range []string{"1.5 times", "1 second", "0.1 below", "median", "at least 3"} {
+		if !strings.Contains(trends, want) {
+			t.Errorf("the trend report's description lacks %q", want)
+		}
+	}
+}
+
+var ginParam = regexp.MustCompile(`:([A-Za-z_]+)`)
+
+// TestOpenAPIDescribesEveryRoute compares the routes the server serves
+// with the operations of the document, both ways.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	env := apptest.New(t, apptest.Options{Query: &fakequery.Querier{}})
+	var served []string
+	for _, r := range env.Service.Engine().Routes() {
+		served = append(served, r.Method+" "+ginParam.ReplaceAllString(r.Path, "{$1}"))
+	}
+	var documented []string
+	c := contract.Must(t)
+	for path, item := range c.Doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented = append(documented, method+" "+path)
+		}
+	}
+	sort.Strings(served)
+	sort.Strings(documented)
+	for _, r := range served {
+		if !slices.Contains(documented, r) {
+			t.Errorf("route %s is served but not in openapi.yaml", r)
+		}
+	}
+	for _, r := range documented {
+		if !slices.Contains(served, r) {
+			t.Errorf("operation %s is in openapi.yaml but not served", r)
+		}
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	env := apptest.New(t, apptest.Options{Tokens: []auth.Token{{Name: "q", Secret: "query-secret-0123456789", Roles: []auth.Role{auth.RoleQuery}}}})
+	// The contract is public, even with tokens configured.
+	w := contract.Call(t, env.Handler(), http.MethodGet, "/openapi.yaml", contract.Options{})
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /openapi.yaml: %d", w.Code)
+	}
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/yaml") {
+		t.Errorf("content type %q, want application/yaml", ct)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+		t.Fatalf("served document is not YAML: %v", err)
+	}
+	if !bytes.Equal(w.Body.Bytes(), web.OpenAPI) {
+		t.Error("the served document differs from the embedded one")
+	}
+}
+
+// TestOpenAPIOperationsEndpoints validates the answers of the routes
+// outside the query API: probes, health, metrics and ingest.
+func TestOpenAPIOperationsEndpoints(t *testing.T) {
+	env := apptest.New(t, apptest.Options{Tokens: []auth.Token{
+		{Name: "ingest", Secret: "ingest-secret-0123456789", Roles: []auth.Role{auth.RoleIngest}, Sources: []string{"haier"}},
+		{Name: "query", Secret: "query-secret-01234567890", Roles: []auth.Role{auth.RoleQuery}},
+	}})
+	h := env.Handler()
+	ingest := http.Header{"Authorization": {"Bearer ingest-secret-0123456789"}, "Content-Type": {"application/json"}}
+	query := http.Header{"Authorization": {"Bearer query-secret-01234567890"}}
+	ndjson := http.Header{"Authorization": {"Bearer ingest-secret-0123456789"}, "Content-Type": {"application/x-ndjson"}}
+	cases := []struct {
+		name, method, target string
+		o                    contract.Options
+		want                 int
+	}{
+		{"healthz", "GET", "/healthz", contract.Options{}, 200},
+		{"readyz", "GET", "/readyz", contract.Options{}, 200},
+		{"metrics", "GET", "/metrics", contract.Options{}, 200},
+		{"openmetrics", "GET", "/metrics", contract.Options{Header: http.Header{"Accept": {"application/openmetrics-text; version=1.0.0"}}}, 200},
+		{"health", "GET", "/api/v1/health", contract.Options{Header: query}, 200},
+		{"health without a token", "GET", "/api/v1/health", contract.Options{}, 401},
+		{"health with an ingest token", "GET", "/api/v1/health", contract.Options{Header: ingest}, 403},
+		{"ingest one", "POST", "/api/v1/runs", contract.Options{Header: ingest, Body: []byte(testutil.Report("oa-1"))}, 202},
+		{"ingest an array", "POST", "/api/v1/runs", contract.Options{Header: ingest, Body: []byte("[" + testutil.Report("oa-2") + "," + testutil.Report("oa-3", "status", "failed") + "]")}, 202},
+		{"ingest a duplicate", "POST", "/api/v1/runs", contract.Options{Header: ingest, Body: []byte(testutil.Report("oa-1"))}, 202},
+		{"ingest ndjson", "POST", "/api/v1/runs", contract.Options{Header: ndjson, Body: []byte(testutil.Report("oa-4") + "\n" + testutil.Report("oa-5") + "\n")}, 202},
+		{"ingest an invalid item", "POST", "/api/v1/runs", contract.Options{Header: ingest, Body: []byte(testutil.Report("oa-6", "status", "exploded")), InvalidRequest: true}, 400},
+		{"ingest a malformed body", "POST", "/api/v1/runs", contract.Options{Header: ingest, Body: []byte("{"), InvalidRequest: true}, 400},
+		{"ingest another source", "POST", "/api/v1/runs", contract.Options{Header: ingest, Body: []byte(testutil.Report("oa-7", "source", "midea"))}, 403},
+		{"ingest without a token", "POST", "/api/v1/runs", contract.Options{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(testutil.Report("oa-8"))}, 401},
+		{"ingest with a query token", "POST", "/api/v1/runs", contract.Options{Header: http.Header{"Authorization": query["Authorization"], "Content-Type": {"application/json"}}, Body: []byte(testutil.Report("oa-9"))}, 403},
+		{"ingest text", "POST", "/api/v1/runs", contract.Options{Header: http.Header{"Authorization": ingest["Authorization"], "Content-Type": {"text/plain"}}, Body: []byte("x"), InvalidRequest: true}, 415},
+		{"ingest too much", "POST", "/api/v1/runs", contract.Options{Header: ingest, Body: bytes.Repeat([]byte(" "), 11<<20), InvalidRequest: true}, 413},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := contract.Call(t, h, c.method, c.target, c.o)
+			if w.Code != c.want {
+				t.Errorf("%s %s: %d, want %d: %s", c.method, c.target, w.Code, c.want, w.Body.String())
+			}
+		})
+	}
+	t.Run("spool full", func(t *testing.T) {
+		probe := apptest.New(t, apptest.Options{})
+		probe.Post(testutil.Report("oa-probe"))
+		entry := probe.Spool.Stats().Bytes
+		env := apptest.New(t, apptest.Options{SpoolBytes: entry + entry/2})
+		env.Post(testutil.Report("oa-first"))
+		w := contract.Call(t, env.Handler(), "POST", "/api/v1/runs", contract.Options{
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(testutil.Report("oa-full"))})
+		if w.Code != http.StatusServiceUnavailable {
+			t.Errorf("%d, want 503: %s", w.Code, w.Body.String())
+		}
+	})
+	t.Run("larger than the spool", func(t *testing.T) {
+		env := apptest.New(t, apptest.Options{SpoolBytes: 1})
+		w := contract.Call(t, env.Handler(), "POST", "/api/v1/runs", contract.Options{
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(testutil.Report("oa-huge"))})
+		if w.Code != http.StatusRequestEntityTooLarge {
+			t.Errorf("%d, want 413: %s", w.Code, w.Body.String())
+		}
+	})
+	t.Run("rate limited", func(t *testing.T) {
+		env := apptest.New(t, apptest.Options{Rate: 0.001, Tokens: []auth.Token{{Name: "q", Secret: "query-secret-0123456789", Roles: []auth.Role{auth.RoleQuery}}}})
+		hdr := http.Header{"Authorization": {"Bearer query-secret-0123456789"}}
+		codes := []int{}
+		for range 3 {
+			codes = append(codes, contract.Call(t, env.Handler(), "GET", "/api/v1/health", contract.Options{Header: hdr}).Code)
+		}
+		if codes[len(codes)-1] != http.StatusTooManyRequests {
+			t.Errorf("codes %v, want a 429 at the end", codes)
+		}
+	})
+	t.Run("not ready", func(t *testing.T) {
+		env := apptest.New(t, apptest.Options{})
+		env.Fake.Down.Store(true)
+		for _, p := range []string{"/readyz", "/api/v1/health"} {
+			if w := contract.Call(t, env.Handler(), "GET", p, contract.Options{}); w.Code != http.StatusServiceUnavailable {
+				t.Errorf("%s: %d, want 503", p, w.Code)
+			}
+		}
+	})
+}

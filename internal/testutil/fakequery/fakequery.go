@@ -1,0 +1,77 @@
+// Package fakequery is a query store for the tests of the HTTP service
+// that must not reach ClickHouse: it answers nothing, or an error, and
+// counts what it is asked.
+package fakequery
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/syncwatch/syncwatch/runs"
+)
+
+// Querier answers every query with nothing, or with err.
+type Querier struct {
+	// Err is the error of every query.
+	Err error
+	// Calls counts the queries.
+	Calls atomic.Int64
+	mu    sync.Mutex
+	last  any
+}
+
+func (f *Querier) record(v any) error {
+	f.Calls.Add(1)
+	f.mu.Lock()
+	f.last = v
+	f.mu.Unlock()
+	return f.Err
+}
+
+// ListRuns answers nothing, or Err.
+func (f *Querier) ListRuns(_ context.Context, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error) {
+	return nil, nil, f.record(opt)
+}
+
+// GetRun answers nothing, or Err.
+func (f *Querier) GetRun(_ context.Context, id string) (runs.RunDetail, error) {
+	if err := f.record(id); err != nil {
+		return runs.RunDetail{}, err
+	}
+	return runs.RunDetail{}, runs.ErrNotFound
+}
+
+// Stats answers nothing, or Err.
+func (f *Querier) Stats(_ context.Context, q runs.StatsQuery) ([]runs.Stats, error) {
+	return nil, f.record(q)
+}
+
+// DailyReport answers nothing, or Err.
+func (f *Querier) DailyReport(_ context.Context, day time.Time, loc *time.Location) ([]runs.DailyRow, error) {
+	return nil, f.record(day)
+}
+
+// ErrorGroups answers nothing, or Err.
+func (f *Querier) ErrorGroups(_ context.Context, fl runs.Filter, limit int) ([]runs.ErrorGroup, error) {
+	return nil, f.record(fl)
+}
+
+// Trends answers nothing, or Err.
+func (f *Querier) Trends(_ context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]runs.TrendPoint, error) {
+	return nil, f.record([]time.Time{since, until})
+}
+
+// LastSuccesses answers nothing, or Err.
+func (f *Querier) LastSuccesses(context.Context) (map[string]time.Time, error) {
+	return nil, f.record(nil)
+}
+
+// DeleteRuns answers nothing, or Err.
+func (f *Querier) DeleteRuns(_ context.Context, fl runs.Filter, dryRun bool) (runs.DeleteResult, error) {
+	return runs.DeleteResult{DryRun: dryRun}, f.record(fl)
+}
+
+// Retention answers nothing, or Err.
+func (f *Querier) Retention() time.Duration { return 90 * 24 * time.Hour }

@@ -1,0 +1,135 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/syncwatch/syncwatch/runs"
+	"github.com/syncwatch/syncwatch/web"
+
+	"github.com/gin-gonic/gin"
+)
+
+// RunsPage is a page of runs.
+type RunsPage struct {
+	Runs []runs.Run `json:"runs"`
+	// NextCursor continues the list; null on the last page.
+	NextCursor *string `json:"next_cursor"`
+}
+
+// RunsParams are the parameters of the run list.
+var RunsParams = []string{"source", "sync_type", "status", "since", "until", "q", "limit", "cursor", "format"}
+
+// RunsRequest is a parsed request for a page of runs.
+type RunsRequest struct {
+	Opt runs.ListOptions
+	// Format is the output format.
+	Format string
+}
+
+// ParseRunsRequest reads the parameters of the run list.
+func ParseRunsRequest(raw, accept string, env Env) (RunsRequest, *ParamError) {
+	var r RunsRequest
+	v, perr := QueryValues(raw, RunsParams...)
+	if perr != nil {
+		return r, perr
+	}
+	if r.Opt.Filter, perr = parseFilter(v, env, filterOptions{statuses: true}); perr != nil {
+		return r, perr
+	}
+	if r.Opt.Limit, perr = parseLimit(v, "limit", DefaultPageSize, MaxPageSize); perr != nil {
+		return r, perr
+	}
+	cur, perr := Single(v, "cursor")
+	if perr != nil {
+		return r, perr
+	}
+	if cur != "" {
+		if r.Opt.After, perr = decodeCursor(cur); perr != nil {
+			return r, perr
+		}
+	}
+	r.Format, perr = parseFormat(v, accept, FormatJSON, FormatCSV)
+	return r, perr
+}
+
+// handleRuns serves GET /api/v1/runs and /api/monitor/records/.
+func (a *API) handleRuns(c *gin.Context) {
+	req, perr := ParseRunsRequest(c.Request.URL.RawQuery, c.GetHeader("Accept"), a.env())
+	if !paramsOK(c, perr) {
+		return
+	}
+	var next *runs.Cursor
+	list, ok := fetch(c, "listing runs", func(ctx context.Context) (l []runs.Run, err error) {
+		l, next, err = a.q.ListRuns(ctx, req.Opt)
+		return l, err
+	})
+	if !ok {
+		return
+	}
+	page := RunsPage{Runs: withAttributes(list)}
+	if next != nil {
+		s := EncodeCursor(next)
+		page.NextCursor = &s
+		c.Header("X-Next-Cursor", s)
+	}
+	if req.Format == FormatCSV {
+		WriteCSV(c, "runs.csv", RunCSVHeader, RunCSVRows(page.Runs))
+		return
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+// RunDetailResponse is a run's latest state, its duration and every
+// report it sent, in order of arrival.
+type RunDetailResponse struct {
+	Run runs.Run `json:"run"`
+	// DurationSeconds is null while the run is in progress.
+	DurationSeconds *float64      `json:"duration_seconds"`
+	Reports         []runs.Report `json:"reports"`
+}
+
+// handleRun serves GET /api/v1/runs/{run_id}.
+func (a *API) handleRun(c *gin.Context) {
+	if _, perr := QueryValues(c.Request.URL.RawQuery); !paramsOK(c, perr) {
+		return
+	}
+	id := c.Param("run_id")
+	if !RunIDPattern.MatchString(id) {
+		RespondParamError(c, BadParam("run_id", "run_id must be 1-128 letters, digits, '-', '_', '.' or ':'"))
+		return
+	}
+	ctx, cancel := QueryContext(c)
+	defer cancel()
+	d, err := a.q.GetRun(ctx, id)
+	if errors.Is(err, runs.ErrNotFound) {
+		c.JSON(http.StatusNotFound, web.ErrorResponse{Error: fmt.Sprintf("no run %q is stored", id), Field: "run_id"})
+		return
+	}
+	if err != nil {
+		QueryFailed(c, "reading the run", err)
+		return
+	}
+	c.JSON(http.StatusOK, runDetailOf(d))
+}
+
+// runDetailOf renders a run's detail, with empty maps and lists rather
+// than nulls.
+func runDetailOf(d runs.RunDetail) RunDetailResponse {
+	resp := RunDetailResponse{Run: d.Run, Reports: orEmpty(d.Reports)}
+	if resp.Run.Attributes == nil {
+		resp.Run.Attributes = map[string]string{}
+	}
+	for i := range resp.Reports {
+		if resp.Reports[i].Attributes == nil {
+			resp.Reports[i].Attributes = map[string]string{}
+		}
+	}
+	if d.Run.DurationMS != nil {
+		v := float64(*d.Run.DurationMS) / 1000
+		resp.DurationSeconds = &v
+	}
+	return resp
+}
