@@ -27,7 +27,7 @@ func (s *Server) accessLog(c *gin.Context) {
 		return
 	}
 	fields := logrus.Fields{
-		"method": c.Request.Method, "route": route, "path": c.Request.URL.Path, "status": code,
+		"method": methodLabel(c.Request.Method), "route": route, "path": c.Request.URL.Path, "status": code,
 		"duration_ms": float64(d.Microseconds()) / 1000, "bytes_in": c.Request.ContentLength,
 		"bytes_out": c.Writer.Size(), "client": c.ClientIP(),
 	}
@@ -63,5 +63,11 @@ func recovered(c *gin.Context, err any) {
 	c.AbortWithStatusJSON(http.StatusInternalServerError, ErrorResponse{Error: "internal error"})
 }
 
-// statusText renders a status code as the metrics' code label.
-func statusText(code int) string { return strconv.Itoa(code) }
+// statusText renders a status code as the metrics' code label: the code
+// when it is a valid HTTP status, "other" when not.
+func statusText(code int) string {
+	if code < 100 || code > 599 {
+		return "other"
+	}
+	return strconv.Itoa(code)
+}

@@ -20,10 +20,22 @@ func Fail(c *gin.Context, code int, msg string) {
 
 // noRoute answers requests for paths no route serves.
 func noRoute(c *gin.Context) {
-	c.JSON(http.StatusNotFound, ErrorResponse{Error: "no such route: " + c.Request.Method + " " + c.Request.URL.Path})
+	c.JSON(http.StatusNotFound, ErrorResponse{Error: "no such route: " + clip(c.Request.Method) + " " + clip(c.Request.URL.Path)})
 }
 
 // noMethod answers requests whose path is served, but not for their method.
 func noMethod(c *gin.Context) {
-	c.JSON(http.StatusMethodNotAllowed, ErrorResponse{Error: "method " + c.Request.Method + " is not allowed on " + c.Request.URL.Path})
+	c.JSON(http.StatusMethodNotAllowed, ErrorResponse{Error: "method " + clip(c.Request.Method) + " is not allowed on " + clip(c.Request.URL.Path)})
+}
+
+// maxEcho bounds what an error answer repeats of the request.
+const maxEcho = 200
+
+// clip shortens s to maxEcho bytes, so that an error answer never echoes
+// a huge method or path back.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	return s[:maxEcho] + "…"
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,8 +35,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// observe counts a served request and its duration.
+// observe counts a served request and its duration. Every label comes
+// from a fixed set, whatever the request says: the method is folded by
+// methodLabel, the route is a registered route or "unmatched", and the
+// code a status code or "other".
 func (m *metrics) observe(route, method string, code int, d time.Duration) {
+	method = methodLabel(method)
 	m.requests.WithLabelValues(route, method, statusText(code)).Inc()
 	m.requestDuration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+// methodLabel folds a request method into the fixed set the metrics and
+// the access log use: the methods of HTTP that syncwatch could serve, and
+// "other" for the rest, so that made-up methods add no series.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodDelete, http.MethodPatch, http.MethodOptions:
+		return method
+	}
+	return "other"
 }

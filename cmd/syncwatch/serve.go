@@ -162,14 +162,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		// within their timeout.
 		handler = exp.WrapHandler(handler, "/metrics")
 	}
-	httpSrv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          nil,
-	}
+	httpSrv := newHTTPServer(handler)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.WithFields(logrus.Fields{
@@ -194,6 +187,25 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("stopped")
 	return nil
 }
+
+// newHTTPServer returns the HTTP server of `syncwatch serve` over handler,
+// with the timeouts and limits that keep slow or hostile clients from
+// holding its resources.
+func newHTTPServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		// A request line and headers beyond this are refused with 431:
+		// the default of 1 MiB let a 64 KiB method name through.
+		MaxHeaderBytes: maxHeaderBytes,
+	}
+}
+
+// maxHeaderBytes bounds the request line and headers of one request.
+const maxHeaderBytes = 64 << 10
 
 func (o *serveOptions) auth() (*auth.Auth, error) {
 	var tokens []auth.Token
