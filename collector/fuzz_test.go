@@ -100,7 +100,7 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 		}
 
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/runs", bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, "http://localhost/api/v1/runs", bytes.NewReader(body))
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
 		}

@@ -108,7 +108,7 @@ func TestIngestRequestErrors(t *testing.T) {
 			if tc.chunked {
 				body = io.MultiReader(body) // hides the length
 			}
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/runs", body)
+			req := httptest.NewRequest(http.MethodPost, "http://localhost/api/v1/runs", body)
 			if tc.chunked {
 				req.ContentLength = -1
 			}
@@ -685,7 +685,7 @@ func BenchmarkIngestSingleReport(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			body := testutil.Report(fmt.Sprintf("bench-%d", seq.Add(1)))
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/runs", strings.NewReader(body))
+			req := httptest.NewRequest(http.MethodPost, "http://localhost/api/v1/runs", strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)

@@ -163,10 +163,12 @@ type browser struct {
 	cookies map[string]*http.Cookie
 	header  http.Header
 	tls     bool
+	// host is the name the requests are sent to.
+	host string
 }
 
 func newBrowser(t *testing.T, h http.Handler) *browser {
-	return &browser{t: t, h: h, cookies: map[string]*http.Cookie{}, header: http.Header{}}
+	return &browser{t: t, h: h, cookies: map[string]*http.Cookie{}, header: http.Header{}, host: consoleHost}
 }
 
 const consoleHost = "syncwatch.test"
@@ -176,11 +178,11 @@ func (b *browser) do(method, target string, form url.Values) *httptest.ResponseR
 	b.t.Helper()
 	var req *http.Request
 	if form != nil {
-		req = httptest.NewRequest(method, "http://"+consoleHost+target, strings.NewReader(form.Encode()))
+		req = httptest.NewRequest(method, "http://"+b.host+target, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", "http://"+consoleHost)
+		req.Header.Set("Origin", "http://"+b.host)
 	} else {
-		req = httptest.NewRequest(method, "http://"+consoleHost+target, nil)
+		req = httptest.NewRequest(method, "http://"+b.host+target, nil)
 	}
 	if b.tls {
 		req.TLS = &tls.ConnectionState{}
@@ -1024,6 +1026,9 @@ func TestConsoleOpen(t *testing.T) {
 	q := &fakequery.Querier{}
 	env := apptest.New(t, apptest.Options{Query: q, Console: &ui.Config{}})
 	b := newBrowser(t, env.Handler())
+	// Without tokens, only loopback names are served.
+	b.get("/ui/", http.StatusForbidden)
+	b.host = "localhost:8080"
 	doc := b.page("/ui/", http.StatusOK)
 	if len(findAll(doc, func(n *html.Node) bool { return attr(n, "id") == "logout" })) != 0 {
 		t.Error("an open console offers to sign out")
@@ -1045,6 +1050,7 @@ func TestConsoleOpen(t *testing.T) {
 
 	env2 := apptest.New(t, apptest.Options{Query: &fakequery.Querier{Err: errors.New("code: 241, memory limit exceeded")}, Console: &ui.Config{}})
 	b2 := newBrowser(t, env2.Handler())
+	b2.host = "127.0.0.1:8080"
 	for _, p := range consolePages {
 		w := b2.get(p, http.StatusInternalServerError)
 		if strings.Contains(w.Body.String(), "memory") || !strings.Contains(w.Body.String(), w.Header().Get("X-Request-ID")) {

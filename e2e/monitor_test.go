@@ -175,7 +175,8 @@ func TestMonitorClear(t *testing.T) {
 	})
 
 	t.Run("clear", func(t *testing.T) {
-		r := clear(t, env, "/api/monitor/clear/", query, contract.Options{Header: admin})
+		// A clear deletes only when asked to in so many words.
+		r := clear(t, env, "/api/monitor/clear/", query+"&confirm=true", contract.Options{Header: admin})
 		if r.code != http.StatusOK {
 			t.Fatalf("%d %s", r.code, r.body)
 		}

@@ -1450,7 +1450,7 @@ func testQuerySQLInjection(t *testing.T, q *qaEnv) {
 		"/api/v1/reports/daily":  {"date", "tz", "format"},
 		"/api/v1/reports/errors": {"source", "sync_type", "since", "until", "q", "limit"},
 		"/api/v1/reports/trends": {"since", "until", "tz", "baseline_days", "sync_type"},
-		"/api/monitor/clear/":    {"source", "sync_type", "status", "since", "until", "q", "dry_run"},
+		"/api/monitor/clear/":    {"source", "sync_type", "status", "since", "until", "q", "dry_run", "confirm"},
 	}
 	for path, params := range endpoints {
 		for _, param := range params {

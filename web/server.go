@@ -23,6 +23,9 @@ type Options struct {
 	// HealthGuard, when set, runs before the detailed health report
 	// (/api/v1/health), to admit only some callers.
 	HealthGuard gin.HandlerFunc
+	// LocalOnly guards a service without tokens: only loopback Host
+	// names are answered, and writes from other web sites are refused.
+	LocalOnly bool
 	// DebugRoutes are logged at debug level when they succeed: routes
 	// served by the thousand a second, counted by metrics instead.
 	DebugRoutes []string
@@ -54,6 +57,9 @@ func NewServer(o Options) (*Server, error) {
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
 	e.Use(requestID(o.Log), s.accessLog, gin.CustomRecovery(recovered))
+	if o.LocalOnly {
+		e.Use(localOnly)
+	}
 	e.NoRoute(noRoute)
 	e.NoMethod(noMethod)
 	e.GET("/healthz", handleHealthz)

@@ -85,6 +85,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	s.Web, err = web.NewServer(web.Options{
 		Log: d.Log, Registerer: d.Registerer, Gatherer: d.Gatherer, Health: health,
 		HealthGuard: s.Guard.Require(auth.RoleQuery),
+		// Without tokens, anyone who reaches the service may use it: only
+		// the local machine, and not web pages it visits.
+		LocalOnly: !d.Auth.Enabled(),
 		// Accepted reports come by the thousand a second and are counted
 		// in syncwatch_ingest_reports_total and the request metrics; one
 		// info line each cost about 5% of the CPU under load.

@@ -174,6 +174,12 @@ func (e *Env) Handler() http.Handler { return e.Service.Handler() }
 // Do sends a request to the service's handler.
 func (e *Env) Do(method, path string, body io.Reader, header http.Header) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, body)
+	// An open service (no tokens) answers loopback Host names only: the
+	// request comes as a local client's would, or with the Host given.
+	req.Host = "localhost"
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
+	}
 	for k, vs := range header {
 		for _, v := range vs {
 			req.Header.Add(k, v)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -39,7 +40,12 @@ type ClearResponse struct {
 	Filter  ClearFilter `json:"filter"`
 }
 
-var clearParams = []string{"source", "sync_type", "status", "since", "until", "q", "dry_run"}
+var clearParams = []string{"source", "sync_type", "status", "since", "until", "q", "dry_run", "confirm"}
+
+// ConfirmHeader is the header a clear that deletes must carry when the
+// service has no tokens: a browser cannot send it on behalf of another
+// site without asking first, and syncwatch never agrees.
+const ConfirmHeader = "X-Requested-With"
 
 type clearRequest struct {
 	filter runs.Filter
@@ -47,33 +53,67 @@ type clearRequest struct {
 }
 
 // parseClearRequest reads the parameters of a clear, from the query
-// string and a form body together. An upper bound is required.
+// string and a form body together. An upper bound is required; a date
+// given as until means the start of that day, the first instant the clear
+// keeps. A clear only counts unless confirm=true or dry_run=false says
+// otherwise.
 func parseClearRequest(raw string, env Env) (clearRequest, *ParamError) {
-	var r clearRequest
+	r := clearRequest{dryRun: true}
 	v, perr := QueryValues(raw, clearParams...)
 	if perr != nil {
 		return r, perr
 	}
-	if strings.TrimSpace(v.Get("until")) == "" {
+	uv := strings.TrimSpace(v.Get("until"))
+	if uv == "" {
 		return r, BadParam("until", "until is required: a clear deletes only the runs started before an upper time bound")
 	}
 	if r.filter, perr = parseFilter(v, env, filterOptions{statuses: true, anyRange: true}); perr != nil {
 		return r, perr
 	}
-	dr, perr := Single(v, "dry_run")
+	if len(uv) == len(time.DateOnly) {
+		// The runs started before that day, not through it.
+		if r.filter.Until, perr = parseTimeParam("until", uv, time.UTC, false); perr != nil {
+			return r, perr
+		}
+		if !r.filter.Since.IsZero() && !r.filter.Since.Before(r.filter.Until) {
+			return r, BadParam("since", "since (%s) must be before until (%s, the start of that day)",
+				r.filter.Since.Format(time.RFC3339Nano), r.filter.Until.Format(time.RFC3339Nano))
+		}
+	}
+	dryRun, dryGiven, perr := boolParam(v, "dry_run")
 	if perr != nil {
 		return r, perr
 	}
-	// A given dry_run must say what it means: a blank one is not taken
-	// for false, which would delete.
-	if _, given := v["dry_run"]; given {
-		b, err := strconv.ParseBool(strings.TrimSpace(dr))
-		if err != nil {
-			return r, BadParam("dry_run", "dry_run %q: must be true or false", Clip(dr))
-		}
-		r.dryRun = b
+	confirm, confirmGiven, perr := boolParam(v, "confirm")
+	if perr != nil {
+		return r, perr
+	}
+	switch {
+	case dryGiven && confirmGiven && dryRun == confirm:
+		return r, BadParam("confirm", "confirm=%t and dry_run=%t contradict each other", confirm, dryRun)
+	case dryGiven:
+		r.dryRun = dryRun
+	case confirmGiven:
+		r.dryRun = !confirm
 	}
 	return r, nil
+}
+
+// boolParam reads a boolean parameter and whether it was given. A given
+// one must say what it means: a blank one is not taken for false.
+func boolParam(v url.Values, name string) (val, given bool, perr *ParamError) {
+	s, perr := Single(v, name)
+	if perr != nil {
+		return false, false, perr
+	}
+	if _, given = v[name]; !given {
+		return false, false, nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return false, true, BadParam(name, "%s %q: must be true or false", name, Clip(s))
+	}
+	return b, true, nil
 }
 
 // clearQuery joins the query string and a form body.
@@ -99,9 +139,10 @@ func clearQuery(c *gin.Context) (string, int, string) {
 	return raw + "&" + string(body), 0, ""
 }
 
-// handleClear serves POST /api/monitor/clear/: it deletes the runs a filter
-// selects, or with dry_run=true counts them. Every clear is logged and
-// counted.
+// handleClear serves POST /api/monitor/clear/: it counts the runs a filter
+// selects, or with confirm=true (or dry_run=false) deletes them. Without
+// tokens, a clear that deletes must carry ConfirmHeader. Every clear is
+// logged and counted.
 func (a *API) handleClear(c *gin.Context) {
 	raw, code, msg := clearQuery(c)
 	if code != 0 {
@@ -110,6 +151,11 @@ func (a *API) handleClear(c *gin.Context) {
 	}
 	req, perr := parseClearRequest(raw, a.env())
 	if !paramsOK(c, perr) {
+		return
+	}
+	if !req.dryRun && auth.TokenOf(c) == nil && c.GetHeader(ConfirmHeader) == "" {
+		web.Fail(c, http.StatusForbidden, "this syncwatch has no tokens: a clear that deletes must carry the header "+
+			ConfirmHeader+" (any value), which web pages of other sites cannot send")
 		return
 	}
 	f := req.filter

@@ -25,7 +25,7 @@ func TestConsoleSessions(t *testing.T) {
 		sessions: map[[32]byte]*consoleSession{}, key: []byte("k")}
 	tok := &auth.Token{Name: "q", Roles: []auth.Role{auth.RoleQuery}}
 	lookup := func(id string) *consoleSession {
-		req := httptest.NewRequest(http.MethodGet, "/ui/", nil)
+		req := httptest.NewRequest(http.MethodGet, "http://localhost/ui/", nil)
 		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: id})
 		c, _ := ginTestContext(req)
 		return cn.session(c)
