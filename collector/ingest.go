@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -102,6 +103,9 @@ func decodeBody(contentType, contentEncoding string, body io.Reader, maxBytes in
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, tooLarge(maxBytes)
+		}
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			return nil, &requestError{http.StatusRequestTimeout, ReasonMalformed, "the body did not arrive in time: send it at once, or in smaller requests; nothing of this request was stored"}
 		}
 		return nil, &requestError{http.StatusBadRequest, ReasonMalformed, "cannot read body: " + err.Error()}
 	}
@@ -426,6 +430,10 @@ func (s *Service) handleIngest(c *gin.Context) {
 		var re *requestError
 		if errors.As(err, &re) {
 			s.metrics.Rejected(re.reason)
+			if re.status == http.StatusRequestTimeout {
+				// The rest of the body is not waited for.
+				c.Header("Connection", "close")
+			}
 			c.JSON(re.status, web.ErrorResponse{Error: re.msg})
 			return
 		}

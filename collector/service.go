@@ -52,6 +52,15 @@ type Config struct {
 	// QueueWait is how long an ingest request may wait for room
 	// (default 100ms).
 	QueueWait time.Duration
+	// MaxInFlightPerClient bounds the ingest requests one client (a
+	// token, or a client address when tokens are not configured) may have
+	// served at once (default half of MaxInFlight, at least 1), so that
+	// one client cannot take every slot from the others.
+	MaxInFlightPerClient int
+	// BodyTimeout bounds the time an admitted request may take to deliver
+	// its body (default 15s), so that slow senders free their slot well
+	// before the server's write timeout.
+	BodyTimeout time.Duration
 	// Retention is how long ClickHouse keeps runs. A report of a run that
 	// started longer ago is refused (400, started_at): its rows would be
 	// due for deletion the moment they were stored. Zero accepts any age.
@@ -80,6 +89,12 @@ func (c *Config) defaults() {
 	if c.QueueWait <= 0 {
 		c.QueueWait = 100 * time.Millisecond
 	}
+	if c.MaxInFlightPerClient <= 0 {
+		c.MaxInFlightPerClient = max(c.MaxInFlight/2, 1)
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = 15 * time.Second
+	}
 }
 
 // Route is where jobs post their reports.
@@ -98,6 +113,8 @@ type Service struct {
 	events  *eventSet
 	// inFlight holds a token for each ingest request being served.
 	inFlight chan struct{}
+	// slots counts each client's requests being served.
+	slots *clientSlots
 }
 
 // Deps are the parts the service is built from.
@@ -131,7 +148,7 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, log: d.Log, spool: d.Spool, batcher: d.Batcher, quarant: d.Quarantine, storage: d.Storage,
 		metrics: d.Metrics, events: newEventSet(cfg.DedupWindow),
-		inFlight: make(chan struct{}, cfg.MaxInFlight),
+		inFlight: make(chan struct{}, cfg.MaxInFlight), slots: newClientSlots(cfg.MaxInFlightPerClient),
 	}
 	d.Metrics.registerSpool(d.Registerer, d.Spool)
 	d.Metrics.registerQuarantine(d.Registerer, d.Quarantine)

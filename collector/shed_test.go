@@ -25,7 +25,10 @@ func TestIngestShedsLoadBeyondMaxInFlight(t *testing.T) {
 		entered <- struct{}{}
 		<-release
 	}}
-	e := apptest.New(t, apptest.Options{Storage: fake, Ingest: collector.Config{MaxInFlight: 2, QueueWait: 20 * time.Millisecond}})
+	e := apptest.New(t, apptest.Options{Storage: fake, Ingest: collector.Config{MaxInFlight: 2, QueueWait: 20 * time.Millisecond,
+		// Every request comes from the same test client: the global limit
+		// is under test, not a client's share, which is set beyond it.
+		MaxInFlightPerClient: 100}})
 
 	var wg sync.WaitGroup
 	codes := make([]int, 2)

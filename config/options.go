@@ -122,6 +122,12 @@ type Serve struct {
 	MaxInFlight int
 	// QueueWait is how long an ingest request may wait for room.
 	QueueWait time.Duration
+	// MaxInFlightPerClient is how many of those one token (or, without
+	// tokens, one client address) may hold; 0 for half of MaxInFlight.
+	MaxInFlightPerClient int
+	// BodyTimeout bounds the time an ingest request takes to deliver its
+	// body.
+	BodyTimeout time.Duration
 }
 
 // Register binds the settings of serve to s.
@@ -144,6 +150,8 @@ func (o *Serve) Register(s *Set) {
 	s.Duration(&o.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "time to drain requests and flush the batcher on SIGTERM")
 	s.Int(&o.MaxInFlight, "max-inflight", 128, "ingest requests served at once; beyond it, after --queue-wait, ingest answers 503 with Retry-After")
 	s.Duration(&o.QueueWait, "queue-wait", 100*time.Millisecond, "how long an ingest request may wait for room under --max-inflight")
+	s.Int(&o.MaxInFlightPerClient, "max-inflight-per-client", 0, "ingest requests one token (without tokens, one client address) may have served at once; 0 means half of --max-inflight")
+	s.Duration(&o.BodyTimeout, "body-timeout", 15*time.Second, "longest an ingest request may take to deliver its body; slower ones get 408")
 	s.Int(&o.DedupWindow, "dedup-window", 1_000_000, "recent event ids remembered to answer retries as duplicates")
 
 	s.Check(func() error { return nonEmpty(s, "listen", o.Listen) })
@@ -169,6 +177,13 @@ func (o *Serve) Register(s *Set) {
 	s.Check(func() error { return positive(s, "batch-max-age", o.BatchMaxAge) })
 	s.Check(func() error { return positive(s, "shutdown-timeout", o.ShutdownTimeout) })
 	s.Check(func() error { return positive(s, "queue-wait", o.QueueWait) })
+	s.Check(func() error { return positive(s, "body-timeout", o.BodyTimeout) })
+	s.Check(func() error {
+		if o.MaxInFlightPerClient < 0 {
+			return s.Invalid("max-inflight-per-client", "%d: want 0 (half of --max-inflight) or more", o.MaxInFlightPerClient)
+		}
+		return nil
+	})
 }
 
 // SyncTypesRule checks the list of sync types of option name.

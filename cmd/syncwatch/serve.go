@@ -135,6 +135,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Ingest: collector.Config{
 			SyncTypes: types, MaxBodyBytes: int64(o.MaxBodyBytes), MaxItems: o.MaxItems, DedupWindow: o.DedupWindow,
 			MaxInFlight: o.MaxInFlight, QueueWait: o.QueueWait, Retention: store.Retention(),
+			MaxInFlightPerClient: o.MaxInFlightPerClient, BodyTimeout: o.BodyTimeout,
 			OnAccepted: ingest.Observe,
 		},
 		Console: &ui.Config{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
