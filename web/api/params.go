@@ -123,7 +123,9 @@ func parseTimeParam(name, val string, loc *time.Location, end bool) (time.Time, 
 		}
 		t = p
 	}
-	if t.Before(minParamTime) || !t.Before(maxParamTime) {
+	// An upper bound is exclusive: 2200-01-01T00:00Z, the end of the last
+	// day allowed, selects nothing beyond it.
+	if t.Before(minParamTime) || t.After(maxParamTime) || (!end && t.Equal(maxParamTime)) {
 		return time.Time{}, BadParam(name, "%s must lie between 1970-01-01 and 2199-12-31", name)
 	}
 	if r := t.Truncate(time.Millisecond); !r.Equal(t) {

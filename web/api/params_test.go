@@ -227,3 +227,33 @@ func newTestHandler(t testing.TB, q Querier) http.Handler {
 	}
 	return e
 }
+
+// TestTimeParamBounds checks the bounds the error message names: every
+// instant from 1970-01-01 through 2199-12-31 can be asked for, as a date
+// or a time, and nothing beyond.
+func TestTimeParamBounds(t *testing.T) {
+	for _, c := range []struct {
+		name, val string
+		end       bool
+		ok        bool
+	}{
+		{"first day as since", "1970-01-01", false, true},
+		{"last day as since", "2199-12-31", false, true},
+		{"last day as until", "2199-12-31", true, true},
+		{"end of the last day as until", "2200-01-01T00:00:00Z", true, true},
+		{"end of the last day as since", "2200-01-01T00:00:00Z", false, false},
+		{"the day after as until", "2200-01-01", true, false},
+		{"the day after as since", "2200-01-01", false, false},
+		{"the day before as since", "1969-12-31", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, perr := parseTimeParam("until", c.val, time.UTC, c.end)
+			if (perr == nil) != c.ok {
+				t.Errorf("%s (end %v): error %v, want ok %v", c.val, c.end, perr, c.ok)
+			}
+			if perr != nil && !strings.Contains(perr.Error(), "between 1970-01-01 and 2199-12-31") {
+				t.Errorf("error %q does not name the bounds", perr.Error())
+			}
+		})
+	}
+}
