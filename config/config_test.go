@@ -3,6 +3,7 @@ package config
 import (
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,6 +244,43 @@ func TestConfigFlag(t *testing.T) {
 			err := s.Parse(tc.args, noEnv)
 			if gotFile := err != nil && strings.Contains(err.Error(), "batch_size in config file"); gotFile != tc.wantFile {
 				t.Fatalf("read the file: %v, want %v (%v)", gotFile, tc.wantFile, err)
+			}
+		})
+	}
+}
+
+// TestProxySettings checks the settings for a proxy in front: trusted
+// proxies from a flag or the environment, refused when not an address or
+// a network, and Secure cookies.
+func TestProxySettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		proxies []string
+		secure  bool
+		wantErr string
+	}{
+		{"defaults", nil, nil, nil, false, ""},
+		{"flag", []string{"--trusted-proxies", "10.0.0.0/8,192.0.2.7", "--secure-cookies"}, nil, []string{"10.0.0.0/8", "192.0.2.7"}, true, ""},
+		{"environment", nil, map[string]string{"SYNCWATCH_TRUSTED_PROXIES": "::1", "SYNCWATCH_SECURE_COOKIES": "true"}, []string{"::1"}, true, ""},
+		{"not an address", []string{"--trusted-proxies", "proxy.internal"}, nil, nil, false, `--trusted-proxies "proxy.internal": want an IP address or a CIDR network`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, _, sv := serveSet()
+			err := s.Parse(tc.args, func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(sv.TrustedProxies, tc.proxies) || sv.SecureCookies != tc.secure {
+				t.Errorf("trusted proxies %q, secure cookies %v", sv.TrustedProxies, sv.SecureCookies)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"time"
@@ -128,6 +129,12 @@ type Serve struct {
 	// BodyTimeout bounds the time an ingest request takes to deliver its
 	// body.
 	BodyTimeout time.Duration
+	// TrustedProxies are the addresses or CIDR networks of the proxies
+	// whose X-Forwarded-For names the client; none by default.
+	TrustedProxies []string
+	// SecureCookies marks the console's cookies Secure for TLS that ends
+	// at a proxy in front.
+	SecureCookies bool
 }
 
 // Register binds the settings of serve to s.
@@ -152,6 +159,8 @@ func (o *Serve) Register(s *Set) {
 	s.Duration(&o.QueueWait, "queue-wait", 100*time.Millisecond, "how long an ingest request may wait for room under --max-inflight")
 	s.Int(&o.MaxInFlightPerClient, "max-inflight-per-client", 0, "ingest requests one token (without tokens, one client address) may have served at once; 0 means half of --max-inflight")
 	s.Duration(&o.BodyTimeout, "body-timeout", 15*time.Second, "longest an ingest request may take to deliver its body; slower ones get 408")
+	s.List(&o.TrustedProxies, "trusted-proxies", nil, "comma-separated addresses or CIDR networks of the proxies in front whose X-Forwarded-For names the client; none by default")
+	s.Bool(&o.SecureCookies, "secure-cookies", false, "mark the console's cookies Secure although requests arrive without TLS: for TLS that ends at a proxy in front")
 	s.Int(&o.DedupWindow, "dedup-window", 1_000_000, "recent event ids remembered to answer retries as duplicates")
 
 	s.Check(func() error { return nonEmpty(s, "listen", o.Listen) })
@@ -178,6 +187,14 @@ func (o *Serve) Register(s *Set) {
 	s.Check(func() error { return positive(s, "shutdown-timeout", o.ShutdownTimeout) })
 	s.Check(func() error { return positive(s, "queue-wait", o.QueueWait) })
 	s.Check(func() error { return positive(s, "body-timeout", o.BodyTimeout) })
+	s.Check(func() error {
+		for _, p := range o.TrustedProxies {
+			if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+				return s.Invalid("trusted-proxies", "%q: want an IP address or a CIDR network", p)
+			}
+		}
+		return nil
+	})
 	s.Check(func() error {
 		if o.MaxInFlightPerClient < 0 {
 			return s.Invalid("max-inflight-per-client", "%d: want 0 (half of --max-inflight) or more", o.MaxInFlightPerClient)

@@ -84,14 +84,19 @@ func handleHealthz(c *gin.Context) {
 }
 
 // handleReadyz answers 200 when the required components are ok: when
-// syncwatch can accept and store reports.
+// syncwatch can accept and store reports. It needs no token, so it says
+// only ok or failing per component: versions, sizes and errors are in the
+// detailed report behind a token (/api/v1/health).
 func (h *Health) handleReadyz(c *gin.Context) {
 	rep := h.Report(c.Request.Context())
+	code := http.StatusOK
 	if !h.ready(rep) {
-		c.JSON(http.StatusServiceUnavailable, rep)
-		return
+		code = http.StatusServiceUnavailable
 	}
-	c.JSON(http.StatusOK, rep)
+	for name, ch := range rep.Components {
+		rep.Components[name] = ComponentHealth{Status: ch.Status}
+	}
+	c.JSON(code, rep)
 }
 
 // handleHealth reports each component's state.

@@ -23,6 +23,10 @@ type Options struct {
 	// HealthGuard, when set, runs before the detailed health report
 	// (/api/v1/health), to admit only some callers.
 	HealthGuard gin.HandlerFunc
+	// TrustedProxies are the addresses or networks (CIDR) of the proxies
+	// whose X-Forwarded-For and X-Real-IP name the client in the logs and
+	// the limits; none by default, so the client is the peer address.
+	TrustedProxies []string
 	// LocalOnly guards a service without tokens: only loopback Host
 	// names are answered, and writes from other web sites are refused.
 	LocalOnly bool
@@ -56,7 +60,10 @@ func NewServer(o Options) (*Server, error) {
 	s := &Server{opts: o, log: o.Log, metrics: m}
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
-	e.Use(requestID(o.Log), s.accessLog, gin.CustomRecovery(recovered))
+	if err := e.SetTrustedProxies(o.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("web: trusted proxies: %w", err)
+	}
+	e.Use(requestID(o.Log), s.accessLog, gin.CustomRecovery(recovered), noSniffNoStore)
 	if o.LocalOnly {
 		e.Use(localOnly)
 	}
@@ -80,3 +87,14 @@ func (s *Server) Engine() *gin.Engine { return s.engine }
 
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// noSniffNoStore sets the headers every answer starts with: browsers take
+// its content type as given (a JSON or CSV answer is never run as a page),
+// and caches keep nothing, since answers hold run data. Handlers whose
+// answers may be cached (static files, the OpenAPI document) say so.
+func noSniffNoStore(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	c.Next()
+}

@@ -138,7 +138,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			MaxInFlightPerClient: o.MaxInFlightPerClient, BodyTimeout: o.BodyTimeout,
 			OnAccepted: ingest.Observe,
 		},
-		Console: &ui.Config{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
+		Console: &ui.Config{
+			ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback, SecureCookies: o.SecureCookies,
+		},
+		TrustedProxies: o.TrustedProxies,
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
 		Storage: store, Metrics: metrics, Query: store, States: store,

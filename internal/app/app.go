@@ -29,6 +29,9 @@ type Config struct {
 	Ingest collector.Config
 	// Console, when set with Deps.Query, serves the web console under /ui/.
 	Console *ui.Config
+	// TrustedProxies are the addresses or networks of the proxies whose
+	// X-Forwarded-For and X-Real-IP name the client; none by default.
+	TrustedProxies []string
 }
 
 // Deps are the parts the service is built from.
@@ -84,7 +87,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 	health := web.NewHealth(ingest.HealthChecks()...)
 	s.Web, err = web.NewServer(web.Options{
 		Log: d.Log, Registerer: d.Registerer, Gatherer: d.Gatherer, Health: health,
-		HealthGuard: s.Guard.Require(auth.RoleQuery),
+		HealthGuard:    s.Guard.Require(auth.RoleQuery),
+		TrustedProxies: cfg.TrustedProxies,
 		// Without tokens, anyone who reaches the service may use it: only
 		// the local machine, and not web pages it visits.
 		LocalOnly: !d.Auth.Enabled(),

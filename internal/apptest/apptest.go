@@ -94,6 +94,8 @@ type Options struct {
 	Query   api.Querier
 	States  runs.TypeStater
 	Console *ui.Config
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []string
 }
 
 // Env is the service wired as serve wires it, minus the network.
@@ -147,7 +149,7 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
-	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console}, app.Deps{
+	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, TrustedProxies: o.TrustedProxies}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
 		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States,
 	})

@@ -74,6 +74,9 @@ type Config struct {
 	// Lookback bounds the runs read for runs in progress and consecutive
 	// failures (default 7 days).
 	Lookback time.Duration
+	// SecureCookies marks the console's cookies Secure even on requests
+	// that came without TLS: for TLS that ends at a proxy in front.
+	SecureCookies bool
 }
 
 func (c *Config) defaults() {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"crypto/tls"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -239,5 +240,33 @@ func TestConsoleTranslations(t *testing.T) {
 	}
 	if len(used) < 100 {
 		t.Errorf("only %d UI strings found: is the pattern still right?", len(used))
+	}
+}
+
+// TestCookiesSecure checks when the console's cookies carry Secure: over
+// TLS, and always when SecureCookies says TLS ends at a proxy in front.
+func TestCookiesSecure(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		tls, setting bool
+		wantSecure   bool
+	}{
+		{"plain http", false, false, false},
+		{"tls", true, false, true},
+		{"tls at a proxy", false, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cn := &Console{cfg: Config{SecureCookies: c.setting}}
+			req := httptest.NewRequest(http.MethodGet, "http://localhost/ui/", nil)
+			if c.tls {
+				req.TLS = &tls.ConnectionState{}
+			}
+			gc, w := ginTestContext(req)
+			cn.setCookie(gc, LangCookie, "en", 60)
+			cookies := w.Result().Cookies()
+			if len(cookies) != 1 || cookies[0].Secure != c.wantSecure {
+				t.Errorf("cookies %+v, want Secure %v", cookies, c.wantSecure)
+			}
+		})
 	}
 }

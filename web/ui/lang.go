@@ -42,7 +42,7 @@ func (cn *Console) handleLang(c *gin.Context) {
 		cn.fail(c, http.StatusBadRequest, "Unknown language.")
 		return
 	}
-	setCookie(c, LangCookie, string(lang), 365*24*3600)
+	cn.setCookie(c, LangCookie, string(lang), 365*24*3600)
 	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next")))
 }
 

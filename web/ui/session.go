@@ -131,11 +131,12 @@ func sessionOf(c *gin.Context) *consoleSession {
 }
 
 // setCookie sets a cookie of the console: path /ui, HttpOnly,
-// SameSite=Strict, and Secure when the request came over TLS.
-func setCookie(c *gin.Context, name, value string, maxAge int) {
+// SameSite=Strict, and Secure when the request came over TLS or
+// Config.SecureCookies says TLS ends at a proxy in front.
+func (cn *Console) setCookie(c *gin.Context, name, value string, maxAge int) {
 	http.SetCookie(c.Writer, &http.Cookie{
 		Name: name, Value: value, Path: consolePath, MaxAge: maxAge,
-		HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: cn.cfg.SecureCookies || c.Request.TLS != nil, SameSite: http.SameSiteStrictMode,
 	})
 }
 
@@ -180,7 +181,7 @@ func (cn *Console) handleLogin(c *gin.Context) {
 		return
 	}
 	web.Log(c).WithField("token", t.Name).Info("console sign-in")
-	setCookie(c, SessionCookie, s.id, int(cn.cfg.SessionTTL/time.Second))
+	cn.setCookie(c, SessionCookie, s.id, int(cn.cfg.SessionTTL/time.Second))
 	c.Redirect(http.StatusSeeOther, next)
 }
 
@@ -188,6 +189,6 @@ func (cn *Console) handleLogout(c *gin.Context) {
 	if s := sessionOf(c); s != nil {
 		cn.dropSession(s)
 	}
-	setCookie(c, SessionCookie, "", -1)
+	cn.setCookie(c, SessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, consolePath+"/login")
 }
