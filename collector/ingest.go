@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -372,6 +373,22 @@ func (s *eventSet) add(key, runID string, c *claim) (isNew bool, storedRunID str
 	return true, "", nil
 }
 
+// unclaim removes key, just added under claim c, from the set and from c:
+// its report was refused after all.
+func (s *eventSet) unclaim(key string, c *claim) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[key] != c {
+		return
+	}
+	delete(s.pending, key)
+	delete(s.cur, key)
+	delete(s.prev, key)
+	if i := slices.Index(c.ids, key); i >= 0 {
+		c.ids = slices.Delete(c.ids, i, i+1)
+	}
+}
+
 // forget removes keys from the set, so that their reports may be sent
 // again (after a clear deleted them).
 func (s *eventSet) forget(keys []string) {
@@ -435,7 +452,7 @@ func (s *Service) handleIngest(c *gin.Context) {
 	now := time.Now().UTC()
 	resp := IngestResponse{Rejected: []Rejection{}, Items: []ItemResult{}}
 	accepted := make([]synclog.Report, 0, len(items))
-	forbidden := 0
+	forbidden, conflicts := 0, 0
 	// The claim holds this request's new event ids until its reports are
 	// on disk; settling again after that does nothing, so the deferred call
 	// only frees them when the handler ends early.
@@ -491,7 +508,16 @@ func (s *Service) handleIngest(c *gin.Context) {
 			resp.Items = append(resp.Items, ItemResult{Index: i, RunID: runID, EventID: r.EventID, Duplicate: true})
 			continue
 		}
-		r.RunStartedAt = s.storage.RunStart(r.RunID, r.StartedAt)
+		anchor, owner := s.anchors.Resolve(r.RunID, r.Source, r.StartedAt)
+		if owner != r.Source {
+			// The run belongs to another source: no token may report on
+			// it, and its id is not this report's to hold.
+			s.events.unclaim(eventKey(r.Source, r.EventID), cl)
+			conflicts++
+			reject(i, "run_id", fmt.Sprintf("run %q belongs to another source; use a run id of your own", r.RunID), ReasonRunConflict)
+			continue
+		}
+		r.RunStartedAt = anchor
 		accepted = append(accepted, r)
 		resp.Items = append(resp.Items, ItemResult{Index: i, RunID: r.RunID, EventID: r.EventID})
 	}
@@ -539,6 +565,8 @@ func (s *Service) handleIngest(c *gin.Context) {
 		writeIngestResponse(c, http.StatusAccepted, &resp)
 	case forbidden > 0:
 		writeIngestResponse(c, http.StatusForbidden, &resp)
+	case conflicts > 0:
+		writeIngestResponse(c, http.StatusConflict, &resp)
 	default:
 		writeIngestResponse(c, http.StatusBadRequest, &resp)
 	}
