@@ -62,9 +62,9 @@ func (c *Config) defaults() {
 
 // Store is syncwatch's storage API over ClickHouse.
 type Store struct {
-	eng     engine
-	cfg     Config
-	log     logrus.FieldLogger
+	eng engine
+	cfg Config
+	log logrus.FieldLogger
 }
 
 // Open connects to the server named by cfg.DSN, or starts the embedded
