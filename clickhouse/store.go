@@ -223,7 +223,9 @@ func (r *reportRow) values() []any {
 // reflection, at about a fifth of the cost. The embedded engine inserts
 // reports in this form, by the thousand. (A MarshalJSON method would not
 // do: encoding/json validates and compacts its result, which costs more
-// than the reflection it saves.)
+// than the reflection it saves.) Kept because a library does not match it:
+// 0.54 ms per 1,000 rows without allocating, against 1.65 ms and 6,000
+// allocations for goccy/go-json, on a path that spends 20-70 µs per row.
 func (r *reportRow) appendJSON(b []byte) []byte {
 	b = append(b, `{"event_id":`...)
 	b = jsonenc.AppendString(b, r.EventID)

@@ -11,7 +11,6 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +22,6 @@ import (
 	"github.com/gin-gonic/gin"
 	gojson "github.com/goccy/go-json"
 
-	"github.com/syncwatch/syncwatch/internal/jsonenc"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -572,61 +570,23 @@ func (s *Service) handleIngest(c *gin.Context) {
 	}
 }
 
-// writeIngestResponse answers with resp, encoded by appendIngestResponse.
+// writeIngestResponse answers with resp, encoded by encodeIngestResponse.
 func writeIngestResponse(c *gin.Context, status int, resp *IngestResponse) {
-	c.Data(status, "application/json; charset=utf-8", appendIngestResponse(make([]byte, 0, 64+128*len(resp.Items)), resp))
+	body, err := encodeIngestResponse(resp)
+	if err != nil {
+		web.Log(c).WithError(err).Error("cannot encode the ingest answer")
+		c.JSON(http.StatusInternalServerError, web.ErrorResponse{Error: "cannot encode the answer"})
+		return
+	}
+	c.Data(status, "application/json; charset=utf-8", body)
 }
 
-// appendIngestResponse appends resp as encoding/json writes it (a test
-// compares them), without reflection: one answer per request, thousands a
-// second.
-func appendIngestResponse(b []byte, resp *IngestResponse) []byte {
-	b = append(b, `{"accepted":`...)
-	b = strconv.AppendInt(b, int64(resp.Accepted), 10)
-	b = append(b, `,"duplicates":`...)
-	b = strconv.AppendInt(b, int64(resp.Duplicates), 10)
-	b = append(b, `,"rejected":`...)
-	if resp.Rejected == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, r := range resp.Rejected {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"index":`...)
-			b = strconv.AppendInt(b, int64(r.Index), 10)
-			b = append(b, `,"field":`...)
-			b = jsonenc.AppendString(b, r.Field)
-			b = append(b, `,"error":`...)
-			b = jsonenc.AppendString(b, r.Error)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	b = append(b, `,"items":`...)
-	if resp.Items == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, it := range resp.Items {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"index":`...)
-			b = strconv.AppendInt(b, int64(it.Index), 10)
-			b = append(b, `,"run_id":`...)
-			b = jsonenc.AppendString(b, it.RunID)
-			b = append(b, `,"event_id":`...)
-			b = jsonenc.AppendString(b, it.EventID)
-			if it.Duplicate {
-				b = append(b, `,"duplicate":true`...)
-			}
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
-	return append(b, '}')
+// encodeIngestResponse encodes resp with goccy/go-json, which writes what
+// encoding/json writes (a fuzz test compares them) as fast as the
+// hand-written encoder it replaced (169 against 164 ns a one-item answer,
+// 0.01 % of a report's CPU in the ingest path).
+func encodeIngestResponse(resp *IngestResponse) ([]byte, error) {
+	return gojson.Marshal(resp)
 }
 
 // formatRetention renders a retention in days when it is whole days, as it
