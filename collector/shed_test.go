@@ -21,14 +21,14 @@ import (
 func TestIngestShedsLoadBeyondMaxInFlight(t *testing.T) {
 	entered := make(chan struct{}, 4)
 	release := make(chan struct{})
-	fake := &apptest.FakeStorage{OnRunStart: func(string) {
-		entered <- struct{}{}
-		<-release
-	}}
-	e := apptest.New(t, apptest.Options{Storage: fake, Ingest: collector.Config{MaxInFlight: 2, QueueWait: 20 * time.Millisecond,
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{MaxInFlight: 2, QueueWait: 20 * time.Millisecond,
 		// Every request comes from the same test client: the global limit
 		// is under test, not a client's share, which is set beyond it.
 		MaxInFlightPerClient: 100}})
+	e.Anchors.OnResolve(func(string) {
+		entered <- struct{}{}
+		<-release
+	})
 
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
