@@ -193,8 +193,11 @@ func TestIntegrationClickHouseUnavailable(t *testing.T) {
 		}()
 	}
 	testutil.WaitFor(t, 10*time.Second, "inserts to fail a few times", func() bool { return e.Batcher.Status().Failures >= 3 })
-	if w := e.Do("GET", "/readyz", nil, nil); w.Code != 503 || !strings.Contains(w.Body.String(), apptest.ErrDown.Error()) {
+	if w := e.Do("GET", "/readyz", nil, nil); w.Code != 503 {
 		t.Fatalf("/readyz while ClickHouse is away: %d %s", w.Code, w.Body)
+	}
+	if w := e.Do("GET", "/api/v1/health", nil, nil); w.Code != 503 || !strings.Contains(w.Body.String(), apptest.ErrDown.Error()) {
+		t.Fatalf("/api/v1/health while ClickHouse is away: %d %s", w.Code, w.Body)
 	}
 	if snap := realSnapshot(t, st); len(snap.EventIDs) != 0 {
 		t.Fatalf("%d reports stored while ClickHouse was away", len(snap.EventIDs))

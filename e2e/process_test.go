@@ -167,9 +167,10 @@ func (c *child) post(body string) (int, []byte, error) {
 	return resp.StatusCode, b, err
 }
 
-// spoolReports returns what /readyz says the spool holds.
+// spoolReports returns what the detailed health report says the spool
+// holds (/readyz says only whether it is ok).
 func (c *child) spoolReports() (int, bool) {
-	resp, err := childClient.Get(c.url + "/readyz")
+	resp, err := childClient.Get(c.url + "/api/v1/health")
 	if err != nil {
 		return 0, false
 	}
