@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,5 +104,32 @@ func TestSlowBodiesOfOneTokenLeaveRoomForOthers(t *testing.T) {
 	}
 	if got := len(e.Spooled(t)); got != 3 {
 		t.Errorf("%d reports spooled, want 3", got)
+	}
+}
+
+// TestBodyTimeoutBoundsOnlyTheBody checks that the body deadline ends with
+// the body, on a real loopback server: a request whose body came at once
+// keeps its context while it is stored, even when that takes longer than
+// the body timeout (net/http reads on in the background, and a deadline
+// passing then would cancel the context).
+func TestBodyTimeoutBoundsOnlyTheBody(t *testing.T) {
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{BodyTimeout: 100 * time.Millisecond}})
+	e.Anchors.OnResolve(func(string) { time.Sleep(500 * time.Millisecond) })
+	var cancelled atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.Handler().ServeHTTP(w, r)
+		cancelled.Store(r.Context().Err() != nil)
+	}))
+	t.Cleanup(ts.Close)
+	resp, err := http.Post(ts.URL+collector.Route, "application/json", strings.NewReader(testutil.Report("slow-store")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%d, want 202", resp.StatusCode)
+	}
+	if cancelled.Load() {
+		t.Error("the request's context was cancelled while its report was stored")
 	}
 }
