@@ -14,12 +14,12 @@ import (
 // a web page cannot read it through a DNS name rebound to 127.0.0.1, and
 // it refuses writes that a browser sends on behalf of another site.
 func localOnly(c *gin.Context) {
-	if !LoopbackHost(c.Request.Host) {
+	if !loopbackHost(c.Request.Host) {
 		Fail(c, http.StatusForbidden, "this syncwatch has no tokens and answers only loopback host names "+
 			"(localhost, 127.0.0.1, [::1], with any port); configure tokens to serve it under other names")
 		return
 	}
-	if !safeMethod(c.Request.Method) && CrossSite(c.Request) {
+	if !safeMethod(c.Request.Method) && crossSite(c.Request) {
 		Fail(c, http.StatusForbidden, "a write from another web site is refused: this syncwatch has no tokens, "+
 			"so it takes writes only from clients that are not browsers, or from its own pages")
 		return
@@ -27,9 +27,9 @@ func localOnly(c *gin.Context) {
 	c.Next()
 }
 
-// LoopbackHost reports whether a Host header names the local machine:
+// loopbackHost reports whether a Host header names the local machine:
 // localhost or a loopback address, with or without a port.
-func LoopbackHost(host string) bool {
+func loopbackHost(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	} else {
@@ -47,11 +47,11 @@ func safeMethod(method string) bool {
 	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
-// CrossSite reports whether a browser sent r on behalf of a page of
+// crossSite reports whether a browser sent r on behalf of a page of
 // another origin: by Sec-Fetch-Site, which every current browser sends,
 // or by an Origin that is not the request's own. Clients that are not
 // browsers send neither and are not cross-site.
-func CrossSite(r *http.Request) bool {
+func crossSite(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 	default:
