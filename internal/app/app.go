@@ -49,6 +49,9 @@ type Deps struct {
 	// sync type's latest activity.
 	Query  api.Querier
 	States runs.TypeStater
+	// Checks are further components of the health report, supplied by
+	// their owners (the exporter's, when this process publishes it).
+	Checks []web.Check
 }
 
 // Service is the assembled HTTP service.
@@ -81,7 +84,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s.Ingest = ingest
-	health := web.NewHealth(ingest.HealthChecks()...)
+	health := web.NewHealth(append(ingest.HealthChecks(), d.Checks...)...)
 	s.Web, err = web.NewServer(web.Options{
 		Log: d.Log, Registerer: d.Registerer, Gatherer: d.Gatherer, Health: health,
 		HealthGuard: s.Guard.Require(auth.RoleQuery),

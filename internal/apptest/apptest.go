@@ -27,6 +27,7 @@ import (
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
 	"github.com/syncwatch/syncwatch/web/ui"
 )
@@ -94,6 +95,8 @@ type Options struct {
 	Query   api.Querier
 	States  runs.TypeStater
 	Console *ui.Config
+	// Checks are further components of the health report.
+	Checks []web.Check
 }
 
 // Env is the service wired as serve wires it, minus the network.
@@ -149,7 +152,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
-		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States,
+		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks,
 	})
 	if err != nil {
 		t.Fatalf("new service: %v", err)
