@@ -410,8 +410,8 @@ func checkRun(t *testing.T, got runs.Run, want *qaRun) {
 	if fmt.Sprint(got.Attributes) != fmt.Sprint(wantAttrs) {
 		diffs = append(diffs, fmt.Sprintf("attributes %v, want %v", got.Attributes, wantAttrs))
 	}
-	if got.Fingerprint != synclog.Fingerprint(want.message) {
-		diffs = append(diffs, fmt.Sprintf("fingerprint %d, want %d", got.Fingerprint, synclog.Fingerprint(want.message)))
+	if want := runs.Fingerprint(synclog.Fingerprint(want.message)); got.Fingerprint != want {
+		diffs = append(diffs, fmt.Sprintf("fingerprint %s, want %s", got.Fingerprint, want))
 	}
 	if len(diffs) > 0 {
 		t.Errorf("run %s: %s", want.id, strings.Join(diffs, "; "))
@@ -577,7 +577,7 @@ func testQueryRunsCSV(t *testing.T, q *qaEnv) {
 					formulas++
 				}
 				wantRec := []string{r.id, fmt.Sprintf("%s-e%d", r.id, slices.Index(r.reports, r.status)), r.source, r.syncType, string(r.status), msg,
-					strconv.FormatUint(synclog.Fingerprint(r.message), 10), strconv.FormatUint(r.total, 10), strconv.FormatUint(r.ok, 10),
+					runs.Fingerprint(synclog.Fingerprint(r.message)).String(), strconv.FormatUint(r.total, 10), strconv.FormatUint(r.ok, 10),
 					strconv.FormatUint(r.failed, 10), r.start.Format(time.RFC3339Nano), r.completed.Format(time.RFC3339Nano),
 					strconv.FormatInt(*r.durationMS(), 10)}
 				if !slices.Equal(rec[:13], wantRec) {
@@ -1026,7 +1026,7 @@ func expectErrorGroups(d *qaData, f qaFilter, limit int) []runs.ErrorGroup {
 		}
 		g := groups[fp]
 		if g == nil {
-			g = &runs.ErrorGroup{Fingerprint: fp, FirstSeen: r.start, LastSeen: r.start}
+			g = &runs.ErrorGroup{Fingerprint: runs.Fingerprint(fp), FirstSeen: r.start, LastSeen: r.start}
 			groups[fp] = g
 		}
 		g.Count++
