@@ -53,3 +53,45 @@ func TestFingerprintNotationInAnswers(t *testing.T) {
 		})
 	}
 }
+
+// TestDisplayNamesInAnswers checks that runs, their reports, statistics
+// and the dashboard carry the display names of statuses and sync types,
+// in the language of lang or Accept-Language.
+func TestDisplayNamesInAnswers(t *testing.T) {
+	fq := sampleQuerier()
+	fq.StatsRows = []runs.Stats{{SyncType: "products", Status: "failed", Runs: 1, Failed: 1}}
+	env := apptest.New(t, apptest.Options{Query: fq})
+	zh := http.Header{"Accept-Language": {"zh-CN,zh;q=0.9,en;q=0.8"}}
+	for _, c := range []struct {
+		name, target string
+		header       http.Header
+		want         []string
+	}{
+		{"run list in English", "/api/v1/runs", nil, []string{`"status_display":"Failed"`, `"sync_type_display":"Product sync"`}},
+		{"run list by Accept-Language", "/api/v1/runs", zh, []string{`"status_display":"失败"`, `"sync_type_display":"商品同步"`}},
+		{"run list by lang", "/api/v1/runs?lang=zh", nil, []string{`"status_display":"失败"`, `"sync_type_display":"商品同步"`}},
+		{"lang before Accept-Language", "/api/v1/runs?lang=en", zh, []string{`"status_display":"Failed"`}},
+		{"run detail and its reports", "/api/v1/runs/r1?lang=zh", nil, []string{`"sync_type_display":"商品同步"`, `"reports":[{"event_id":"e1"`, `"status_display":"失败"}]`}},
+		{"monitor records", "/api/monitor/records/?lang=zh-CN", nil, []string{`"status_display":"失败"`}},
+		{"statistics", "/api/v1/stats?group_by=sync_type,status&lang=zh", nil, []string{`"sync_type_display":"商品同步"`, `"status_display":"失败"`}},
+		{"monitor statistics", "/api/monitor/statistics/?group_by=sync_type", zh, []string{`"sync_type_display":"商品同步"`}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := contract.Call(t, env.Handler(), http.MethodGet, c.target, contract.Options{Header: c.header})
+			if w.Code != 200 {
+				t.Fatalf("%d %s", w.Code, w.Body)
+			}
+			for _, want := range c.want {
+				if !strings.Contains(w.Body.String(), want) {
+					t.Errorf("answer lacks %s: %s", want, w.Body)
+				}
+			}
+		})
+	}
+	t.Run("unknown lang", func(t *testing.T) {
+		w := contract.Call(t, env.Handler(), http.MethodGet, "/api/v1/runs?lang=fr", contract.Options{InvalidRequest: true})
+		if w.Code != 400 || !strings.Contains(w.Body.String(), `"field":"lang"`) {
+			t.Errorf("%d %s", w.Code, w.Body)
+		}
+	})
+}

@@ -137,21 +137,23 @@ func (a *API) Register(e *gin.Engine) error {
 		}
 	}
 	query := a.guard.Require(auth.RoleQuery)
-	e.GET("/api/v1/runs", query, a.handleRuns)
-	e.GET("/api/v1/runs/:run_id", query, a.handleRun)
-	e.GET("/api/v1/stats", query, a.handleStats)
-	e.GET("/api/v1/reports/daily", query, a.handleDaily)
-	e.GET("/api/v1/reports/errors", query, a.handleErrors)
-	e.GET("/api/v1/reports/trends", query, a.handleTrends)
+	// Every query URL takes lang; those with one format take format=json.
+	formats, json := common(true), common(false)
+	e.GET("/api/v1/runs", query, formats, a.handleRuns)
+	e.GET("/api/v1/runs/:run_id", query, json, a.handleRun)
+	e.GET("/api/v1/stats", query, json, a.handleStats)
+	e.GET("/api/v1/reports/daily", query, formats, a.handleDaily)
+	e.GET("/api/v1/reports/errors", query, json, a.handleErrors)
+	e.GET("/api/v1/reports/trends", query, json, a.handleTrends)
 	// The monitor URLs answer with and without their trailing slash.
 	for _, p := range []string{"/api/monitor/dashboard/", "/api/monitor/dashboard"} {
-		e.GET(p, query, a.handleDashboard)
+		e.GET(p, query, json, a.handleDashboard)
 	}
 	for _, p := range []string{"/api/monitor/records/", "/api/monitor/records"} {
-		e.GET(p, query, a.handleRuns)
+		e.GET(p, query, formats, a.handleRuns)
 	}
 	for _, p := range []string{"/api/monitor/statistics/", "/api/monitor/statistics"} {
-		e.GET(p, query, a.handleStats)
+		e.GET(p, query, json, a.handleStats)
 	}
 	for _, p := range []string{"/api/monitor/clear/", "/api/monitor/clear"} {
 		e.POST(p, a.guard.Require(auth.RoleAdmin), a.handleClear)
