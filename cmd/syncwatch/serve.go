@@ -140,7 +140,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			MaxInFlight: o.MaxInFlight, QueueWait: o.QueueWait, Retention: store.Retention(),
 			OnAccepted: ingest.Observe,
 		},
-		Console: &ui.Config{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
+		Console:       &ui.Config{ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback},
+		PublicMonitor: o.PublicMonitor,
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
 		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks,

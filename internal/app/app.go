@@ -29,6 +29,8 @@ type Config struct {
 	Ingest collector.Config
 	// Console, when set with Deps.Query, serves the web console under /ui/.
 	Console *ui.Config
+	// PublicMonitor serves the read-only monitor URLs without a token.
+	PublicMonitor bool
 }
 
 // Deps are the parts the service is built from.
@@ -109,7 +111,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 // addReadSide adds the query API and, when configured, the console.
 func (s *Service) addReadSide(cfg Config, d Deps, health *web.Health) error {
 	var err error
-	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes}, api.Deps{
+	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes, PublicMonitor: cfg.PublicMonitor}, api.Deps{
 		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer,
 	})
 	if err != nil {

@@ -97,6 +97,8 @@ type Options struct {
 	Console *ui.Config
 	// Checks are further components of the health report.
 	Checks []web.Check
+	// PublicMonitor serves the read-only monitor URLs without a token.
+	PublicMonitor bool
 }
 
 // Env is the service wired as serve wires it, minus the network.
@@ -150,7 +152,7 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
-	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console}, app.Deps{
+	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
 		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks,
 	})

@@ -85,3 +85,10 @@ func (f *Querier) DeleteRuns(_ context.Context, fl runs.Filter, dryRun bool) (ru
 
 // Retention answers nothing, or Err.
 func (f *Querier) Retention() time.Duration { return 90 * 24 * time.Hour }
+
+// Last is the argument of the last query: its options, filter or id.
+func (f *Querier) Last() any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
