@@ -281,11 +281,33 @@ func (ds *dataset) byID() map[string]*genRun {
 func (ds *dataset) load(t testing.TB, s *Store) {
 	t.Helper()
 	ctx := context.Background()
+	anchors := runAnchors{}
 	for i, b := range ds.batches {
-		if err := s.InsertReports(ctx, b); err != nil {
+		if err := s.InsertReports(ctx, anchors.apply(b)); err != nil {
 			t.Fatalf("insert batch %d: %v", i, err)
 		}
 	}
+}
+
+// runAnchors does for tests what the collector does before a report is
+// spooled: every report of a run carries the start its first report gave.
+type runAnchors map[string]time.Time
+
+// apply sets the RunStartedAt of reps, in arrival order, and returns them.
+func (a runAnchors) apply(reps []synclog.Report) []synclog.Report {
+	for i := range reps {
+		r := &reps[i]
+		if !r.RunStartedAt.IsZero() {
+			continue
+		}
+		start, ok := a[r.RunID]
+		if !ok {
+			start = r.StartedAt.Truncate(time.Millisecond)
+			a[r.RunID] = start
+		}
+		r.RunStartedAt = start
+	}
+	return reps
 }
 
 // mainBase is the first day of the main dataset: recent enough that the
@@ -1498,6 +1520,7 @@ func TestPaginationWhileInserting(t *testing.T) {
 				rep := synclog.Report{RunID: id, EventID: id + "-late", Source: r.Source, SyncType: r.SyncType,
 					Status: synclog.StatusFailed, Message: "late failure", TotalCount: 3, FailedCount: 3, CompletedAt: &c}
 				rep.Normalize(recv)
+				rep.RunStartedAt = r.StartedAt // as the collector anchors it
 				done = append(done, rep)
 			}
 			for len(done) > 0 {
@@ -1506,6 +1529,7 @@ func TestPaginationWhileInserting(t *testing.T) {
 				done = done[n:]
 			}
 
+			anchors := runAnchors{}
 			var got []string
 			var after *runs.Cursor
 			for page := 0; ; page++ {
@@ -1519,7 +1543,7 @@ func TestPaginationWhileInserting(t *testing.T) {
 				}
 				after = next
 				if page < len(pending) {
-					if err := s.InsertReports(ctx, pending[page]); err != nil {
+					if err := s.InsertReports(ctx, anchors.apply(pending[page])); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -1560,7 +1584,7 @@ func TestPaginationWhileInserting(t *testing.T) {
 			}
 			// The store ends up with every report.
 			for _, b := range pending[inserted:] {
-				if err := s.InsertReports(ctx, b); err != nil {
+				if err := s.InsertReports(ctx, anchors.apply(b)); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -276,8 +276,9 @@ func TestTrends(t *testing.T) {
 	made, batches := trendDataset(t, first, n, kathmandu, slowDay, failDay)
 	s := newTestStore(t)
 	ctx := context.Background()
+	anchors := runAnchors{}
 	for i, b := range batches {
-		if err := s.InsertReports(ctx, b); err != nil {
+		if err := s.InsertReports(ctx, anchors.apply(b)); err != nil {
 			t.Fatalf("insert batch %d: %v", i, err)
 		}
 	}

@@ -38,7 +38,6 @@ type discardStorage struct{}
 
 func (discardStorage) InsertReports(context.Context, []synclog.Report) error { return nil }
 func (discardStorage) ServerVersion(context.Context) (string, error)         { return "test", nil }
-func (discardStorage) RunStart(_ string, start time.Time) time.Time          { return start }
 
 // newIngestHandler serves the ingest route alone, open to all, over a
 // spool that a running batcher drains into a storage that forgets: for

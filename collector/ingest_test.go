@@ -402,6 +402,76 @@ func TestIngestEventIDsAreScopedBySource(t *testing.T) {
 	}
 }
 
+// A token limited to its sources cannot report on another source's run:
+// reusing a haier run's id from source midea is refused with 409, and the
+// haier run keeps its own end. Before, the report took the run over, with
+// its status and message.
+func TestIngestRefusesAnotherSourcesRun(t *testing.T) {
+	e := apptest.New(t, apptest.Options{Tokens: apptest.Tokens()})
+	post := func(secret, body string) *httptest.ResponseRecorder {
+		return e.Do("POST", collector.Route, strings.NewReader(body), apptest.Bearer(secret))
+	}
+	if w := post(apptest.SecretIngestAll, testutil.Report("victim-start", "source", `"haier"`, "run_id", `"shared-run"`, "status", `"processing"`, "completed_at", "<delete>")); w.Code != 202 {
+		t.Fatalf("victim's start: %d %s", w.Code, w.Body)
+	}
+	takeover := testutil.Report("attack", "source", `"midea"`, "run_id", `"shared-run"`, "message", `"attacker was here"`)
+	w := post(apptest.SecretIngestHaier, takeover)
+	testutil.ExactJSON(t, w, 409, `{"accepted":0,"duplicates":0,"rejected":[{"index":0,"field":"run_id","error":"run \"shared-run\" belongs to another source; use a run id of your own"}],"items":[]}`)
+	// The refused report's event id is not held: the same report for a
+	// run of its own is accepted.
+	if w := post(apptest.SecretIngestHaier, testutil.Report("attack", "source", `"midea"`, "run_id", `"own-run"`)); w.Code != 202 {
+		t.Fatalf("the same event for its own run: %d %s", w.Code, w.Body)
+	}
+	if w := post(apptest.SecretIngestAll, testutil.Report("victim-end", "source", `"haier"`, "run_id", `"shared-run"`)); w.Code != 202 {
+		t.Fatalf("victim's end: %d %s", w.Code, w.Body)
+	}
+	if got := e.Spooled(t); !slices.Equal(got, []string{"victim-start", "attack", "victim-end"}) {
+		t.Errorf("spool holds %v", got)
+	}
+	if !strings.Contains(e.Do("GET", "/metrics", nil, nil).Body.String(), `syncwatch_ingest_rejections_total{reason="run_conflict"} 1`) {
+		t.Error("the refusal is not counted as run_conflict")
+	}
+}
+
+// After a restart the runs in progress come back from ClickHouse with
+// their sources, so a takeover is refused then too.
+func TestIngestSeedRemembersRunsAndEvents(t *testing.T) {
+	e := apptest.New(t, apptest.Options{})
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+	runsIn, events, err := e.Service.Ingest.Seed(context.Background(), history{
+		runs:   []synclog.RunAnchor{{RunID: "long-run", Source: "haier", StartedAt: start}},
+		events: []synclog.EventRef{{Source: "haier", EventID: "old-event", RunID: "old-run"}},
+	})
+	if err != nil || runsIn != 1 || events != 1 {
+		t.Fatalf("seed: %d runs, %d events, %v", runsIn, events, err)
+	}
+	if w := e.Post(testutil.Report("takeover", "source", `"midea"`, "run_id", `"long-run"`)); w.Code != 409 {
+		t.Errorf("takeover of a run in progress after a restart: %d %s", w.Code, w.Body)
+	}
+	if w := e.Post(testutil.Report("old-event", "run_id", "<delete>")); !strings.Contains(w.Body.String(), `"run_id":"old-run","event_id":"old-event","duplicate":true`) {
+		t.Errorf("retry of a stored report: %s", w.Body)
+	}
+	// The run's end joins it: same start as its first report gave.
+	if w := e.Post(testutil.Report("end", "run_id", `"long-run"`, "started_at", "<delete>")); w.Code != 202 {
+		t.Fatalf("end of the run: %d %s", w.Code, w.Body)
+	}
+	b, err := e.Spool.Read(100)
+	if err != nil || len(b.Reports) != 1 || !b.Reports[0].RunStartedAt.Equal(start) {
+		t.Fatalf("spooled %+v (%v); want the end anchored at %v", b.Reports, err, start)
+	}
+}
+
+// history is a collector.History of fixed answers.
+type history struct {
+	runs   []synclog.RunAnchor
+	events []synclog.EventRef
+}
+
+func (h history) RunsInProgress(context.Context) ([]synclog.RunAnchor, error) { return h.runs, nil }
+func (h history) RecentEvents(context.Context, time.Time, int) ([]synclog.EventRef, error) {
+	return h.events, nil
+}
+
 // A retry of a report that named no run is answered with the run id the
 // server gave the original, which is the one stored; before, it got a new
 // run id that belonged to nothing.
@@ -435,11 +505,11 @@ func slowFirst(e *apptest.Env, id string) (stalled <-chan struct{}, release func
 	ch := make(chan struct{}, 1)
 	gate := make(chan struct{})
 	var once sync.Once
-	e.Fake.OnRunStart = func(runID string) {
+	e.Anchors.OnResolve(func(runID string) {
 		if runID == "run-"+id {
 			once.Do(func() { ch <- struct{}{}; <-gate })
 		}
-	}
+	})
 	return ch, func() { close(gate) }
 }
 

@@ -31,6 +31,7 @@ const (
 	ReasonRateLimited     = auth.ReasonRateLimited
 	ReasonUnauthorized    = auth.ReasonUnauthorized
 	ReasonOverloaded      = "overloaded"
+	ReasonRunConflict     = "run_conflict"
 )
 
 // NewMetrics creates the collector's instruments and registers them with reg.
@@ -71,7 +72,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{"accepted", "duplicate", "rejected"} {
 		m.reports.WithLabelValues(o)
 	}
-	for _, r := range []string{ReasonInvalid, ReasonForbiddenSource, ReasonSpoolFull, ReasonTooLarge, ReasonUnsupported, ReasonMalformed, ReasonRateLimited, ReasonUnauthorized, ReasonOverloaded} {
+	for _, r := range []string{ReasonInvalid, ReasonForbiddenSource, ReasonSpoolFull, ReasonTooLarge, ReasonUnsupported, ReasonMalformed, ReasonRateLimited, ReasonUnauthorized, ReasonOverloaded, ReasonRunConflict} {
 		m.rejections.WithLabelValues(r)
 	}
 	reg.MustRegister(m.reports, m.rejections, m.batchSize, m.insertDuration, m.insertErrors, m.quarantined, m.clickhouseUp)

@@ -7,6 +7,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -22,8 +23,6 @@ type Storage interface {
 	ReportWriter
 	// ServerVersion pings ClickHouse and returns its version.
 	ServerVersion(ctx context.Context) (string, error)
-	// RunStart returns the start time every report of the run must carry.
-	RunStart(runID string, start time.Time) time.Time
 }
 
 // Config configures the ingest service.
@@ -52,6 +51,9 @@ type Config struct {
 	// QueueWait is how long an ingest request may wait for room
 	// (default 100ms).
 	QueueWait time.Duration
+	// AnchorCacheSize bounds the runs whose start and source are
+	// remembered for their later reports (default 200,000).
+	AnchorCacheSize int
 	// Retention is how long ClickHouse keeps runs. A report of a run that
 	// started longer ago is refused (400, started_at): its rows would be
 	// due for deletion the moment they were stored. Zero accepts any age.
@@ -68,7 +70,7 @@ func (c *Config) defaults() {
 	if c.RetryAfter <= 0 {
 		c.RetryAfter = 5 * time.Second
 	}
-	if c.SpoolHighWater <= 0 || c.SpoolHighWater > 1 {
+	if c.SpoolHighWater == 0 {
 		c.SpoolHighWater = 0.9
 	}
 	if c.DedupWindow <= 0 {
@@ -96,6 +98,7 @@ type Service struct {
 	storage Storage
 	metrics *Metrics
 	events  *eventSet
+	anchors RunAnchors
 	// inFlight holds a token for each ingest request being served.
 	inFlight chan struct{}
 }
@@ -110,6 +113,9 @@ type Deps struct {
 	Quarantine *Quarantine
 	Storage    Storage
 	Metrics    *Metrics
+	// Anchors remembers the runs' starts and sources; an AnchorCache of
+	// Config.AnchorCacheSize runs when nil.
+	Anchors RunAnchors
 	// Registerer receives the spool's gauges.
 	Registerer prometheus.Registerer
 }
@@ -125,12 +131,18 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	if d.Quarantine == nil {
 		return nil, errors.New("collector: no quarantine")
 	}
+	if cfg.SpoolHighWater < 0 || cfg.SpoolHighWater > 1 {
+		return nil, fmt.Errorf("collector: spool high-water mark %v: want a ratio in (0, 1]", cfg.SpoolHighWater)
+	}
+	if d.Anchors == nil {
+		d.Anchors = NewAnchorCache(cfg.AnchorCacheSize)
+	}
 	if d.Log == nil || d.Spool == nil || d.Batcher == nil || d.Storage == nil || d.Metrics == nil || d.Registerer == nil {
 		return nil, errors.New("collector: a logger, spool, batcher, storage, metrics and registerer are required")
 	}
 	s := &Service{
 		cfg: cfg, log: d.Log, spool: d.Spool, batcher: d.Batcher, quarant: d.Quarantine, storage: d.Storage,
-		metrics: d.Metrics, events: newEventSet(cfg.DedupWindow),
+		metrics: d.Metrics, events: newEventSet(cfg.DedupWindow), anchors: d.Anchors,
 		inFlight: make(chan struct{}, cfg.MaxInFlight),
 	}
 	d.Metrics.registerSpool(d.Registerer, d.Spool)
@@ -138,7 +150,7 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	for _, r := range d.Spool.Replayed() {
 		s.events.add(eventKey(r.Source, r.EventID), r.RunID, nil)
 		if !r.RunStartedAt.IsZero() {
-			d.Storage.RunStart(r.RunID, r.RunStartedAt)
+			s.anchors.Resolve(r.RunID, r.Source, r.RunStartedAt)
 		}
 	}
 	return s, nil

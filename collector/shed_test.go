@@ -21,11 +21,11 @@ import (
 func TestIngestShedsLoadBeyondMaxInFlight(t *testing.T) {
 	entered := make(chan struct{}, 4)
 	release := make(chan struct{})
-	fake := &apptest.FakeStorage{OnRunStart: func(string) {
+	e := apptest.New(t, apptest.Options{Ingest: collector.Config{MaxInFlight: 2, QueueWait: 20 * time.Millisecond}})
+	e.Anchors.OnResolve(func(string) {
 		entered <- struct{}{}
 		<-release
-	}}
-	e := apptest.New(t, apptest.Options{Storage: fake, Ingest: collector.Config{MaxInFlight: 2, QueueWait: 20 * time.Millisecond}})
+	})
 
 	var wg sync.WaitGroup
 	codes := make([]int, 2)

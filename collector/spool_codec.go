@@ -14,7 +14,10 @@ import (
 // accepted report is encoded once on its way to the disk; encoding/json
 // took about a tenth of the server's CPU under NDJSON load. The log is
 // read back with encoding/json, and a fuzz test checks that both decode to
-// the same entry.
+// the same entry. Kept because a library does not match it: 0.5 ms per
+// 1,000 reports without allocating, against 2.8 ms and 5,000 allocations
+// for goccy/go-json (BenchmarkSpoolEntryEncoding), about 5 % of a report's
+// CPU at the NDJSON rate.
 func appendSpoolEntry(b []byte, at time.Time, reports []synclog.Report) []byte {
 	b = append(b, `{"at":`...)
 	b = appendJSONTime(b, at)

@@ -257,3 +257,11 @@ type EventRef struct {
 	EventID string
 	RunID   string
 }
+
+// RunAnchor is where a run started and which source it belongs to, as its
+// first report gave them.
+type RunAnchor struct {
+	RunID     string
+	Source    string
+	StartedAt time.Time
+}

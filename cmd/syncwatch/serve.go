@@ -83,10 +83,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
-	inProgress, err := store.LoadAnchors(ctx)
-	if err != nil {
-		return err
-	}
 	spool, err := collector.OpenSpool(filepath.Join(o.storage.DataDir, "spool"), int64(o.SpoolMaxBytes), log.WithField("component", "spool"))
 	if err != nil {
 		return err
@@ -149,11 +145,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	recent, err := store.RecentEvents(ctx, time.Now().Add(-24*time.Hour), o.DedupWindow/2)
+	// What the collector must know of ClickHouse before it takes
+	// reports: the runs in progress and the reports of the last day.
+	inProgress, recent, err := srv.Ingest.Seed(ctx, store)
 	if err != nil {
 		return err
 	}
-	srv.Ingest.RememberEvents(recent)
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -177,7 +174,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	log.WithFields(logrus.Fields{
-		"listen": ln.Addr().String(), "engine": store.Engine(), "runs_in_progress": inProgress,
+		"listen": ln.Addr().String(), "engine": store.Engine(), "runs_in_progress": inProgress, "recent_reports": recent,
 		"version": version, "auth": tokens.Enabled(),
 	}).Info("syncwatch is serving")
 

@@ -46,6 +46,9 @@ type Deps struct {
 	Quarantine *collector.Quarantine
 	Storage    collector.Storage
 	Metrics    *collector.Metrics
+	// Anchors remembers the runs' starts and sources; the collector's own
+	// AnchorCache when nil.
+	Anchors collector.RunAnchors
 	// Query, when set, answers the query, report and monitor API and the
 	// console; States, when set too, gives the console's overview each
 	// sync type's latest activity.
@@ -80,7 +83,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	s := &Service{Guard: auth.NewMiddleware(d.Auth, d.Metrics.Rejected)}
 	ingest, err := collector.NewService(cfg.Ingest, collector.Deps{
 		Log: d.Log, Spool: d.Spool, Batcher: d.Batcher, Quarantine: d.Quarantine, Storage: d.Storage, Metrics: d.Metrics,
-		Registerer: d.Registerer,
+		Anchors: d.Anchors, Registerer: d.Registerer,
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,8 +112,37 @@ type Env struct {
 	Storage    collector.Storage
 	// Fake is the in-memory store, when Options.Storage was nil.
 	Fake *FakeStorage
-	Logs *testutil.Buffer
-	Reg  *prometheus.Registry
+	// Anchors are the service's run anchors; set their OnResolve to stall
+	// the handler between taking a report's event id and spooling it.
+	Anchors *HookedAnchors
+	Logs    *testutil.Buffer
+	Reg     *prometheus.Registry
+}
+
+// HookedAnchors are a collector.AnchorCache with a hook that runs before
+// every Resolve.
+type HookedAnchors struct {
+	*collector.AnchorCache
+	mu        sync.Mutex
+	onResolve func(runID string)
+}
+
+// OnResolve sets the hook.
+func (h *HookedAnchors) OnResolve(f func(runID string)) {
+	h.mu.Lock()
+	h.onResolve = f
+	h.mu.Unlock()
+}
+
+// Resolve runs the hook, then the cache's Resolve.
+func (h *HookedAnchors) Resolve(runID, source string, start time.Time) (time.Time, string) {
+	h.mu.Lock()
+	f := h.onResolve
+	h.mu.Unlock()
+	if f != nil {
+		f(runID)
+	}
+	return h.AnchorCache.Resolve(runID, source, start)
 }
 
 // New builds the service for t and closes it at t's cleanup.
@@ -131,7 +161,7 @@ func New(t testing.TB, o Options) *Env {
 	if o.Ingest.SyncTypes.Names() == nil {
 		o.Ingest.SyncTypes = synclog.MustSyncTypes(synclog.DefaultSyncTypes)
 	}
-	e := &Env{Logs: logs, Reg: prometheus.NewRegistry()}
+	e := &Env{Logs: logs, Reg: prometheus.NewRegistry(), Anchors: &HookedAnchors{AnchorCache: collector.NewAnchorCache(o.Ingest.AnchorCacheSize)}}
 	if o.Storage == nil {
 		e.Fake = &FakeStorage{}
 		o.Storage = e.Fake
@@ -154,7 +184,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
-		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks,
+		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors,
 	})
 	if err != nil {
 		t.Fatalf("new service: %v", err)

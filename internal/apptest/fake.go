@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/synclog"
@@ -22,12 +21,8 @@ type FakeStorage struct {
 	InsertDown atomic.Bool
 	// Discard drops inserted reports instead of keeping them.
 	Discard bool
-	anchors map[string]time.Time
 	// OnInsert, when set, sees every batch inserted.
 	OnInsert func([]synclog.Report)
-	// OnRunStart, when set, runs when the handler asks for a run's start,
-	// after the report's event id is taken and before it is spooled.
-	OnRunStart func(runID string)
 }
 
 // ErrDown is the error of a store switched off.
@@ -56,23 +51,6 @@ func (f *FakeStorage) ServerVersion(ctx context.Context) (string, error) {
 		return "", ErrDown
 	}
 	return "26.5-fake", nil
-}
-
-// RunStart anchors a run at the first start it is told.
-func (f *FakeStorage) RunStart(runID string, start time.Time) time.Time {
-	if f.OnRunStart != nil {
-		f.OnRunStart(runID)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.anchors == nil {
-		f.anchors = map[string]time.Time{}
-	}
-	if a, ok := f.anchors[runID]; ok {
-		return a
-	}
-	f.anchors[runID] = start
-	return start
 }
 
 // Stored returns the reports inserted so far.
