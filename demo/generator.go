@@ -8,7 +8,11 @@
 // fail with recognisable errors: timeouts, HTTP 5xx answers, authentication
 // failures and malformed payloads (some quote fake secrets, to show
 // redaction). From the start of the live part, haier's prices job slows
-// down more and more and haier's logistics job goes silent after a while.
+// down more and more, haier's logistics job goes silent after a while,
+// jd's prices job fails every run (an expired credential), jd's order job
+// hangs after a few runs (stuck, then silent) and haier's stock job loses
+// 30% of its records: every alert about sync jobs has a cause within
+// minutes (README, "What the demo shows, and when").
 //
 // A Generator yields the simulated events in time order and is fully
 // determined by its seed; Run plays them against a server at a chosen
