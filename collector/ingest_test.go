@@ -739,6 +739,16 @@ func TestNewServerNeedsSyncTypes(t *testing.T) {
 	}
 }
 
+// A spool high-water mark outside (0, 1] is an error, not silently 0.9.
+func TestNewServiceRefusesABadHighWater(t *testing.T) {
+	for _, hw := range []float64{-0.1, 1.5} {
+		_, err := collector.NewService(collector.Config{SyncTypes: synclog.MustSyncTypes(synclog.DefaultSyncTypes), SpoolHighWater: hw}, collector.Deps{})
+		if err == nil || !strings.Contains(err.Error(), "high-water") {
+			t.Errorf("high-water %v: %v, want an error naming it", hw, err)
+		}
+	}
+}
+
 func TestUnknownRoutes(t *testing.T) {
 	e := apptest.New(t, apptest.Options{})
 	testutil.ExactJSON(t, e.Do(http.MethodGet, "/nope", nil, nil), 404, testutil.ErrorBody("no such route: GET /nope"))

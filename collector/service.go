@@ -128,11 +128,11 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	if len(cfg.SyncTypes.Names()) == 0 {
 		return nil, errors.New("collector: no sync types configured")
 	}
-	if d.Quarantine == nil {
-		return nil, errors.New("collector: no quarantine")
-	}
 	if cfg.SpoolHighWater < 0 || cfg.SpoolHighWater > 1 {
 		return nil, fmt.Errorf("collector: spool high-water mark %v: want a ratio in (0, 1]", cfg.SpoolHighWater)
+	}
+	if d.Quarantine == nil {
+		return nil, errors.New("collector: no quarantine")
 	}
 	if d.Anchors == nil {
 		d.Anchors = NewAnchorCache(cfg.AnchorCacheSize)
