@@ -10,7 +10,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,17 +52,15 @@ func where(f runs.Filter, p Params) string {
 		p["f_query"] = "%" + likeEscaper.Replace(strings.ToLower(q)) + "%"
 	}
 	if f.Fingerprint != 0 {
-		// Compared as a string: the run list selects the column as
-		// toString(fingerprint) AS fingerprint, and the alias shadows it.
-		conds = append(conds, "toString(fingerprint) = {f_fingerprint:String}")
-		p["f_fingerprint"] = strconv.FormatUint(f.Fingerprint, 10)
+		conds = append(conds, "fingerprint = {f_fingerprint:UInt64}")
+		p["f_fingerprint"] = f.Fingerprint
 	}
 	return strings.Join(conds, " AND ")
 }
 
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-const runColumns = `run_id, event_id, source, sync_type, toString(status) AS status, message, toString(fingerprint) AS fingerprint,
+const runColumns = `run_id, event_id, source, sync_type, toString(status) AS status, message, fingerprint,
 total_count, success_count, failed_count, started_at, completed_at, duration_ms, received_at, attributes`
 
 // listSpans are how far back from its start ListRuns reads in successive
@@ -193,7 +190,7 @@ ORDER BY event_id, version DESC LIMIT 1 BY event_id`, Params{"run_id": runID})
 	latest := rows[len(rows)-1]
 	d.Run = runs.Run{
 		RunID: latest.RunID, EventID: latest.EventID, Source: latest.Source, SyncType: latest.SyncType,
-		Status: latest.Status, Message: latest.Message, Fingerprint: latest.Fingerprint,
+		Status: latest.Status, Message: latest.Message, Fingerprint: runs.Fingerprint(latest.Fingerprint),
 		TotalCount: latest.TotalCount, SuccessCount: latest.SuccessCount, FailedCount: latest.FailedCount,
 		StartedAt: latest.RunStartedAt, CompletedAt: latest.CompletedAt, ReceivedAt: latest.ReceivedAt,
 		Attributes: latest.Attributes,
@@ -462,7 +459,7 @@ func (s *Store) ErrorGroups(ctx context.Context, f runs.Filter, limit int) ([]ru
 	f.Since = since.Add(-f.Until.Sub(since))
 	f.Statuses = []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}
 	p := Params{"since": since, "limit": limit}
-	out, err := s.eng.selectRows(ctx, `SELECT toString(fingerprint) AS fingerprint,
+	out, err := s.eng.selectRows(ctx, `SELECT fingerprint,
 countIf(started_at >= {since:DateTime64(3, 'UTC')}) AS count,
 countIf(started_at < {since:DateTime64(3, 'UTC')}) AS previous_count,
 minIf(started_at, started_at >= {since:DateTime64(3, 'UTC')}) AS first_seen,

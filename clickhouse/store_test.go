@@ -377,7 +377,7 @@ func (m *model) addRun(id string, reps []synclog.Report) {
 	anchor := reps[0].StartedAt
 	run := &runs.Run{
 		RunID: id, EventID: best.EventID, Source: best.Source, SyncType: best.SyncType,
-		Status: best.Status, Message: best.Message, Fingerprint: best.Fingerprint,
+		Status: best.Status, Message: best.Message, Fingerprint: runs.Fingerprint(best.Fingerprint),
 		TotalCount: best.TotalCount, SuccessCount: best.SuccessCount, FailedCount: best.FailedCount,
 		StartedAt: anchor, CompletedAt: best.CompletedAt, ReceivedAt: best.ReceivedAt,
 		Attributes: best.Attributes,
@@ -578,7 +578,7 @@ func TestGeneratedDataset(t *testing.T) {
 		t.Errorf("only %d duplicate deliveries", ds.nDup)
 	}
 	// Fingerprints group messages that differ in numbers.
-	fps := map[uint64]int{}
+	fps := map[runs.Fingerprint]int{}
 	for _, r := range m.runs {
 		if r.Status == synclog.StatusFailed {
 			fps[r.Fingerprint]++
@@ -1205,13 +1205,13 @@ func TestDailyReport(t *testing.T) {
 // expectErrorGroups computes the error groups of the failed and partial
 // runs f selects, largest first, and for each the messages of its latest
 // runs (any of them may be the sample when they share a start).
-func (m *model) expectErrorGroups(f runs.Filter, limit int) ([]runs.ErrorGroup, map[uint64][]string) {
+func (m *model) expectErrorGroups(f runs.Filter, limit int) ([]runs.ErrorGroup, map[runs.Fingerprint][]string) {
 	since, until := f.Since, f.Until
 	prevSince := since.Add(-until.Sub(since))
 	f.Statuses = []synclog.Status{synclog.StatusFailed, synclog.StatusPartial}
 	f.Since = prevSince
-	groups := map[uint64]*runs.ErrorGroup{}
-	samples := map[uint64][]string{}
+	groups := map[runs.Fingerprint]*runs.ErrorGroup{}
+	samples := map[runs.Fingerprint][]string{}
 	for _, r := range m.list(f) {
 		if r.Fingerprint == 0 {
 			continue

@@ -285,3 +285,29 @@ func TestProxySettings(t *testing.T) {
 		})
 	}
 }
+
+// TestPublicMonitor checks that the monitor URLs need a token unless
+// --public-monitor or SYNCWATCH_PUBLIC_MONITOR says otherwise.
+func TestPublicMonitor(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{"off by default", nil, nil, false},
+		{"flag", []string{"--public-monitor"}, nil, true},
+		{"environment", nil, map[string]string{"SYNCWATCH_PUBLIC_MONITOR": "true"}, true},
+		{"flag over environment", []string{"--public-monitor=false"}, map[string]string{"SYNCWATCH_PUBLIC_MONITOR": "true"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, _, _, sv := serveSet()
+			if err := s.Parse(c.args, func(k string) string { return c.env[k] }); err != nil {
+				t.Fatal(err)
+			}
+			if sv.PublicMonitor != c.want {
+				t.Errorf("PublicMonitor = %v, want %v", sv.PublicMonitor, c.want)
+			}
+		})
+	}
+}

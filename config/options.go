@@ -93,6 +93,8 @@ type Serve struct {
 	Exporter bool
 	// Listen is the address the service listens on.
 	Listen string
+	// PublicMonitor serves the read-only monitor URLs without a token.
+	PublicMonitor bool
 	// Migrate applies schema migrations at start-up.
 	Migrate bool
 	// SyncTypes are the sync types reports may name.
@@ -142,6 +144,7 @@ func (o *Serve) Register(s *Set) {
 	s.Bool(&o.Exporter, "exporter", true, "publish the metrics computed from ClickHouse on /metrics; turn off on replicas when syncwatch export publishes them")
 	s.String(&o.Listen, "listen", "127.0.0.1:8080", "address to listen on; without tokens only a loopback address is used")
 	s.Bool(&o.Migrate, "migrate", true, "apply schema migrations at start-up")
+	s.Bool(&o.PublicMonitor, "public-monitor", false, "serve /api/monitor/dashboard/, /records/ and /statistics/ without a token, as the original module did (clear still needs an admin token)")
 	s.List(&o.SyncTypes, "sync-types", synclog.DefaultSyncTypeNames(), "comma-separated sync types reports may name")
 	s.String(&o.TokensFile, "tokens-file", "", "YAML file of bearer tokens (name, token or token_sha256, roles, sources, rate_limit)")
 	s.String(&o.IngestTokens, "ingest-tokens", "", "comma-separated ingest tokens (prefer the environment to a flag)")

@@ -8,7 +8,11 @@
 // fail with recognisable errors: timeouts, HTTP 5xx answers, authentication
 // failures and malformed payloads (some quote fake secrets, to show
 // redaction). From the start of the live part, haier's prices job slows
-// down more and more and haier's logistics job goes silent after a while.
+// down more and more, haier's logistics job goes silent after a while,
+// jd's prices job fails every run (an expired credential), jd's order job
+// hangs after a few runs (stuck, then silent) and haier's stock job loses
+// 30% of its records: every alert about sync jobs has a cause within
+// minutes (README, "What the demo shows, and when").
 //
 // A Generator yields the simulated events in time order and is fully
 // determined by its seed; Run plays them against a server at a chosen
@@ -49,6 +53,15 @@ type Job struct {
 	// GoesSilent makes the job stop reporting a while after the start of
 	// the live part.
 	GoesSilent bool
+	// FailsLive makes every run of the live part fail: the supplier
+	// credential has expired and nobody has renewed it.
+	FailsLive bool
+	// HangsLive makes the job's first run from Config.HangAfter on never
+	// end: it hangs, holding the job's lock, so that no other run starts.
+	HangsLive bool
+	// RecordFailures is the share of records that fail in each run of the
+	// live part that does not fail as a whole (0 for the usual few).
+	RecordFailures float64
 }
 
 // Jobs are the simulated jobs: the six sync types of haier, and a second
@@ -56,14 +69,14 @@ type Job struct {
 var Jobs = []Job{
 	{Source: "haier", SyncType: "products", Every: 30 * time.Minute, Duration: 3 * time.Minute, Records: [2]int{800, 1500}},
 	{Source: "haier", SyncType: "prices", Every: 15 * time.Minute, Duration: 50 * time.Second, Records: [2]int{2000, 3000}, SlowsDown: true},
-	{Source: "haier", SyncType: "stock", Every: 5 * time.Minute, Duration: 20 * time.Second, Records: [2]int{300, 600}},
+	{Source: "haier", SyncType: "stock", Every: 5 * time.Minute, Duration: 20 * time.Second, Records: [2]int{300, 600}, RecordFailures: 0.3},
 	{Source: "haier", SyncType: "order", Every: 2 * time.Minute, Duration: 5 * time.Second, Records: [2]int{0, 40}, QueueProb: 0.2},
 	{Source: "haier", SyncType: "logistics", Every: 10 * time.Minute, Duration: 30 * time.Second, Records: [2]int{50, 200}, GoesSilent: true},
 	{Source: "haier", SyncType: "manual", Every: 40 * time.Minute, Random: true, Duration: time.Minute, Records: [2]int{1, 50}, QueueProb: 1},
 	{Source: "jd", SyncType: "products", Every: time.Hour, Duration: 4 * time.Minute, Records: [2]int{1500, 2500}},
-	{Source: "jd", SyncType: "prices", Every: 30 * time.Minute, Duration: 40 * time.Second, Records: [2]int{1000, 2000}},
+	{Source: "jd", SyncType: "prices", Every: 30 * time.Minute, Duration: 40 * time.Second, Records: [2]int{1000, 2000}, FailsLive: true},
 	{Source: "jd", SyncType: "stock", Every: 10 * time.Minute, Duration: 25 * time.Second, Records: [2]int{400, 800}},
-	{Source: "jd", SyncType: "order", Every: 3 * time.Minute, Duration: 4 * time.Second, Records: [2]int{0, 30}, QueueProb: 0.2},
+	{Source: "jd", SyncType: "order", Every: 3 * time.Minute, Duration: 4 * time.Second, Records: [2]int{0, 30}, QueueProb: 0.2, HangsLive: true},
 }
 
 // Config shapes the simulation. Times are simulated, measured from the
@@ -85,6 +98,9 @@ type Config struct {
 	// IncidentEvery is the mean time between a source's incidents; 90
 	// minutes when zero.
 	IncidentEvery time.Duration
+	// HangAfter is when the jobs that hang start their last run; 10
+	// minutes when zero, so that they succeed a few times first.
+	HangAfter time.Duration
 }
 
 func (c *Config) defaults() {
@@ -102,6 +118,9 @@ func (c *Config) defaults() {
 	}
 	if c.IncidentEvery == 0 {
 		c.IncidentEvery = 90 * time.Minute
+	}
+	if c.HangAfter == 0 {
+		c.HangAfter = 10 * time.Minute
 	}
 }
 
@@ -135,6 +154,8 @@ type Generator struct {
 type jobState struct {
 	Job
 	rng *rand.Rand
+	// hung is set once the job's run hangs (HangsLive).
+	hung bool
 }
 
 // NewGenerator returns a generator whose first events happen at from or
@@ -171,6 +192,15 @@ func (g *Generator) pushNotes() {
 		}
 		if j.GoesSilent {
 			g.push(item{at: g.cfg.SilentAfter, ev: &Event{At: g.cfg.SilentAfter, Note: fmt.Sprintf("%s/%s goes silent: it stops reporting (its silence alert will follow)", j.Source, j.SyncType)}})
+		}
+		if j.FailsLive {
+			g.push(item{at: 0, ev: &Event{At: 0, Note: fmt.Sprintf("%s/%s: its supplier credential has expired; every run fails from now on", j.Source, j.SyncType)}})
+		}
+		if j.HangsLive {
+			g.push(item{at: g.cfg.HangAfter, ev: &Event{At: g.cfg.HangAfter, Note: fmt.Sprintf("%s/%s: its next run hangs and never reports its end (stuck, then silent)", j.Source, j.SyncType)}})
+		}
+		if j.RecordFailures > 0 {
+			g.push(item{at: 0, ev: &Event{At: 0, Note: fmt.Sprintf("%s/%s: %.0f%% of its records fail from now on, in runs that end partial", j.Source, j.SyncType, 100*j.RecordFailures)}})
 		}
 	}
 }
@@ -229,7 +259,7 @@ func (h *eventHeap) Pop() any {
 // startRun simulates one run of j that begins at t, queues its reports
 // and the job's next start.
 func (g *Generator) startRun(t time.Duration, j *jobState) {
-	if j.GoesSilent && t >= g.cfg.SilentAfter {
+	if (j.GoesSilent && t >= g.cfg.SilentAfter) || j.hung {
 		return // the job has stopped: no more runs
 	}
 	rng := j.rng
@@ -246,6 +276,10 @@ func (g *Generator) startRun(t time.Duration, j *jobState) {
 		t += time.Duration(5+rng.IntN(55)) * time.Second
 	}
 	g.push(item{at: t, ev: &Event{At: t, Start: begin, Report: report(client.StatusProcessing)}})
+	if j.HangsLive && begin >= g.cfg.HangAfter {
+		j.hung = true
+		return // no end, and no next run: the job holds its lock
+	}
 
 	o := g.outcome(t, j)
 	end := t + o.duration
@@ -293,10 +327,16 @@ func (g *Generator) outcome(t time.Duration, j *jobState) result {
 	}
 	r := result{status: client.StatusSuccess, duration: time.Duration(dur), total: uint64(records), success: uint64(records)}
 
+	if j.FailsLive && t >= 0 {
+		return g.failure(r, failAuth, j)
+	}
 	inc := g.incidents[j.Source].cur
 	failP, partialP := 0.03, 0.08
 	if inc != nil {
 		failP = 0.85
+	}
+	if j.RecordFailures > 0 && t >= 0 && records > 0 {
+		partialP = 1
 	}
 	switch x := rng.Float64(); {
 	case x < failP:
@@ -307,6 +347,9 @@ func (g *Generator) outcome(t time.Duration, j *jobState) result {
 		return g.failure(r, kind, j)
 	case x < failP+partialP && records > 0:
 		failed := 1 + rng.IntN(max(records/20, 1))
+		if j.RecordFailures > 0 && t >= 0 {
+			failed = max(1, int(math.Ceil(j.RecordFailures*float64(records))))
+		}
 		r.status = client.StatusPartial
 		r.success, r.failed = uint64(records-failed), uint64(failed)
 		r.message = partialMessage(rng, j.Job, failed, records)

@@ -16,6 +16,8 @@ import (
 	"github.com/syncwatch/syncwatch/internal/testutil/fakequery"
 	"github.com/syncwatch/syncwatch/web"
 	"gopkg.in/yaml.v3"
+
+	"github.com/getkin/kin-openapi/openapi3"
 )
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
@@ -56,8 +58,10 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	var documented []string
 	c := contract.Must(t)
 	for path, item := range c.Doc.Paths.Map() {
-		for method := range item.Operations() {
-			documented = append(documented, method+" "+path)
+		for method, op := range item.Operations() {
+			if protocolAnswer(op) == 0 {
+				documented = append(documented, method+" "+path)
+			}
 		}
 	}
 	sort.Strings(served)
@@ -70,6 +74,83 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	for _, r := range documented {
 		if !slices.Contains(served, r) {
 			t.Errorf("operation %s is in openapi.yaml but not served", r)
+		}
+	}
+}
+
+// protocolAnswer is the status of an operation that only describes what
+// HTTP answers (405, or a trailing-slash redirect), 0 for the others.
+func protocolAnswer(op *openapi3.Operation) int {
+	if op.Responses == nil || op.Responses.Len() != 1 {
+		return 0
+	}
+	for _, code := range []int{http.StatusMethodNotAllowed, http.StatusMovedPermanently, http.StatusTemporaryRedirect} {
+		if op.Responses.Status(code) != nil {
+			return code
+		}
+	}
+	return 0
+}
+
+// methods are those whose 405 answers the document describes.
+var methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}
+
+// TestOpenAPIProtocolAnswers checks the answers HTTP gives outside the
+// operations: every method a path does not serve is described as a 405
+// with an Allow header, every served path without a trailing slash has
+// its redirect described, and the live answers match the document.
+func TestOpenAPIProtocolAnswers(t *testing.T) {
+	env := apptest.New(t, apptest.Options{Query: &fakequery.Querier{}, Tokens: []auth.Token{
+		{Name: "q", Secret: "query-secret-0123456789", Roles: []auth.Role{auth.RoleQuery}}}})
+	served := map[string][]string{}
+	for _, r := range env.Service.Engine().Routes() {
+		p := ginParam.ReplaceAllString(r.Path, "{$1}")
+		served[p] = append(served[p], r.Method)
+	}
+	c := contract.Must(t)
+	concrete := strings.NewReplacer("{run_id}", "run-1")
+	for path, have := range served {
+		item := c.Doc.Paths.Find(path)
+		if item == nil {
+			t.Errorf("%s is served but not in openapi.yaml", path)
+			continue
+		}
+		for _, m := range methods {
+			if slices.Contains(have, m) {
+				continue
+			}
+			op := item.GetOperation(m)
+			if op == nil || protocolAnswer(op) != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s: the 405 answer is not in openapi.yaml", m, path)
+				continue
+			}
+			w := contract.Call(t, env.Handler(), m, concrete.Replace(path), contract.Options{})
+			if w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") == "" {
+				t.Errorf("%s %s: %d, Allow %q; want 405 with Allow", m, path, w.Code, w.Header().Get("Allow"))
+			}
+		}
+		if strings.HasSuffix(path, "/") || served[path+"/"] != nil {
+			continue
+		}
+		slash := c.Doc.Paths.Find(path + "/")
+		for _, m := range have {
+			want := http.StatusTemporaryRedirect
+			if m == http.MethodGet {
+				want = http.StatusMovedPermanently
+			}
+			if slash == nil || slash.GetOperation(m) == nil || protocolAnswer(slash.GetOperation(m)) != want {
+				t.Errorf("%s %s/: the %d redirect is not in openapi.yaml", m, path, want)
+				continue
+			}
+			o := contract.Options{}
+			if m == http.MethodPost {
+				// What a client would send: the redirect keeps it.
+				o = contract.Options{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(testutil.Report("slash"))}
+			}
+			w := contract.Call(t, env.Handler(), m, concrete.Replace(path)+"/", o)
+			if w.Code != want || w.Header().Get("Location") != concrete.Replace(path) {
+				t.Errorf("%s %s/: %d to %q; want %d to %s", m, path, w.Code, w.Header().Get("Location"), want, path)
+			}
 		}
 	}
 }

@@ -410,8 +410,8 @@ func checkRun(t *testing.T, got runs.Run, want *qaRun) {
 	if fmt.Sprint(got.Attributes) != fmt.Sprint(wantAttrs) {
 		diffs = append(diffs, fmt.Sprintf("attributes %v, want %v", got.Attributes, wantAttrs))
 	}
-	if got.Fingerprint != synclog.Fingerprint(want.message) {
-		diffs = append(diffs, fmt.Sprintf("fingerprint %d, want %d", got.Fingerprint, synclog.Fingerprint(want.message)))
+	if want := runs.Fingerprint(synclog.Fingerprint(want.message)); got.Fingerprint != want {
+		diffs = append(diffs, fmt.Sprintf("fingerprint %s, want %s", got.Fingerprint, want))
 	}
 	if len(diffs) > 0 {
 		t.Errorf("run %s: %s", want.id, strings.Join(diffs, "; "))
@@ -451,7 +451,9 @@ func (q *qaEnv) listPages(t *testing.T, target string, limit int) []runs.Run {
 		if len(page.Runs) > limit {
 			t.Fatalf("page of %d runs, limit %d", len(page.Runs), limit)
 		}
-		all = append(all, page.Runs...)
+		for _, r := range page.Runs {
+			all = append(all, r.Run)
+		}
 		if page.NextCursor == nil {
 			return all
 		}
@@ -514,7 +516,7 @@ func testQueryRuns(t *testing.T, q *qaEnv) {
 					t.Errorf("%s: a next cursor after all runs", base)
 				}
 				for i := range want {
-					checkRun(t, page.Runs[i], want[i])
+					checkRun(t, page.Runs[i].Run, want[i])
 				}
 			}
 			// Small pages give the same runs.
@@ -577,7 +579,7 @@ func testQueryRunsCSV(t *testing.T, q *qaEnv) {
 					formulas++
 				}
 				wantRec := []string{r.id, fmt.Sprintf("%s-e%d", r.id, slices.Index(r.reports, r.status)), r.source, r.syncType, string(r.status), msg,
-					strconv.FormatUint(synclog.Fingerprint(r.message), 10), strconv.FormatUint(r.total, 10), strconv.FormatUint(r.ok, 10),
+					runs.Fingerprint(synclog.Fingerprint(r.message)).String(), strconv.FormatUint(r.total, 10), strconv.FormatUint(r.ok, 10),
 					strconv.FormatUint(r.failed, 10), r.start.Format(time.RFC3339Nano), r.completed.Format(time.RFC3339Nano),
 					strconv.FormatInt(*r.durationMS(), 10)}
 				if !slices.Equal(rec[:13], wantRec) {
@@ -629,7 +631,7 @@ func testQueryRun(t *testing.T, q *qaEnv) {
 		checked[key] = true
 		t.Run(r.id, func(t *testing.T) {
 			got := qaDecode[api.RunDetailResponse](t, q.get(t, "/api/v1/runs/"+r.id, http.StatusOK))
-			checkRun(t, got.Run, r)
+			checkRun(t, got.Run.Run, r)
 			if wd := r.durationMS(); (got.DurationSeconds == nil) != (wd == nil) || wd != nil && math.Abs(*got.DurationSeconds-float64(*wd)/1000) > 1e-9 {
 				t.Errorf("duration_seconds %v, want %v ms", fmtPtr(got.DurationSeconds), fmtPtr(wd))
 			}
@@ -800,7 +802,7 @@ func testQueryStats(t *testing.T, q *qaEnv) {
 				}
 				for _, got := range resp.Stats {
 					k := key{got.SyncType, got.Source, got.Status}
-					if diff := diffStats(got, expectStats(want[k], hours)); diff != "" {
+					if diff := diffStats(got.Stats, expectStats(want[k], hours)); diff != "" {
 						t.Errorf("%s group %v: %s", base, k, diff)
 					}
 				}
@@ -823,7 +825,7 @@ func testQueryStats(t *testing.T, q *qaEnv) {
 		}
 		for _, got := range resp.Stats {
 			k := got.Bucket.UTC().Format(time.RFC3339) + " " + got.SyncType
-			if diff := diffStats(got, expectStats(want[k], 6)); diff != "" {
+			if diff := diffStats(got.Stats, expectStats(want[k], 6)); diff != "" {
 				t.Errorf("%s: %s", k, diff)
 			}
 		}
@@ -837,7 +839,7 @@ func testQueryStats(t *testing.T, q *qaEnv) {
 		if len(resp.Stats) != 1 {
 			t.Fatalf("%d rows", len(resp.Stats))
 		}
-		if diff := diffStats(resp.Stats[0], want); diff != "" {
+		if diff := diffStats(resp.Stats[0].Stats, want); diff != "" {
 			t.Error(diff)
 		}
 	})
@@ -1026,7 +1028,7 @@ func expectErrorGroups(d *qaData, f qaFilter, limit int) []runs.ErrorGroup {
 		}
 		g := groups[fp]
 		if g == nil {
-			g = &runs.ErrorGroup{Fingerprint: fp, FirstSeen: r.start, LastSeen: r.start}
+			g = &runs.ErrorGroup{Fingerprint: runs.Fingerprint(fp), FirstSeen: r.start, LastSeen: r.start}
 			groups[fp] = g
 		}
 		g.Count++
@@ -1297,7 +1299,7 @@ func testQueryDashboard(t *testing.T, q *qaEnv) {
 				t.Fatalf("%d recent failures", len(resp.RecentFailures))
 			}
 			for i := range want {
-				checkRun(t, resp.RecentFailures[i], want[i])
+				checkRun(t, resp.RecentFailures[i].Run, want[i])
 			}
 		})
 	}
@@ -1357,7 +1359,7 @@ func TestQueryPaginationWhileRunsArrive(t *testing.T) {
 		p := testutil.Decode[api.RunsPage](t, w)
 		for _, r := range p.Runs {
 			seen[r.RunID]++
-			order = append(order, r)
+			order = append(order, r.Run)
 		}
 		if p.NextCursor == nil {
 			break

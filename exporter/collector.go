@@ -14,7 +14,8 @@
 // syncwatch_exporter_scrape_success{scraper="..."} 0.
 //
 // The package owns the interface it needs of storage (Source) and imports
-// nothing of syncwatch but synclog.
+// nothing of syncwatch but synclog, and web for its health check
+// (HealthChecks).
 package exporter
 
 import (

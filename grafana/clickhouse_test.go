@@ -217,6 +217,7 @@ func TestClickHouseQueriesRunOnSchema(t *testing.T) {
 				if env.name == "all" {
 					columns = append(columns, cols...)
 					checkShape(t, where, p, format, cols, rows)
+					checkFingerprints(t, where, rows)
 				}
 			}
 		}
@@ -224,6 +225,21 @@ func TestClickHouseQueriesRunOnSchema(t *testing.T) {
 	}
 	if checked < 15 {
 		t.Errorf("only %d ClickHouse queries checked", checked)
+	}
+}
+
+// fingerprintNotation is the one notation of error groups: that of the
+// API, the CSV export and the console.
+var fingerprintNotation = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// checkFingerprints checks that error groups are shown in that notation.
+func checkFingerprints(t *testing.T, where string, rows []map[string]any) {
+	t.Helper()
+	for _, r := range rows {
+		if g, ok := r["error_group"]; ok && !fingerprintNotation.MatchString(fmt.Sprint(g)) {
+			t.Errorf("%s: error group %v is not 16 lowercase hexadecimal digits", where, g)
+			return
+		}
 	}
 }
 

@@ -334,7 +334,7 @@ func Drilldown(th Thresholds) (Model, error) {
 			Title("Top error groups").
 			Description("Failed and partial runs of the time range grouped by the fingerprint of their message (the message with numbers, ids and secrets taken out): how many, of which sync types and sources, when first and last seen, and the latest message. Click the latest run to open it in the console.").
 			Datasource(*ClickHouseDatasource()).
-			WithTarget(chQuery("A", sql("SELECT hex(fingerprint) AS error_group, count() AS runs,",
+			WithTarget(chQuery("A", sql("SELECT lower(leftPad(hex(fingerprint), 16, '0')) AS error_group, count() AS runs,",
 				"  countIf(status = 'failed') AS failed, countIf(status = 'partial') AS partial,",
 				"  arrayStringConcat(arraySort(groupUniqArray(10)(sync_type)), ', ') AS sync_types,",
 				"  arrayStringConcat(arraySort(groupUniqArray(10)(source)), ', ') AS sources,",

@@ -32,13 +32,13 @@ type DailyRow struct {
 // ErrorGroup is a set of failed or partial runs whose messages share a
 // fingerprint.
 type ErrorGroup struct {
-	Fingerprint uint64    `json:"fingerprint,string"`
-	Count       uint64    `json:"count"`
-	FirstSeen   time.Time `json:"first_seen"`
-	LastSeen    time.Time `json:"last_seen"`
-	SyncTypes   []string  `json:"sync_types"`
-	Sources     []string  `json:"sources"`
-	Sample      string    `json:"sample_message"`
+	Fingerprint Fingerprint `json:"fingerprint"`
+	Count       uint64      `json:"count"`
+	FirstSeen   time.Time   `json:"first_seen"`
+	LastSeen    time.Time   `json:"last_seen"`
+	SyncTypes   []string    `json:"sync_types"`
+	Sources     []string    `json:"sources"`
+	Sample      string      `json:"sample_message"`
 	// Previous is the count in the window of equal length before Since.
 	Previous uint64 `json:"previous_count"`
 	// Rising is true when Count is at least half again Previous and at

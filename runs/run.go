@@ -14,7 +14,7 @@ type Run struct {
 	SyncType     string            `json:"sync_type"`
 	Status       synclog.Status    `json:"status"`
 	Message      string            `json:"message"`
-	Fingerprint  uint64            `json:"fingerprint,string"`
+	Fingerprint  Fingerprint       `json:"fingerprint"`
 	TotalCount   uint64            `json:"total_count"`
 	SuccessCount uint64            `json:"success_count"`
 	FailedCount  uint64            `json:"failed_count"`

@@ -11,6 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/sirupsen/logrus"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/exporter"
+	"github.com/syncwatch/syncwatch/exporter/exportertest"
 	"github.com/syncwatch/syncwatch/internal/apptest"
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/web"
@@ -119,6 +121,33 @@ func TestReadyzAndHealthReport(t *testing.T) {
 	rep = testutil.Decode[web.HealthReport](t, e.Do("GET", "/api/v1/health", nil, nil))
 	if _, ok := rep.Components["batcher"].Detail["last_flush"]; !ok {
 		t.Fatalf("batcher detail lacks last_flush: %+v", rep.Components["batcher"])
+	}
+}
+
+// TestHealthReportHasExporter checks that the exporter's check, supplied
+// by its owner, is a component of /api/v1/health.
+func TestHealthReportHasExporter(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	exp, err := exporter.New(exportertest.Model{DS: &exportertest.Dataset{Now: now}}, exporter.Config{
+		SyncTypes: []string{"stock"}, Now: func() time.Time { return now },
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e := apptest.New(t, apptest.Options{Checks: exp.HealthChecks()})
+	w := e.Do("GET", "/api/v1/health", nil, nil)
+	rep := testutil.Decode[web.HealthReport](t, w)
+	ex, ok := rep.Components["exporter"]
+	if w.Code != 200 || !ok || ex.Status != "ok" {
+		t.Fatalf("/api/v1/health: %d %s", w.Code, w.Body)
+	}
+	for _, k := range []string{"cache_age_seconds", "last_refresh", "scrapers"} {
+		if _, ok := ex.Detail[k]; !ok {
+			t.Errorf("exporter detail lacks %s: %v", k, ex.Detail)
+		}
 	}
 }
 

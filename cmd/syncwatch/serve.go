@@ -19,6 +19,7 @@ import (
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/ui"
 )
 
@@ -114,10 +115,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		ingest.Initialize(k.Source, k.SyncType)
 	}
 	var exp *exporter.Collector
+	var checks []web.Check
 	if o.Exporter {
 		if exp, err = o.metrics.newExporter(reg, types, limiter, store, log); err != nil {
 			return err
 		}
+		checks = exp.HealthChecks()
 	}
 
 	// The console rates each sync type's last success against the
@@ -138,9 +141,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback, SecureCookies: o.SecureCookies,
 		},
 		TrustedProxies: o.TrustedProxies,
+		PublicMonitor:  o.PublicMonitor,
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
-		Storage: store, Metrics: metrics, Query: store, States: store,
+		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks,
 	})
 	if err != nil {
 		return err

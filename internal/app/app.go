@@ -32,6 +32,8 @@ type Config struct {
 	// TrustedProxies are the addresses or networks of the proxies whose
 	// X-Forwarded-For and X-Real-IP name the client; none by default.
 	TrustedProxies []string
+	// PublicMonitor serves the read-only monitor URLs without a token.
+	PublicMonitor bool
 }
 
 // Deps are the parts the service is built from.
@@ -55,6 +57,9 @@ type Deps struct {
 	// sync type's latest activity.
 	Query  api.Querier
 	States runs.TypeStater
+	// Checks are further components of the health report, supplied by
+	// their owners (the exporter's, when this process publishes it).
+	Checks []web.Check
 }
 
 // Service is the assembled HTTP service.
@@ -87,7 +92,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	s.Ingest = ingest
-	health := web.NewHealth(ingest.HealthChecks()...)
+	health := web.NewHealth(append(ingest.HealthChecks(), d.Checks...)...)
 	s.Web, err = web.NewServer(web.Options{
 		Log: d.Log, Registerer: d.Registerer, Gatherer: d.Gatherer, Health: health,
 		HealthGuard:    s.Guard.Require(auth.RoleQuery),
@@ -116,7 +121,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 // addReadSide adds the query API and, when configured, the console.
 func (s *Service) addReadSide(cfg Config, d Deps, health *web.Health) error {
 	var err error
-	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes}, api.Deps{
+	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes, PublicMonitor: cfg.PublicMonitor}, api.Deps{
 		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer,
 	})
 	if err != nil {

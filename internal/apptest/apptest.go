@@ -28,6 +28,7 @@ import (
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
 	"github.com/syncwatch/syncwatch/web/ui"
 )
@@ -97,6 +98,10 @@ type Options struct {
 	Console *ui.Config
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []string
+	// Checks are further components of the health report.
+	Checks []web.Check
+	// PublicMonitor serves the read-only monitor URLs without a token.
+	PublicMonitor bool
 }
 
 // Env is the service wired as serve wires it, minus the network.
@@ -179,9 +184,9 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
-	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, TrustedProxies: o.TrustedProxies}, app.Deps{
+	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
-		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Anchors: e.Anchors,
+		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors,
 	})
 	if err != nil {
 		t.Fatalf("new service: %v", err)

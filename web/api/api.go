@@ -78,6 +78,9 @@ type Config struct {
 	// SyncTypes are the configured sync types: filters accept them, and
 	// the dashboard lists each of them, a silent one too.
 	SyncTypes synclog.SyncTypes
+	// PublicMonitor serves the three read-only monitor URLs (dashboard,
+	// records, statistics) without a token, as the original module did.
+	PublicMonitor bool
 }
 
 // Deps are the parts the API is built from.
@@ -100,6 +103,8 @@ type API struct {
 	guard    Guard
 	clears   *prometheus.CounterVec
 	now      func() time.Time
+	// public serves the read-only monitor URLs without a token.
+	public bool
 }
 
 // New builds the API and registers its metrics.
@@ -112,7 +117,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		types: cfg.SyncTypes, q: d.Querier, overview: runs.NewOverviews(d.Querier, nil), health: d.Health,
-		guard: d.Guard, now: d.Now,
+		guard: d.Guard, now: d.Now, public: cfg.PublicMonitor,
 	}
 	a.clears = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "syncwatch_monitor_clears_total",
@@ -137,21 +142,27 @@ func (a *API) Register(e *gin.Engine) error {
 		}
 	}
 	query := a.guard.Require(auth.RoleQuery)
-	e.GET("/api/v1/runs", query, a.handleRuns)
-	e.GET("/api/v1/runs/:run_id", query, a.handleRun)
-	e.GET("/api/v1/stats", query, a.handleStats)
-	e.GET("/api/v1/reports/daily", query, a.handleDaily)
-	e.GET("/api/v1/reports/errors", query, a.handleErrors)
-	e.GET("/api/v1/reports/trends", query, a.handleTrends)
+	// Every query URL takes lang; those with one format take format=json.
+	formats, json := common(true), common(false)
+	monitor := query
+	if a.public {
+		monitor = func(*gin.Context) {}
+	}
+	e.GET("/api/v1/runs", query, formats, a.handleRuns)
+	e.GET("/api/v1/runs/:run_id", query, json, a.handleRun)
+	e.GET("/api/v1/stats", query, json, a.handleStats)
+	e.GET("/api/v1/reports/daily", query, formats, a.handleDaily)
+	e.GET("/api/v1/reports/errors", query, json, a.handleErrors)
+	e.GET("/api/v1/reports/trends", query, json, a.handleTrends)
 	// The monitor URLs answer with and without their trailing slash.
 	for _, p := range []string{"/api/monitor/dashboard/", "/api/monitor/dashboard"} {
-		e.GET(p, query, a.handleDashboard)
+		e.GET(p, monitor, json, a.handleDashboard)
 	}
 	for _, p := range []string{"/api/monitor/records/", "/api/monitor/records"} {
-		e.GET(p, query, a.handleRuns)
+		e.GET(p, monitor, formats, djangoRecords, a.handleRuns)
 	}
 	for _, p := range []string{"/api/monitor/statistics/", "/api/monitor/statistics"} {
-		e.GET(p, query, a.handleStats)
+		e.GET(p, monitor, json, a.handleStats)
 	}
 	for _, p := range []string{"/api/monitor/clear/", "/api/monitor/clear"} {
 		e.POST(p, a.guard.Require(auth.RoleAdmin), a.handleClear)

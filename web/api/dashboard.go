@@ -24,6 +24,8 @@ type DashboardSyncType struct {
 	SyncType      string `json:"sync_type"`
 	DisplayName   string `json:"display_name"`
 	DisplayNameZH string `json:"display_name_zh"`
+	// SyncTypeDisplay is its display name in the language asked for.
+	SyncTypeDisplay string `json:"sync_type_display"`
 	// Runs of the window by latest status; InProgress is pending plus
 	// processing.
 	Runs       uint64 `json:"runs"`
@@ -50,7 +52,7 @@ type Dashboard struct {
 	Totals    runs.Stats          `json:"totals"`
 	SyncTypes []DashboardSyncType `json:"sync_types"`
 	// RecentFailures are the latest failed or partial runs, newest first.
-	RecentFailures []runs.Run `json:"recent_failures"`
+	RecentFailures []RunView `json:"recent_failures"`
 }
 
 // DashboardUnavailable is the dashboard's answer when its figures cannot
@@ -87,21 +89,22 @@ func (a *API) handleDashboard(c *gin.Context) {
 		})
 		return
 	}
-	c.JSON(http.StatusOK, dashboardOf(ov, health))
+	c.JSON(http.StatusOK, dashboardOf(ov, health, langOf(c)))
 }
 
 // dashboardOf renders an overview as the dashboard's answer.
-func dashboardOf(ov runs.Overview, health web.HealthReport) Dashboard {
+func dashboardOf(ov runs.Overview, health web.HealthReport, lang synclog.Language) Dashboard {
 	d := Dashboard{
 		Health: health, Since: ov.Since, Until: ov.Until, Totals: ov.Totals,
-		RecentFailures: withAttributes(ov.Failures), SyncTypes: make([]DashboardSyncType, 0, len(ov.Types)),
+		RecentFailures: runViews(ov.Failures, lang), SyncTypes: make([]DashboardSyncType, 0, len(ov.Types)),
 	}
 	for _, t := range ov.Types {
 		st := t.Window
 		row := DashboardSyncType{
 			SyncType: t.SyncType, DisplayName: synclog.SyncTypeDisplayName(t.SyncType, synclog.English),
-			DisplayNameZH: synclog.SyncTypeDisplayName(t.SyncType, synclog.Chinese),
-			Runs:          st.Runs, Success: st.Success, Failed: st.Failed, Partial: st.Partial,
+			DisplayNameZH:   synclog.SyncTypeDisplayName(t.SyncType, synclog.Chinese),
+			SyncTypeDisplay: synclog.SyncTypeDisplayName(t.SyncType, lang),
+			Runs:            st.Runs, Success: st.Success, Failed: st.Failed, Partial: st.Partial,
 			InProgress: t.InProgress, SuccessRatio: st.SuccessRatio, RecordSuccessRatio: st.RecordSuccessRatio,
 		}
 		if !t.LastSuccess.IsZero() {

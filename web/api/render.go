@@ -72,7 +72,7 @@ func RunCSVRows(list []runs.Run) [][]string {
 		}
 		attrs, _ := json.Marshal(r.Attributes)
 		rows[i] = []string{r.RunID, r.EventID, r.Source, r.SyncType, string(r.Status), r.Message,
-			strconv.FormatUint(r.Fingerprint, 10), strconv.FormatUint(r.TotalCount, 10),
+			r.Fingerprint.String(), strconv.FormatUint(r.TotalCount, 10),
 			strconv.FormatUint(r.SuccessCount, 10), strconv.FormatUint(r.FailedCount, 10),
 			fmtTime(&r.StartedAt), fmtTime(r.CompletedAt), dur, fmtTime(&r.ReceivedAt), string(attrs)}
 	}

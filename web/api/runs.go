@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/syncwatch/syncwatch/runs"
+	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
 
 	"github.com/gin-gonic/gin"
@@ -14,7 +15,7 @@ import (
 
 // RunsPage is a page of runs.
 type RunsPage struct {
-	Runs []runs.Run `json:"runs"`
+	Runs []RunView `json:"runs"`
 	// NextCursor continues the list; null on the last page.
 	NextCursor *string `json:"next_cursor"`
 }
@@ -69,14 +70,15 @@ func (a *API) handleRuns(c *gin.Context) {
 	if !ok {
 		return
 	}
-	page := RunsPage{Runs: withAttributes(list)}
+	list = withAttributes(list)
+	page := RunsPage{Runs: runViews(list, langOf(c))}
 	if next != nil {
 		s := EncodeCursor(next)
 		page.NextCursor = &s
 		c.Header("X-Next-Cursor", s)
 	}
 	if req.Format == FormatCSV {
-		WriteCSV(c, "runs.csv", RunCSVHeader, RunCSVRows(page.Runs))
+		WriteCSV(c, "runs.csv", RunCSVHeader, RunCSVRows(list))
 		return
 	}
 	c.JSON(http.StatusOK, page)
@@ -85,10 +87,10 @@ func (a *API) handleRuns(c *gin.Context) {
 // RunDetailResponse is a run's latest state, its duration and every
 // report it sent, in order of arrival.
 type RunDetailResponse struct {
-	Run runs.Run `json:"run"`
+	Run RunView `json:"run"`
 	// DurationSeconds is null while the run is in progress.
-	DurationSeconds *float64      `json:"duration_seconds"`
-	Reports         []runs.Report `json:"reports"`
+	DurationSeconds *float64     `json:"duration_seconds"`
+	Reports         []ReportView `json:"reports"`
 }
 
 // handleRun serves GET /api/v1/runs/{run_id}.
@@ -112,20 +114,18 @@ func (a *API) handleRun(c *gin.Context) {
 		QueryFailed(c, "reading the run", err)
 		return
 	}
-	c.JSON(http.StatusOK, runDetailOf(d))
+	c.JSON(http.StatusOK, runDetailOf(d, langOf(c)))
 }
 
 // runDetailOf renders a run's detail, with empty maps and lists rather
 // than nulls.
-func runDetailOf(d runs.RunDetail) RunDetailResponse {
-	resp := RunDetailResponse{Run: d.Run, Reports: orEmpty(d.Reports)}
-	if resp.Run.Attributes == nil {
-		resp.Run.Attributes = map[string]string{}
-	}
-	for i := range resp.Reports {
-		if resp.Reports[i].Attributes == nil {
-			resp.Reports[i].Attributes = map[string]string{}
+func runDetailOf(d runs.RunDetail, lang synclog.Language) RunDetailResponse {
+	resp := RunDetailResponse{Run: runView(d.Run, lang), Reports: make([]ReportView, len(d.Reports))}
+	for i, r := range d.Reports {
+		if r.Attributes == nil {
+			r.Attributes = map[string]string{}
 		}
+		resp.Reports[i] = ReportView{Report: r, StatusDisplay: r.Status.DisplayName(lang)}
 	}
 	if d.Run.DurationMS != nil {
 		v := float64(*d.Run.DurationMS) / 1000

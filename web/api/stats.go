@@ -19,9 +19,9 @@ type StatsResponse struct {
 	Until   time.Time `json:"until"`
 	GroupBy []string  `json:"group_by"`
 	// Interval is the bucket length as a Go duration, "" without buckets.
-	Interval        string       `json:"interval"`
-	IntervalSeconds int64        `json:"interval_seconds"`
-	Stats           []runs.Stats `json:"stats"`
+	Interval        string      `json:"interval"`
+	IntervalSeconds int64       `json:"interval_seconds"`
+	Stats           []StatsView `json:"stats"`
 }
 
 var statsParams = []string{"source", "sync_type", "status", "since", "until", "q", "group_by", "interval"}
@@ -94,7 +94,7 @@ func (a *API) handleStats(c *gin.Context) {
 	if !ok {
 		return
 	}
-	resp := StatsResponse{Since: q.Filter.Since, Until: q.Filter.Until, GroupBy: []string{}, Stats: orEmpty(stats)}
+	resp := StatsResponse{Since: q.Filter.Since, Until: q.Filter.Until, GroupBy: []string{}, Stats: statsViews(stats, langOf(c))}
 	for _, g := range q.GroupBy {
 		resp.GroupBy = append(resp.GroupBy, string(g))
 	}

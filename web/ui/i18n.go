@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/syncwatch/syncwatch/synclog"
-	"golang.org/x/text/language"
+	"github.com/syncwatch/syncwatch/web/api"
 )
 
 // consoleZH translates the console's UI strings, keyed by their English
@@ -152,36 +152,13 @@ func tr(lang synclog.Language, s string) string {
 	return s
 }
 
-// parseLang reads a language code: en or zh, with or without a region.
-func parseLang(s string) (synclog.Language, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	primary, _, _ := strings.Cut(s, "-")
-	primary, _, _ = strings.Cut(primary, "_")
-	switch primary {
-	case "en":
-		return synclog.English, true
-	case "zh":
-		return synclog.Chinese, true
-	}
-	return "", false
-}
+// parseLang reads a language code: en or zh, with or without a region,
+// as the API does.
+func parseLang(s string) (synclog.Language, bool) { return api.ParseLang(s) }
 
-// acceptLanguage picks English or Chinese from an Accept-Language header:
-// the one of the two with the highest weight, the earlier on a tie;
-// English when the header names neither or cannot be read.
-func acceptLanguage(header string) synclog.Language {
-	tags, _, err := language.ParseAcceptLanguage(header)
-	if err != nil {
-		return synclog.English
-	}
-	// The tags come by weight, highest first, without those of weight 0.
-	for _, t := range tags {
-		if l, ok := parseLang(t.String()); ok {
-			return l
-		}
-	}
-	return synclog.English
-}
+// acceptLanguage picks English or Chinese from an Accept-Language header,
+// as the API does.
+func acceptLanguage(header string) synclog.Language { return api.AcceptLanguage(header) }
 
 // consoleFuncs are the template functions, bound to a language.
 func consoleFuncs(lang synclog.Language) template.FuncMap {

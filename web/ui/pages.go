@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -184,11 +183,11 @@ func (cn *Console) consoleRunsRequest(raw string) (api.RunsRequest, url.Values, 
 	if perr != nil {
 		return api.RunsRequest{}, v, perr
 	}
-	var fp uint64
+	var fp runs.Fingerprint
 	if fs = strings.TrimSpace(fs); fs != "" {
-		n, err := strconv.ParseUint(fs, 10, 64)
+		n, err := runs.ParseFingerprint(fs)
 		if err != nil || n == 0 {
-			return api.RunsRequest{}, v, api.BadParam("fingerprint", "fingerprint %q: must be a positive decimal integer", api.Clip(fs))
+			return api.RunsRequest{}, v, api.BadParam("fingerprint", "fingerprint %q: must be 16 hexadecimal digits, not all zero", api.Clip(fs))
 		}
 		fp = n
 	}
@@ -199,7 +198,7 @@ func (cn *Console) consoleRunsRequest(raw string) (api.RunsRequest, url.Values, 
 		}
 	}
 	req, perr := api.ParseRunsRequest(rest.Encode(), "", cn.env())
-	req.Opt.Filter.Fingerprint = fp
+	req.Opt.Filter.Fingerprint = uint64(fp)
 	return req, v, perr
 }
 
@@ -349,7 +348,7 @@ func (cn *Console) handleRun(c *gin.Context) {
 	p := runPage{Run: d.Run, Reports: d.Reports, APIURL: "/api/v1/runs/" + url.PathEscape(id),
 		SameTypeURL: runsURL("sync_type", d.Run.SyncType, "source", d.Run.Source)}
 	if d.Run.Fingerprint != 0 && d.Run.Status != synclog.StatusSuccess {
-		p.FingerprintURL = runsURL("fingerprint", strconv.FormatUint(d.Run.Fingerprint, 10))
+		p.FingerprintURL = runsURL("fingerprint", d.Run.Fingerprint.String())
 	}
 	cn.render(c, http.StatusOK, "run", "Run", "runs", p)
 }
@@ -403,7 +402,7 @@ func (cn *Console) handleErrors(c *gin.Context) {
 	}
 	for _, g := range groups {
 		p.Groups = append(p.Groups, errorGroupRow{ErrorGroup: g, RunsURL: runsURL(
-			"fingerprint", strconv.FormatUint(g.Fingerprint, 10), "status", "failed,partial",
+			"fingerprint", g.Fingerprint.String(), "status", "failed,partial",
 			"source", p.Form.Source, "sync_type", p.Form.SyncType,
 			"since", req.Filter.Since.Format(time.RFC3339Nano), "until", req.Filter.Until.Format(time.RFC3339Nano))})
 	}

@@ -12,10 +12,17 @@ import (
 	"github.com/syncwatch/syncwatch/runs"
 )
 
-// Querier answers every query with nothing, or with err.
+// Querier answers every query with nothing, or with err, or with the
+// runs, run and error groups it is given.
 type Querier struct {
 	// Err is the error of every query.
 	Err error
+	// Runs answer ListRuns; Detail, when set, answers GetRun; Groups
+	// answer ErrorGroups; StatsRows answer Stats.
+	Runs      []runs.Run
+	Detail    *runs.RunDetail
+	Groups    []runs.ErrorGroup
+	StatsRows []runs.Stats
 	// Calls counts the queries.
 	Calls atomic.Int64
 	mu    sync.Mutex
@@ -32,7 +39,7 @@ func (f *Querier) record(v any) error {
 
 // ListRuns answers nothing, or Err.
 func (f *Querier) ListRuns(_ context.Context, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error) {
-	return nil, nil, f.record(opt)
+	return f.Runs, nil, f.record(opt)
 }
 
 // GetRun answers nothing, or Err.
@@ -40,12 +47,15 @@ func (f *Querier) GetRun(_ context.Context, id string) (runs.RunDetail, error) {
 	if err := f.record(id); err != nil {
 		return runs.RunDetail{}, err
 	}
+	if f.Detail != nil {
+		return *f.Detail, nil
+	}
 	return runs.RunDetail{}, runs.ErrNotFound
 }
 
 // Stats answers nothing, or Err.
 func (f *Querier) Stats(_ context.Context, q runs.StatsQuery) ([]runs.Stats, error) {
-	return nil, f.record(q)
+	return f.StatsRows, f.record(q)
 }
 
 // DailyReport answers nothing, or Err.
@@ -55,7 +65,7 @@ func (f *Querier) DailyReport(_ context.Context, day time.Time, loc *time.Locati
 
 // ErrorGroups answers nothing, or Err.
 func (f *Querier) ErrorGroups(_ context.Context, fl runs.Filter, limit int) ([]runs.ErrorGroup, error) {
-	return nil, f.record(fl)
+	return f.Groups, f.record(fl)
 }
 
 // Trends answers nothing, or Err.
@@ -75,3 +85,10 @@ func (f *Querier) DeleteRuns(_ context.Context, fl runs.Filter, dryRun bool) (ru
 
 // Retention answers nothing, or Err.
 func (f *Querier) Retention() time.Duration { return 90 * 24 * time.Hour }
+
+// Last is the argument of the last query: its options, filter or id.
+func (f *Querier) Last() any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
