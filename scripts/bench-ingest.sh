@@ -135,7 +135,9 @@ start_syncwatch() {
   local port
   port=$("$load" freeport)
   rm -rf "$dir/data-$name"
-  "$sw" serve --listen "127.0.0.1:$port" --data-dir "$dir/data-$name" --log-format json "$@" >"$dir/syncwatch-$name.log" 2>&1 &
+  # The load comes from one address (and one token): give that client the
+  # whole in-flight limit, as the README advises for local jobs.
+  "$sw" serve --listen "127.0.0.1:$port" --data-dir "$dir/data-$name" --log-format json --max-inflight-per-client 128 "$@" >"$dir/syncwatch-$name.log" 2>&1 &
   sw_pid=$!
   pids+=("$sw_pid")
   sw_url="http://127.0.0.1:$port"
