@@ -23,12 +23,6 @@ func (s *Service) shedLoad(c *gin.Context) {
 	rc := http.NewResponseController(c.Writer)
 	// Whatever happens next, the body cannot hold the connection longer.
 	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
-	client := clientKey(c)
-	if !s.slots.acquire(client) {
-		s.overloaded(c, rc, "this client is at its share of the concurrent ingest requests: retry later; nothing of this request was stored")
-		return
-	}
-	defer s.slots.release(client)
 	select {
 	case s.inFlight <- struct{}{}:
 	default:
@@ -46,6 +40,15 @@ func (s *Service) shedLoad(c *gin.Context) {
 		}
 	}
 	defer func() { <-s.inFlight }()
+	// The client's share counts the requests being served, not those
+	// waiting for a slot: with a share as large as the limit, a client
+	// waits for room as before instead of being refused at once.
+	client := clientKey(c)
+	if !s.slots.acquire(client) {
+		s.overloaded(c, rc, "this client is at its share of the concurrent ingest requests: retry later; nothing of this request was stored")
+		return
+	}
+	defer s.slots.release(client)
 	c.Next()
 }
 
