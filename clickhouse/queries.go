@@ -551,6 +551,7 @@ func (s *Store) DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (run
 // reported. Its minima and maxima are idempotent, so reports inserted
 // meanwhile, counted twice, change nothing. insert_deduplicate is off: a
 // recomputed block may equal one inserted before, and must not be dropped.
+// Its SELECT is run_activity_mv's (migration 2): change them together.
 func (s *Store) rebuildActivity(ctx context.Context, tmp string) error {
 	keys := `(SELECT DISTINCT source, sync_type, toDate(started_at) FROM ` + tmp + `)`
 	if err := s.eng.exec(ctx, `DELETE FROM run_activity WHERE (source, sync_type, day) IN `+keys, nil); err != nil {
