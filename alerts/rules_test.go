@@ -195,6 +195,7 @@ var runbookGeneralSections = map[string]bool{
 	"sync-alerts":           true,
 	"alerts-on-syncwatch":   true,
 	"silencing-and-testing": true,
+	"clearing-runs":         true,
 }
 
 // runbookAnchors returns the GitHub anchors of the headings of docs/runbooks.md.
