@@ -23,11 +23,11 @@ type rule struct {
 var rules = []rule{
 	{from: []string{"synclog"}, to: []string{"..."}, why: "synclog is the leaf: it imports nothing of the project"},
 	{from: []string{"..."}, to: []string{"cmd/..."}, why: "nothing imports a command"},
-	{from: []string{"collector/...", "web/...", "runs", "auth"}, to: []string{"clickhouse/..."},
+	{from: []string{"collector/...", "web/...", "runs", "diagnose/...", "auth"}, to: []string{"clickhouse/..."},
 		why: "the ingest service, the read model and the packages that serve HTTP own their ports; clickhouse implements them"},
 	{from: []string{"clickhouse/..."}, to: []string{"web/...", "collector/...", "exporter/...", "internal/app", "auth"},
 		why: "clickhouse implements the ports of runs and synclog, never a consumer"},
-	{from: []string{"runs"}, to: []string{"web/...", "collector/...", "exporter/...", "auth", "internal/app"},
+	{from: []string{"runs", "diagnose/..."}, to: []string{"web/...", "collector/...", "exporter/...", "auth", "internal/app"},
 		why: "the read model is below whoever presents it"},
 	{from: []string{"web", "auth"}, to: []string{"web/api", "web/ui", "collector/...", "internal/app"},
 		why: "the HTTP foundation and auth know no service built on them"},
