@@ -110,6 +110,12 @@ func (s *Set) Int(p *int, name string, def int, usage string) {
 	s.Var((*intValue)(p), name, usage)
 }
 
+// Float binds a floating-point option with default def.
+func (s *Set) Float(p *float64, name string, def float64, usage string) {
+	*p = def
+	s.Var((*floatValue)(p), name, usage)
+}
+
 // Duration binds a duration option with default def; see ParseDuration.
 func (s *Set) Duration(p *time.Duration, name string, def time.Duration, usage string) {
 	*p = def

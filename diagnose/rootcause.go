@@ -290,3 +290,47 @@ func (s *Service) fingerprintHints(fps []FingerprintCount, since time.Time) []Hi
 	slices.SortStableFunc(hints, func(a, b Hint) int { return cmp.Compare(*b.Evidence.K, *a.Evidence.K) })
 	return hints
 }
+
+// RunRef names the run a diagnosis is about.
+type RunRef struct {
+	RunID, Source, SyncType string
+	// Failed is true for a failed run.
+	Failed    bool
+	StartedAt time.Time
+}
+
+// Diagnosis is why one run is what it is: the anomalies that name it, and
+// for a failed or anomalous run the root-cause hints of its type over the
+// day before it.
+type Diagnosis struct {
+	Anomalies []Anomaly  `json:"anomalies"`
+	RootCause *RootCause `json:"root_cause"`
+}
+
+// runLookback is the window before a run its diagnosis looks at.
+const runLookback = 24 * time.Hour
+
+// DiagnoseRun returns the diagnosis of a run, or nil when it neither
+// failed nor is anomalous.
+func (s *Service) DiagnoseRun(ctx context.Context, r RunRef) (*Diagnosis, error) {
+	since, until := r.StartedAt.Add(-runLookback), r.StartedAt.Add(time.Millisecond)
+	rep, err := s.Anomalies(ctx, Query{Filter: Filter{Sources: []string{r.Source}, SyncTypes: []string{r.SyncType}}, Since: since, Until: until})
+	if err != nil {
+		return nil, err
+	}
+	d := &Diagnosis{Anomalies: []Anomaly{}}
+	for _, a := range rep.Anomalies {
+		if a.RunID == r.RunID || slices.Contains(a.Evidence.RunIDs, r.RunID) {
+			d.Anomalies = append(d.Anomalies, a)
+		}
+	}
+	if !r.Failed && len(d.Anomalies) == 0 {
+		return nil, nil
+	}
+	rc, err := s.RootCause(ctx, CauseRequest{Source: r.Source, SyncType: r.SyncType, Since: since, Until: until})
+	if err != nil {
+		return nil, err
+	}
+	d.RootCause = &rc
+	return d, nil
+}

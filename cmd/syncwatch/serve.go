@@ -16,6 +16,7 @@ import (
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/synclog"
@@ -30,6 +31,7 @@ type serveOptions struct {
 	metrics exporterOptions
 	pprof   pprofOptions
 	config.Serve
+	diagnose config.Diagnose
 }
 
 func (o *serveOptions) register(s *config.Set) {
@@ -38,6 +40,7 @@ func (o *serveOptions) register(s *config.Set) {
 	o.metrics.register(s)
 	o.pprof.register(s)
 	o.Serve.Register(s)
+	o.diagnose.Register(s)
 	s.Check(func() error { return o.metrics.check(o.SyncTypes) })
 }
 
@@ -129,6 +132,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Diagnostics judge each type by its history, and forecasts its
+	// overruns against the maximum runtimes the exporter alerts on.
+	diagCfg, err := diagnoseConfig(o.diagnose, types, expected.MaxRuntimes)
+	if err != nil {
+		return err
+	}
+	diag, err := diagnose.New(store, diagCfg)
+	if err != nil {
+		return err
+	}
 	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := app.New(app.Config{
 		Ingest: collector.Config{
@@ -144,7 +157,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		PublicMonitor:  o.PublicMonitor,
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
-		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks,
+		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks, Diagnose: diag,
 	})
 	if err != nil {
 		return err

@@ -57,6 +57,9 @@ type Deps struct {
 	// sync type's latest activity.
 	Query  api.Querier
 	States runs.TypeStater
+	// Diagnose, when set with Query, answers the diagnostics API and the
+	// diagnosis of a run.
+	Diagnose api.Diagnoser
 	// Checks are further components of the health report, supplied by
 	// their owners (the exporter's, when this process publishes it).
 	Checks []web.Check
@@ -122,7 +125,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 func (s *Service) addReadSide(cfg Config, d Deps, health *web.Health) error {
 	var err error
 	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes, PublicMonitor: cfg.PublicMonitor}, api.Deps{
-		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer,
+		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer, Diagnoser: d.Diagnose,
 	})
 	if err != nil {
 		return err

@@ -102,6 +102,9 @@ type Options struct {
 	Checks []web.Check
 	// PublicMonitor serves the read-only monitor URLs without a token.
 	PublicMonitor bool
+	// Diagnose answers the diagnostics API; with Query, and no Diagnose,
+	// the routes answer 503.
+	Diagnose api.Diagnoser
 }
 
 // Env is the service wired as serve wires it, minus the network.
@@ -186,7 +189,7 @@ func New(t testing.TB, o Options) *Env {
 	}
 	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
-		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors,
+		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors, Diagnose: o.Diagnose,
 	})
 	if err != nil {
 		t.Fatalf("new service: %v", err)

@@ -92,6 +92,10 @@ type Deps struct {
 	Registerer prometheus.Registerer
 	// Now, when set, replaces the clock (tests).
 	Now func() time.Time
+	// Diagnoser, when set, answers /api/v1/diagnostics/... and the
+	// diagnosis of a failed or anomalous run; without it those routes
+	// answer 503.
+	Diagnoser Diagnoser
 }
 
 // API serves the query, report and monitor routes.
@@ -105,6 +109,7 @@ type API struct {
 	now      func() time.Time
 	// public serves the read-only monitor URLs without a token.
 	public bool
+	diag   Diagnoser
 }
 
 // New builds the API and registers its metrics.
@@ -117,7 +122,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		types: cfg.SyncTypes, q: d.Querier, overview: runs.NewOverviews(d.Querier, nil), health: d.Health,
-		guard: d.Guard, now: d.Now, public: cfg.PublicMonitor,
+		guard: d.Guard, now: d.Now, public: cfg.PublicMonitor, diag: d.Diagnoser,
 	}
 	a.clears = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "syncwatch_monitor_clears_total",
@@ -154,6 +159,9 @@ func (a *API) Register(e *gin.Engine) error {
 	e.GET("/api/v1/reports/daily", query, formats, a.handleDaily)
 	e.GET("/api/v1/reports/errors", query, json, a.handleErrors)
 	e.GET("/api/v1/reports/trends", query, json, a.handleTrends)
+	e.GET("/api/v1/diagnostics/anomalies", query, json, a.handleAnomalies)
+	e.GET("/api/v1/diagnostics/forecasts", query, json, a.handleForecasts)
+	e.GET("/api/v1/diagnostics/root-cause", query, json, a.handleRootCause)
 	// The monitor URLs answer with and without their trailing slash.
 	for _, p := range []string{"/api/monitor/dashboard/", "/api/monitor/dashboard"} {
 		e.GET(p, monitor, json, a.handleDashboard)

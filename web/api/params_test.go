@@ -92,7 +92,7 @@ func FuzzParseRunQuery(f *testing.F) {
 	}
 	for _, s := range []string{"", "limit=1000&status=failed,partial", "sync_type=products&since=2026-01-01&until=2026-01-02",
 		"q=%27%20OR%201%3D1", "cursor=eyJ2IjoxLCJ0IjoxNzY3MjI1NjAwMDAwLCJpZCI6IngifQ", "format=csv", "group_by=status,source&interval=1h",
-		"tz=Asia/Kathmandu&date=2026-01-02", "baseline_days=90", "dry_run=1&until=2026-01-01", "a=%", ";;&&==", "since=2026-01-01T00:00:00.999999999Z"} {
+		"tz=Asia/Kathmandu&date=2026-01-02", "baseline_days=90", "kind=regression,too_small&sync_type=stock", "sync_type=stock&source=haier&since=2026-01-01", "dry_run=1&until=2026-01-01", "a=%", ";;&&==", "since=2026-01-01T00:00:00.999999999Z"} {
 		f.Add(s)
 	}
 	handler := newTestHandler(f, &fakequery.Querier{})
@@ -124,6 +124,15 @@ func FuzzParseRunQuery(f *testing.F) {
 		}
 		if r, perr := parseTrendsRequest(raw, penv); perr == nil && (!r.since.Before(r.until) || r.baseline < 1) {
 			t.Errorf("trend request %+v passed", r)
+		}
+		if q, perr := ParseAnomaliesRequest(raw, penv); perr == nil && (!q.Since.Before(q.Until) || q.Until.Sub(q.Since) > MaxDiagnosticsWindow) {
+			t.Errorf("anomaly window %s to %s passed", q.Since, q.Until)
+		}
+		if r, perr := ParseRootCauseRequest(raw, penv); perr == nil && (r.SyncType == "" || !r.Since.Before(r.Until) || r.Until.Sub(r.Since) > MaxDiagnosticsWindow) {
+			t.Errorf("root-cause request %+v passed", r)
+		}
+		if _, perr := ParseForecastsRequest(raw, penv); perr != nil && perr.Msg == "" {
+			t.Error("a forecast error without a message")
 		}
 		if r, perr := parseClearRequest(raw, penv); perr == nil && r.filter.Until.IsZero() {
 			t.Error("a clear without an upper bound passed")
@@ -192,6 +201,18 @@ var BadParams = []struct {
 	{"dashboard parameter", "/api/monitor/dashboard/?limit=5", "limit", "takes no parameters"},
 	{"records like the run list", "/api/monitor/records/?status=ok", "status", "allowed are"},
 	{"statistics like the stats", "/api/monitor/statistics?group_by=day", "group_by", "allowed are"},
+	{"anomaly kind", "/api/v1/diagnostics/anomalies?kind=slow", "kind", "regression, duration"},
+	{"anomaly window too long", "/api/v1/diagnostics/anomalies?since=2026-01-01&until=2026-03-01", "since", "at most 31 days"},
+	{"anomaly sync type", "/api/v1/diagnostics/anomalies?sync_type=shoes", "sync_type", "allowed are"},
+	{"anomaly source", "/api/v1/diagnostics/anomalies?source=A%20B", "source", "a-z"},
+	{"anomaly since", "/api/v1/diagnostics/anomalies?since=soon", "since", "RFC 3339"},
+	{"anomaly parameter", "/api/v1/diagnostics/anomalies?limit=5", "limit", "accepted are"},
+	{"forecast window", "/api/v1/diagnostics/forecasts?since=2026-01-01", "since", "accepted are"},
+	{"forecast sync type", "/api/v1/diagnostics/forecasts?sync_type=shoes", "sync_type", "allowed are"},
+	{"root cause without sync type", "/api/v1/diagnostics/root-cause?source=haier", "sync_type", "required"},
+	{"root cause of two types", "/api/v1/diagnostics/root-cause?sync_type=stock,prices", "sync_type", "one sync_type"},
+	{"root cause of two sources", "/api/v1/diagnostics/root-cause?sync_type=stock&source=a,b", "source", "at most one source"},
+	{"root cause until before since", "/api/v1/diagnostics/root-cause?sync_type=stock&since=2026-01-02&until=2026-01-01", "since", "before until"},
 }
 
 func mustLoc(t *testing.T, name string) *time.Location {

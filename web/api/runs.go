@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
@@ -91,6 +92,9 @@ type RunDetailResponse struct {
 	// DurationSeconds is null while the run is in progress.
 	DurationSeconds *float64     `json:"duration_seconds"`
 	Reports         []ReportView `json:"reports"`
+	// Diagnosis is why a failed or anomalous run is so; null for the
+	// others, and when diagnostics are not available.
+	Diagnosis *diagnose.Diagnosis `json:"diagnosis"`
 }
 
 // handleRun serves GET /api/v1/runs/{run_id}.
@@ -114,7 +118,25 @@ func (a *API) handleRun(c *gin.Context) {
 		QueryFailed(c, "reading the run", err)
 		return
 	}
-	c.JSON(http.StatusOK, runDetailOf(d, langOf(c)))
+	resp := runDetailOf(d, langOf(c))
+	resp.Diagnosis = a.diagnoseRun(ctx, c, d.Run)
+	c.JSON(http.StatusOK, resp)
+}
+
+// diagnoseRun returns the diagnosis of a terminal run, or nil. A failed
+// diagnosis is logged and leaves the run's answer without one: the run
+// itself was read.
+func (a *API) diagnoseRun(ctx context.Context, c *gin.Context, r runs.Run) *diagnose.Diagnosis {
+	if a.diag == nil || !r.Status.Terminal() {
+		return nil
+	}
+	d, err := a.diag.DiagnoseRun(ctx, diagnose.RunRef{RunID: r.RunID, Source: r.Source, SyncType: r.SyncType,
+		Failed: r.Status == synclog.StatusFailed, StartedAt: r.StartedAt})
+	if err != nil {
+		web.Log(c).WithError(err).WithField("run_id", r.RunID).Warn("diagnosis of the run failed; answered without it")
+		return nil
+	}
+	return d
 }
 
 // runDetailOf renders a run's detail, with empty maps and lists rather

@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/diagnose"
+	"github.com/syncwatch/syncwatch/diagnose/synth"
+	"github.com/syncwatch/syncwatch/internal/apptest"
+	"github.com/syncwatch/syncwatch/internal/apptest/contract"
+	"github.com/syncwatch/syncwatch/synclog"
+	"github.com/syncwatch/syncwatch/web/api"
+)
+
+// TestDiagnosticsAPI ingests five weeks of hourly jobs with a failure
+// burst in the last day, and a job with too little history, through the
+// ingest API into the embedded engine, and checks the diagnostics API and
+// a failed run's diagnosis against openapi.yaml and the planted events.
+func TestDiagnosticsAPI(t *testing.T) {
+	end := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	hourly := func(typ string, d time.Duration) synth.Job {
+		return synth.Job{Source: "d1", SyncType: typ, Every: time.Hour, Duration: d, Records: 1000}
+	}
+	prices := hourly("prices", time.Minute)
+	burstAt := end.Add(-10*time.Hour - 30*time.Minute)
+	prices.Events = []synth.Event{{Kind: synth.Burst, Start: burstAt, Length: 6 * time.Hour}}
+	h := synth.Generate(synth.Spec{Seed: 7, End: end, Weeks: 5, Noise: 0.1, FailureRate: 0.01,
+		Jobs: []synth.Job{prices, hourly("logistics", 30*time.Second), hourly("order", 10*time.Second)}})
+	// A job with three runs before the last day and two in it.
+	for i, ago := range []time.Duration{72, 60, 48, 5, 2} {
+		start := end.Add(-ago * time.Hour)
+		done := start.Add(time.Minute)
+		id := "young-" + string(rune('a'+i))
+		h.Reports = append(h.Reports, synclog.Report{RunID: id, EventID: id, Source: "young", SyncType: "stock", Status: synclog.StatusSuccess,
+			TotalCount: 10, SuccessCount: 10, StartedAt: start, CompletedAt: &done})
+	}
+
+	st := apptest.NewRealStore(t)
+	svc, err := diagnose.New(st, func() diagnose.Config {
+		c := diagnose.DefaultConfig()
+		c.MaxRuntimes = synclog.DefaultMaxRuntimes()
+		return c
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := apptest.New(t, apptest.Options{Storage: st, Query: st, Diagnose: svc, RunBatcher: true, LogLevel: 2,
+		Ingest:  collector.Config{MaxItems: 20000, MaxBodyBytes: 64 << 20},
+		Batcher: collector.BatcherConfig{Size: 20000, MaxAge: 20 * time.Millisecond}})
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	for _, r := range h.Reports {
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w := env.Do(http.MethodPost, collector.Route, &body, http.Header{"Content-Type": {"application/x-ndjson"}}); w.Code != http.StatusAccepted {
+		t.Fatalf("ingest: %d %s", w.Code, w.Body)
+	}
+	env.WaitDrained(t, time.Minute)
+
+	get := func(t *testing.T, target string, out any) {
+		t.Helper()
+		w := contract.Call(t, env.Handler(), http.MethodGet, target, contract.Options{})
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var burst diagnose.Anomaly
+	t.Run("anomalies", func(t *testing.T) {
+		var rep api.AnomaliesResponse
+		get(t, "/api/v1/diagnostics/anomalies?source=d1,young&kind=failure_rate", &rep)
+		for _, a := range rep.Anomalies {
+			if a.Kind != diagnose.KindFailureRate {
+				t.Errorf("kind=failure_rate answered %s", a.Kind)
+			}
+			if a.SyncType == "prices" && !a.Began.Before(burstAt) && a.Began.Before(burstAt.Add(2*time.Hour)) {
+				burst = a
+			}
+		}
+		if burst.RunID == "" || burst.Evidence.K == nil || *burst.Evidence.K < 5 || len(burst.Evidence.RunIDs) == 0 {
+			t.Fatalf("no failure burst of d1/prices from %s with its evidence: %+v", burstAt, rep.Anomalies)
+		}
+		var young, prices *diagnose.TypeStatus
+		for i, ts := range rep.Types {
+			switch ts.Source + "/" + ts.SyncType {
+			case "young/stock":
+				young = &rep.Types[i]
+			case "d1/prices":
+				prices = &rep.Types[i]
+			}
+		}
+		if young == nil || young.Note != "not enough history (3 of 8 runs)" {
+			t.Errorf("young/stock: %+v, want not enough history (3 of 8 runs)", young)
+		}
+		if prices == nil || prices.ConsecutiveThreshold == nil || *prices.ConsecutiveThreshold < 2 || prices.FailureBaseline == nil {
+			t.Errorf("d1/prices: %+v, want the adaptive consecutive-failure threshold", prices)
+		}
+	})
+	t.Run("root cause", func(t *testing.T) {
+		var rc diagnose.RootCause
+		get(t, "/api/v1/diagnostics/root-cause?source=d1&sync_type=prices", &rc)
+		if rc.BadRuns != "failed" || rc.Bad < 5 || rc.Scope != diagnose.ScopeJob || len(rc.Hints) == 0 {
+			t.Fatalf("root cause: %+v", rc)
+		}
+		var fp, onset bool
+		for _, h := range rc.Hints {
+			fp = fp || h.Kind == diagnose.HintFingerprint && h.State == "new" && strings.Contains(h.Summary, "503")
+			onset = onset || h.Kind == diagnose.HintOnset && h.At != nil && h.At.Equal(burst.Began)
+		}
+		if !fp || !onset {
+			t.Errorf("hints lack the new 503 error or the onset at %s: %+v", burst.Began, rc.Hints)
+		}
+	})
+	t.Run("forecasts", func(t *testing.T) {
+		var rep api.ForecastsResponse
+		get(t, "/api/v1/diagnostics/forecasts?source=d1&sync_type=prices", &rep)
+		if len(rep.Forecasts) != 1 {
+			t.Fatalf("forecasts: %+v", rep.Forecasts)
+		}
+		f := rep.Forecasts[0]
+		if len(f.Trends) != 3 || len(f.Trends[0].Predictions) != 2 || len(f.Overruns) != 1 || f.Days < 28 {
+			t.Fatalf("forecast: %+v", f)
+		}
+		// A flat minute-long job never reaches its 30-minute limit.
+		if o := f.Overruns[0]; o.Limit != "max_runtime" || o.At != nil || o.Note != "not within 30 days" {
+			t.Errorf("overrun: %+v", o)
+		}
+		if p := f.Trends[0].Predictions[0]; p.Low > p.Value || p.Value > p.High || p.Value < 30 || p.Value > 300 {
+			t.Errorf("p95 prediction: %+v", p)
+		}
+	})
+	t.Run("run diagnosis", func(t *testing.T) {
+		var failed api.RunDetailResponse
+		get(t, "/api/v1/runs/"+burst.Evidence.RunIDs[1], &failed)
+		if failed.Diagnosis == nil || failed.Diagnosis.RootCause == nil || len(failed.Diagnosis.Anomalies) == 0 {
+			t.Fatalf("a failed run of the burst without its diagnosis: %+v", failed.Diagnosis)
+		}
+		var ok api.RunDetailResponse
+		get(t, "/api/v1/runs/young-e", &ok)
+		if ok.Diagnosis != nil {
+			t.Errorf("a plain successful run has a diagnosis: %+v", ok.Diagnosis)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		w := contract.Call(t, env.Handler(), http.MethodGet, "/api/v1/diagnostics/root-cause?source=d1", contract.Options{})
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"field":"sync_type"`) {
+			t.Errorf("%d %s", w.Code, w.Body)
+		}
+	})
+}
