@@ -83,6 +83,11 @@ type Config struct {
 	Log logrus.FieldLogger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Diagnostics, when set, adds syncwatch_anomaly_* and
+	// syncwatch_forecast_*, recomputed every DiagnosticsInterval (default
+	// DefaultDiagnosticsInterval).
+	Diagnostics         Diagnostics
+	DiagnosticsInterval time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -131,6 +136,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.DiagnosticsInterval <= 0 {
+		c.DiagnosticsInterval = DefaultDiagnosticsInterval
 	}
 	return nil
 }
@@ -205,6 +213,10 @@ type descs struct {
 	lastSuccess, lastRun, inProgress, oldestInProgress, consecutiveFails   *prometheus.Desc
 	scrapeDuration, scrapeSuccess, cacheAge, foldedSources                 *prometheus.Desc
 	expectedInterval, maxRuntime                                           *prometheus.Desc
+	// The diagnostics families, published when Config.Diagnostics is set.
+	anomalyDetected, anomalyOngoing, consecutiveThreshold, failureBaseline *prometheus.Desc
+	forecast                                                               map[string]*prometheus.Desc
+	forecastOverrun                                                        *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -231,6 +243,17 @@ func newDescs() *descs {
 		foldedSources:       d("syncwatch_exporter_folded_sources", "Distinct sources beyond the source cap whose runs are published under source=\"_other\".", nil),
 		expectedInterval:    d("syncwatch_expected_interval_seconds", "Configured: how often a sync type should succeed; absent for types not run on a schedule.", []string{"sync_type"}),
 		maxRuntime:          d("syncwatch_max_runtime_seconds", "Configured: how long a run of a sync type may take before it counts as hung.", []string{"sync_type"}),
+
+		anomalyDetected:      d("syncwatch_anomaly_detected", "Anomalies of each kind detected in the last 24 hours (docs/diagnostics.md); recomputed every few minutes.", []string{"source", "sync_type", "kind"}),
+		anomalyOngoing:       d("syncwatch_anomaly_ongoing", "1 when the latest runs still show an anomaly of the kind (a regression, a failure burst, a late job, ...), else 0.", []string{"source", "sync_type", "kind"}),
+		consecutiveThreshold: d("syncwatch_anomaly_consecutive_failures_threshold", "Adaptive consecutive-failure threshold ceil(ln α / ln p0): this many failures in a row are improbable (p < α) at the type's baseline failure rate.", st),
+		failureBaseline:      d("syncwatch_anomaly_failure_baseline_ratio", "Smoothed baseline failure rate p0 = (f+1)/(n+2) over the 28 days before the last day.", st),
+		forecast: map[string]*prometheus.Desc{
+			"duration_p95_seconds": d("syncwatch_forecast_duration_p95_seconds", "Daily p95 duration predicted by the trend of the last 28 days, 7 and 30 days ahead.", []string{"source", "sync_type", "horizon"}),
+			"failure_ratio":        d("syncwatch_forecast_failure_ratio", "Daily failure ratio predicted by the trend of the last 28 days, 7 and 30 days ahead.", []string{"source", "sync_type", "horizon"}),
+			"records_per_day":      d("syncwatch_forecast_records_per_day", "Daily record volume predicted by the trend of the last 28 days, 7 and 30 days ahead.", []string{"source", "sync_type", "horizon"}),
+		},
+		forecastOverrun: d("syncwatch_forecast_overrun_seconds", "Time until the trend of the daily p95 duration reaches the limit (the max runtime, or the schedule interval); absent when not within 30 days.", []string{"source", "sync_type", "limit"}),
 	}
 }
 
@@ -239,6 +262,8 @@ func (d *descs) all() []*prometheus.Desc {
 		d.windowRuns, d.windowSuccessRatio, d.windowRecordRatio, d.windowErrorsPerHour, d.windowDuration, d.windowDurationAvg,
 		d.lastSuccess, d.lastRun, d.inProgress, d.oldestInProgress, d.consecutiveFails,
 		d.scrapeDuration, d.scrapeSuccess, d.cacheAge, d.foldedSources, d.expectedInterval, d.maxRuntime,
+		d.anomalyDetected, d.anomalyOngoing, d.consecutiveThreshold, d.failureBaseline,
+		d.forecast["duration_p95_seconds"], d.forecast["failure_ratio"], d.forecast["records_per_day"], d.forecastOverrun,
 	}
 }
 
@@ -266,6 +291,9 @@ func New(src Source, cfg Config, reg prometheus.Registerer) (*Collector, error) 
 			Name: "syncwatch_exporter_refreshes_total",
 			Help: "Refreshes of the ClickHouse-backed values (one query set each), by result: success or error.",
 		}, []string{"result"}),
+	}
+	if cfg.Diagnostics != nil {
+		c.scrapers = append(c.scrapers, &diagnosticsScraper{src: cfg.Diagnostics, interval: cfg.DiagnosticsInterval, d: d})
 	}
 	c.refreshes.WithLabelValues("success")
 	c.refreshes.WithLabelValues("error")

@@ -18,8 +18,10 @@ import (
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/chsource"
+	"github.com/syncwatch/syncwatch/exporter/diagsource"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -109,13 +111,14 @@ func (o *exporterOptions) check(syncTypes []string) error {
 	return err
 }
 
-// newExporter builds the ClickHouse-backed collector over store and
-// registers it with reg.
-func (o *exporterOptions) newExporter(reg prometheus.Registerer, types synclog.SyncTypes, limiter *exporter.SourceLimiter, store *clickhouse.Store, log logrus.FieldLogger) (*exporter.Collector, error) {
+// newExporter builds the ClickHouse-backed collector over store, with the
+// diagnostics of diag, and registers it with reg.
+func (o *exporterOptions) newExporter(reg prometheus.Registerer, types synclog.SyncTypes, limiter *exporter.SourceLimiter, store *clickhouse.Store, diag *diagnose.Service, log logrus.FieldLogger) (*exporter.Collector, error) {
 	cfg, err := o.config(types, limiter, log)
 	if err != nil {
 		return nil, err
 	}
+	cfg.Diagnostics = diagsource.New(diag)
 	c, err := exporter.New(chsource.New(store), cfg, reg)
 	if err != nil {
 		return nil, usageError{err}
@@ -131,6 +134,7 @@ type exportOptions struct {
 	listen    string
 	migrate   bool
 	syncTypes []string
+	diagnose  config.Diagnose
 }
 
 func (o *exportOptions) register(s *config.Set) {
@@ -140,6 +144,7 @@ func (o *exportOptions) register(s *config.Set) {
 	s.String(&o.listen, "listen", "127.0.0.1:9464", "address to serve /metrics on")
 	s.Bool(&o.migrate, "migrate", false, "apply schema migrations at start-up (serve usually does)")
 	s.List(&o.syncTypes, "sync-types", synclog.DefaultSyncTypeNames(), "comma-separated sync types to publish")
+	o.diagnose.Register(s)
 	s.Check(func() error { return config.SyncTypesRule(s, "sync-types", o.syncTypes) })
 	s.Check(func() error { return o.metrics.check(o.syncTypes) })
 }
@@ -181,8 +186,20 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
+	expected, err := o.metrics.config(types, nil, log)
+	if err != nil {
+		return err
+	}
+	diagCfg, err := diagnoseConfig(o.diagnose, types, expected.MaxRuntimes)
+	if err != nil {
+		return err
+	}
+	diag, err := diagnose.New(store, diagCfg)
+	if err != nil {
+		return err
+	}
 	reg := newRegistry()
-	c, err := o.metrics.newExporter(reg, types, exporter.NewSourceLimiter(o.metrics.maxSources), store, log)
+	c, err := o.metrics.newExporter(reg, types, exporter.NewSourceLimiter(o.metrics.maxSources), store, diag, log)
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func listing(mfs map[string]*dto.MetricFamily) []metricFamily {
 	return out
 }
 
-var docRow = regexp.MustCompile("^\\|\\s*`([a-z_]+)`\\s*\\|\\s*([a-z]+)\\s*\\|([^|]*)\\|")
+var docRow = regexp.MustCompile("^\\|\\s*`([a-z0-9_]+)`\\s*\\|\\s*([a-z]+)\\s*\\|([^|]*)\\|")
 var docLabel = regexp.MustCompile("`([a-z_]+)`")
 
 // documentedFamilies reads the metric table of docs/metrics.md.
@@ -193,6 +193,13 @@ func TestServeMetrics(t *testing.T) {
 		// as source="_other".
 		report("p1", "p1-a", "gamma", "prices", "success", -20, -19, 1, 1, 0),
 	)
+	// A week of daily runs before them, longer every day, gives
+	// alpha/stock a forecast that overruns its 15-minute max runtime.
+	var week []map[string]any
+	for d := 1; d <= 8; d++ {
+		week = append(week, report(fmt.Sprintf("w%d", d), fmt.Sprintf("w%d-a", d), "alpha", "stock", "success", -d*24*60, -d*24*60+2*(9-d), 10, 10, 0))
+	}
+	postReports(t, base, week...)
 	// A retried delivery is a duplicate and counted once.
 	postReports(t, base, report("s2", "s2-a", "alpha", "stock", "failed", -8, -7, 5, 0, 5))
 
@@ -212,6 +219,10 @@ func TestServeMetrics(t *testing.T) {
 			`syncwatch_window_duration_seconds{source="beta"`,
 			"\n" + `syncwatch_exporter_scrape_success{scraper="type_states"} 1` + "\n",
 			"\n" + `syncwatch_exporter_scrape_success{scraper="window_stats"} 1` + "\n",
+			"\n" + `syncwatch_exporter_scrape_success{scraper="diagnostics"} 1` + "\n",
+			`syncwatch_forecast_duration_p95_seconds{horizon="7d",source="alpha",sync_type="stock"}`,
+			`syncwatch_anomaly_consecutive_failures_threshold{source="alpha",sync_type="stock"}`,
+			`syncwatch_forecast_overrun_seconds{limit="max_runtime",source="alpha",sync_type="stock"}`,
 		} {
 			complete = complete && strings.Contains(exposition, want)
 		}

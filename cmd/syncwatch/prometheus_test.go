@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/exportertest"
 	"github.com/syncwatch/syncwatch/internal/testutil"
@@ -136,7 +137,11 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := o.newExporter(reg, types, limiter, st, quietLogger())
+	diag, err := diagnose.New(st, diagnose.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := o.newExporter(reg, types, limiter, st, diag, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -117,15 +117,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, k := range known {
 		ingest.Initialize(k.Source, k.SyncType)
 	}
-	var exp *exporter.Collector
-	var checks []web.Check
-	if o.Exporter {
-		if exp, err = o.metrics.newExporter(reg, types, limiter, store, log); err != nil {
-			return err
-		}
-		checks = exp.HealthChecks()
-	}
-
 	// The console rates each sync type's last success against the
 	// intervals the exporter alerts on.
 	expected, err := o.metrics.config(types, limiter, log)
@@ -141,6 +132,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	diag, err := diagnose.New(store, diagCfg)
 	if err != nil {
 		return err
+	}
+	var exp *exporter.Collector
+	var checks []web.Check
+	if o.Exporter {
+		if exp, err = o.metrics.newExporter(reg, types, limiter, store, diag, log); err != nil {
+			return err
+		}
+		checks = exp.HealthChecks()
 	}
 	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := app.New(app.Config{
