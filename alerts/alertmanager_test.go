@@ -45,6 +45,9 @@ func TestAlertmanagerRouting(t *testing.T) {
 		{"chat", []string{"alertname=SyncRunStuck", "severity=warning", "sync_type=products", "source=haier"}},
 		{"chat", []string{"alertname=SyncDurationRegression", "severity=warning", "sync_type=products", "source=haier"}},
 		{"chat", []string{"alertname=SyncRecordFailuresHigh", "severity=warning", "sync_type=products", "source=haier"}},
+		// Diagnostics go to chat, never to the pager.
+		{"chat", []string{"alertname=SyncAnomaly", "severity=warning", "sync_type=stock", "source=haier", "kind=regression"}},
+		{"chat", []string{"alertname=SyncForecastOverrun", "severity=warning", "sync_type=products", "source=haier", "limit=max_runtime"}},
 		{"pager", []string{"alertname=SyncwatchDown", "severity=critical", "job=syncwatch", "instance=a:8080"}},
 		{"pager", []string{"alertname=SyncwatchClickHouseDown", "severity=critical", "instance=a:8080"}},
 		{"pager", []string{"alertname=SyncwatchSpoolFull", "severity=critical", "instance=a:8080"}},

@@ -141,6 +141,10 @@ func TestAlertLabelsAndAnnotations(t *testing.T) {
 		}
 		seen[r.Alert] = true
 		name := r.Alert + "/" + r.Labels["severity"]
+		// Anomaly and forecast alerts say "look", never "wake up".
+		if (r.Alert == "SyncAnomaly" || strings.HasPrefix(r.Alert, "SyncForecast")) && r.Labels["severity"] != "warning" {
+			t.Errorf("%s: diagnostics alerts must be warnings, routed to chat, never paging", name)
+		}
 		switch r.Labels["severity"] {
 		case "critical", "warning":
 		default:
@@ -258,6 +262,10 @@ var contractMetrics = []string{
 	"syncwatch_runs_in_progress", "syncwatch_oldest_in_progress_start_timestamp_seconds",
 	"syncwatch_consecutive_failures", "syncwatch_expected_interval_seconds", "syncwatch_max_runtime_seconds",
 	"syncwatch_exporter_scrape_success", "syncwatch_exporter_scrape_duration_seconds",
+	// diagnostics
+	"syncwatch_anomaly_detected", "syncwatch_anomaly_ongoing", "syncwatch_anomaly_consecutive_failures_threshold",
+	"syncwatch_anomaly_failure_baseline_ratio", "syncwatch_forecast_duration_p95_seconds", "syncwatch_forecast_failure_ratio",
+	"syncwatch_forecast_records_per_day", "syncwatch_forecast_overrun_seconds",
 	// pipeline
 	"syncwatch_http_requests_total", "syncwatch_http_request_duration_seconds",
 	"syncwatch_ingest_reports_total", "syncwatch_ingest_rejections_total",
