@@ -239,6 +239,23 @@ func Drilldown(th Thresholds) (Model, error) {
 			Tooltip(multiTooltip()).
 			Height(8).Span(12)).
 		WithPanel(timeseries.NewPanelBuilder().
+			Title("Daily p95 duration, last 28 days").
+			Description(fmt.Sprintf("The 95th percentile duration of each day's finished runs over the 28 days before now, whatever the time range: the series the diagnostics fit their forecast on (docs/diagnostics.md). SyncForecastOverrun warns when its trend reaches the maximum runtime or the interval within %s; the forecast itself, with its interval, is at /api/v1/diagnostics/forecasts and on the console's Diagnosis page.",
+				seconds(th.ForecastOverrunSeconds))).
+			Datasource(*ClickHouseDatasource()).
+			WithTarget(chSeries("A", sql("SELECT toStartOfDay(started_at) AS time, sync_type,",
+				"  quantile(0.95)(duration_ms) / 1000 AS p95",
+				"FROM runs FINAL",
+				"WHERE started_at >= toStartOfDay(now()) - INTERVAL 28 DAY AND "+chSel+" AND "+chTerminal+" AND duration_ms IS NOT NULL",
+				"GROUP BY time, sync_type",
+				"ORDER BY time"+chFinal))).
+			Unit("s").Min(0).
+			AxisLabel("p95 duration").
+			DisplayName("${__field.labels.sync_type}").
+			Legend(tableLegend("first", "lastNotNull", "max")).
+			Tooltip(multiTooltip()).
+			Height(8).Span(24)).
+		WithPanel(timeseries.NewPanelBuilder().
 			Title("Records per interval").
 			Description("Records handled by the finished runs started in each interval: total_count, and how many were synced (success_count) or failed (failed_count). Growing totals with growing durations mean more data rather than a slower supplier.").
 			Datasource(*ClickHouseDatasource()).

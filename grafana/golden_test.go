@@ -253,7 +253,7 @@ func TestParseThresholds(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	if len(keys) != 14 {
+	if len(keys) != 15 {
 		t.Errorf("thresholds %v", keys)
 	}
 }

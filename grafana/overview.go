@@ -236,6 +236,32 @@ func Overview(th Thresholds) (Model, error) {
 			Tooltip(multiTooltip()).
 			Height(7).Span(24))
 
+	// Row: diagnostics.
+	b = b.WithRow(dashboard.NewRowBuilder("Diagnostics")).
+		WithPanel(bargauge.NewPanelBuilder().
+			Title("Anomalies of the last 24 hours, by kind").
+			Description("Anomalies the diagnostics detected in the last 24 hours over the selected sources and sync types, by kind: each type judged against its own history (robust z of durations and record counts, seasonal when the history is; failure streaks against the adaptive threshold; late, too frequent and overlapping starts). SyncAnomaly tells chat when a regression, a failure streak, a too-small success or a late job is ongoing. The console's Diagnosis page has the evidence and the likely cause.").
+			Datasource(PrometheusDatasource()).
+			WithTarget(promSeries("A", `sum by (kind) (max by (source, sync_type, kind) (syncwatch_anomaly_detected{`+sel+`}))`, "{{kind}}")).
+			Unit("short").Min(0).Decimals(0).
+			Thresholds(thresholds(colorOK, step{1, colorWarning})).
+			DisplayMode(common.BarGaugeDisplayModeBasic).
+			Orientation(common.VizOrientationHorizontal).
+			ReduceOptions(lastValue()).
+			Height(8).Span(12)).
+		WithPanel(bargauge.NewPanelBuilder().
+			Title("Adaptive consecutive-failure threshold").
+			Description("For each source and sync type, ceil(ln α / ln p0): the number of failures in a row that is improbable (α = 0.001) at its baseline failure rate p0 of the 28 days before. A flaky job needs a longer streak than a steady one; SyncConsecutiveFailures uses one fixed threshold for all. Click a bar for the drill-down.").
+			Datasource(PrometheusDatasource()).
+			WithTarget(promSeries("A", `max by (source, sync_type) (syncwatch_anomaly_consecutive_failures_threshold{`+sel+`})`, "{{source}} / {{sync_type}}")).
+			Unit("short").Min(0).Decimals(0).
+			Thresholds(thresholds(colorNeutral)).
+			DisplayMode(common.BarGaugeDisplayModeBasic).
+			Orientation(common.VizOrientationHorizontal).
+			ReduceOptions(lastValue()).
+			DataLinks([]cog.Builder[dashboard.DashboardLink]{linkBuilder(sourceLink)}).
+			Height(8).Span(12))
+
 	// Row: alerts and syncwatch itself.
 	b = b.WithRow(dashboard.NewRowBuilder("Alerts and syncwatch itself")).
 		WithPanel(stat.NewPanelBuilder().

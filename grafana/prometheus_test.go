@@ -25,8 +25,10 @@ import (
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/exporter/chsource"
+	"github.com/syncwatch/syncwatch/exporter/diagsource"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
@@ -53,6 +55,10 @@ func syncwatchServer(t *testing.T, st *clickhouse.Store) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	diag, err := diagnose.New(st, diagnose.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
 	exp, err := exporter.New(chsource.New(st), exporter.Config{
 		SyncTypes:         types.Names(),
 		CacheTTL:          time.Second,
@@ -60,6 +66,7 @@ func syncwatchServer(t *testing.T, st *clickhouse.Store) *httptest.Server {
 		MaxRuntimes:       exporter.DefaultMaxRuntimes(),
 		Limiter:           limiter,
 		Log:               log,
+		Diagnostics:       diagsource.New(diag),
 	}, reg)
 	if err != nil {
 		t.Fatal(err)

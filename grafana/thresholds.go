@@ -50,6 +50,9 @@ type Thresholds struct {
 	// IngestRejectionsPerMinute bounds the rejections of one reason per
 	// minute (SyncwatchIngestRejectionsRising).
 	IngestRejectionsPerMinute float64
+	// ForecastOverrunSeconds is how soon a forecast overrun is warned of
+	// (SyncForecastOverrun).
+	ForecastOverrunSeconds float64
 }
 
 // thresholdFields lists the fields of Thresholds with their rule names, in
@@ -76,6 +79,7 @@ func (t *Thresholds) fields() []struct {
 		{"spool_usage_critical", &t.SpoolUsageCritical},
 		{"spool_oldest_age_seconds", &t.SpoolOldestAgeSeconds},
 		{"ingest_rejections_per_minute", &t.IngestRejectionsPerMinute},
+		{"forecast_overrun_seconds", &t.ForecastOverrunSeconds},
 	}
 }
 
