@@ -15,6 +15,7 @@ import (
 	"github.com/syncwatch/syncwatch/internal/apptest/contract"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web/api"
+	"github.com/syncwatch/syncwatch/web/ui"
 )
 
 // TestDiagnosticsAPI ingests five weeks of hourly jobs with a failure
@@ -49,7 +50,7 @@ func TestDiagnosticsAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := apptest.New(t, apptest.Options{Storage: st, Query: st, Diagnose: svc, RunBatcher: true, LogLevel: 2,
+	env := apptest.New(t, apptest.Options{Storage: st, Query: st, Diagnose: svc, Console: &ui.Config{}, RunBatcher: true, LogLevel: 2,
 		Ingest:  collector.Config{MaxItems: 20000, MaxBodyBytes: 64 << 20},
 		Batcher: collector.BatcherConfig{Size: 20000, MaxAge: 20 * time.Millisecond}})
 	var body bytes.Buffer
@@ -149,6 +150,36 @@ func TestDiagnosticsAPI(t *testing.T) {
 		get(t, "/api/v1/runs/young-e", &ok)
 		if ok.Diagnosis != nil {
 			t.Errorf("a plain successful run has a diagnosis: %+v", ok.Diagnosis)
+		}
+	})
+	t.Run("console", func(t *testing.T) {
+		for _, c := range []struct {
+			target string
+			code   int
+			want   []string
+		}{
+			{"/ui/diagnosis?sync_type=prices&source=d1", 200, []string{`id="anomalies"`, "Failure burst", "ongoing", `id="hints"`, "new error", "Forecasts", "not within 30 days"}},
+			{"/ui/diagnosis?sync_type=prices&source=d1&lang=zh", 200, []string{"集中失败", "可能的原因", "预测", "30 天内不会达到"}},
+			{"/ui/diagnosis?sync_type=stock&source=young", 200, []string{"not enough history (0 / 8)", `id="no-anomalies"`}},
+			{"/ui/diagnosis", 200, []string{`id="filters"`}},
+			{"/ui/diagnosis?sync_type=shoes", 400, []string{"sync_type"}},
+			{"/ui/runs/" + burst.Evidence.RunIDs[1], 200, []string{`id="why"`, "Failure burst", `id="hints"`}},
+			{"/ui/runs/" + burst.Evidence.RunIDs[1] + "?lang=zh", 200, []string{`id="why"`, "原因", "集中失败"}},
+			{"/ui/runs/young-e", 200, []string{`id="run-id"`}},
+		} {
+			w := env.Do(http.MethodGet, c.target, nil, nil)
+			if w.Code != c.code {
+				t.Errorf("%s: %d, want %d: %.500s", c.target, w.Code, c.code, w.Body)
+				continue
+			}
+			for _, want := range c.want {
+				if !strings.Contains(w.Body.String(), want) {
+					t.Errorf("%s lacks %q", c.target, want)
+				}
+			}
+			if strings.HasPrefix(c.target, "/ui/runs/young") && strings.Contains(w.Body.String(), `id="why"`) {
+				t.Errorf("a plain successful run has a why panel")
+			}
 		}
 	})
 	t.Run("refused", func(t *testing.T) {

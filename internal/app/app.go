@@ -139,7 +139,7 @@ func (s *Service) addReadSide(cfg Config, d Deps, health *web.Health) error {
 	c := *cfg.Console
 	c.SyncTypes = cfg.Ingest.SyncTypes
 	s.Console, err = ui.New(c, ui.Deps{
-		Querier: d.Query, States: d.States, Auth: d.Auth, Rejected: d.Metrics.Rejected,
+		Querier: d.Query, States: d.States, Auth: d.Auth, Rejected: d.Metrics.Rejected, Diagnoser: d.Diagnose,
 	})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)

@@ -103,6 +103,9 @@ type Deps struct {
 	Rejected func(reason string)
 	// Now, when set, replaces the clock (tests).
 	Now func() time.Time
+	// Diagnoser, when set, serves the Diagnosis page and the "why" panel
+	// of a failed or anomalous run.
+	Diagnoser api.Diagnoser
 }
 
 // Console serves the web console.
@@ -115,6 +118,7 @@ type Console struct {
 	rejected  func(reason string)
 	cfg       Config
 	now       func() time.Time
+	diag      api.Diagnoser
 	// key signs the forms' CSRF tokens; random per process.
 	key []byte
 	// pages are the parsed templates by page and language.
@@ -147,7 +151,7 @@ func New(cfg Config, d Deps) (*Console, error) {
 	cfg.defaults()
 	cn := &Console{
 		types: cfg.SyncTypes, q: d.Querier, overviews: runs.NewOverviews(d.Querier, d.States), knows: d.States != nil,
-		auth: d.Auth, rejected: d.Rejected, cfg: cfg, now: d.Now,
+		auth: d.Auth, rejected: d.Rejected, cfg: cfg, now: d.Now, diag: d.Diagnoser,
 		key:      make([]byte, 32),
 		sessions: map[[32]byte]*consoleSession{},
 	}
@@ -187,6 +191,7 @@ func (cn *Console) Register(e *gin.Engine) error {
 	pages.GET("/runs.csv", cn.handleRunsCSV)
 	pages.GET("/runs/:run_id", cn.handleRun)
 	pages.GET("/errors", cn.handleErrors)
+	pages.GET("/diagnosis", cn.handleDiagnosis)
 	pages.GET("/reports/daily", cn.handleDaily)
 	pages.GET("/reports/daily.csv", cn.handleDailyCSV)
 	return nil

@@ -225,6 +225,9 @@ func TestConsoleTranslations(t *testing.T) {
 	for _, s := range stateLabels {
 		used[s] = true
 	}
+	for _, s := range kindLabels {
+		used[s] = true
+	}
 	for _, code := range []int{400, 401, 403, 404, 429, 500, 503} {
 		used[http.StatusText(code)] = true
 	}

@@ -139,6 +139,50 @@ var consoleZH = map[string]string{
 	"Average duration":               "平均耗时",
 	"P95 duration":                   "P95 耗时",
 	"No runs in this day or the seven days before it.": "当天及之前七天没有运行。",
+	// Diagnosis.
+	"Diagnosis": "诊断",
+	"Diagnose":  "诊断",
+	"Each source and sync type is judged against its own history: durations and record counts by robust statistics, seasonal by hour and weekday when the history is; failures against the baseline failure rate; starts against the usual interval.": "每个来源和同步类型都与其自身历史比较：耗时和记录数使用稳健统计（历史呈现周期性时按小时和星期分段）；失败与基线失败率比较；启动时间与通常间隔比较。",
+	"Anomalies of the last 7 days":   "最近 7 天的异常",
+	"not enough history":             "历史数据不足",
+	"Kind":                           "类型",
+	"Began (UTC)":                    "开始于（UTC）",
+	"Detected (UTC)":                 "发现于（UTC）",
+	"Value":                          "实际值",
+	"Expected":                       "预期值",
+	"p-value":                        "p 值",
+	"Details":                        "详情",
+	"ongoing":                        "持续中",
+	"No anomaly in the last 7 days.": "最近 7 天没有异常。",
+	"Likely causes, last 24 hours":   "可能的原因（最近 24 小时）",
+	"Forecasts":                      "预测",
+	"Series":                         "指标",
+	"Today":                          "今天",
+	"Per day":                        "每日变化",
+	"reached around":                 "预计达到于",
+	"not within 30 days":             "30 天内不会达到",
+	"The same as JSON":               "以 JSON 查看",
+	"new":                            "新",
+	"No failed or anomalously slow runs to explain.": "没有需要解释的失败或异常缓慢的运行。",
+	"Why":                         "原因",
+	"Diagnosis of this sync type": "该同步类型的诊断",
+	"Diagnostics are not available here: they need the ClickHouse store.": "此处无法诊断：需要 ClickHouse 存储。",
+	"Regression":       "性能退化",
+	"Slow run":         "运行缓慢",
+	"Too fast":         "过快完成",
+	"Too few records":  "记录过少",
+	"Failure burst":    "集中失败",
+	"Too often":        "过于频繁",
+	"Overlapping runs": "运行重叠",
+	"Scope":            "影响范围",
+	"Attribute":        "属性",
+	"Error":            "错误",
+	"Onset":            "开始时间",
+	"p95 duration (s)": "p95 耗时（秒）",
+	"Failure ratio":    "失败率",
+	"Records per day":  "每日记录数",
+	"Maximum runtime":  "最长运行时间",
+	"Interval":         "间隔",
 }
 
 // tr translates a UI string; a string without a translation (such as an
@@ -213,6 +257,26 @@ func consoleFuncs(lang synclog.Language) template.FuncMap {
 		"runURL": func(id string) string { return consolePath + "/runs/" + url.PathEscape(id) },
 		"attrs":  sortedAttributes,
 		"join":   func(s []string) string { return strings.Join(s, ", ") },
+		"kind":   func(k any) string { return tr(lang, kindLabels[fmt.Sprint(k)]) },
+		"fptr": func(p *float64) string {
+			if p == nil {
+				return "–"
+			}
+			return strconv.FormatFloat(*p, 'g', 4, 64)
+		},
+		"uptr": func(p *uint64) string {
+			if p == nil {
+				return "–"
+			}
+			return strconv.FormatUint(*p, 10)
+		},
+		"g4": func(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) },
+		"date": func(t *time.Time) string {
+			if t == nil {
+				return "–"
+			}
+			return t.UTC().Format(time.DateOnly)
+		},
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/runs"
+	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
 
 	"github.com/gin-gonic/gin"
@@ -320,6 +322,9 @@ type runPage struct {
 	FingerprintURL string
 	SameTypeURL    string
 	APIURL         string
+	// Diagnosis is why a failed or anomalous run is so; nil for others.
+	Diagnosis    *diagnose.Diagnosis
+	DiagnosisURL string
 }
 
 // handleRun serves /ui/runs/{run_id}: a run's latest state and every
@@ -349,6 +354,16 @@ func (cn *Console) handleRun(c *gin.Context) {
 		SameTypeURL: runsURL("sync_type", d.Run.SyncType, "source", d.Run.Source)}
 	if d.Run.Fingerprint != 0 && d.Run.Status != synclog.StatusSuccess {
 		p.FingerprintURL = runsURL("fingerprint", d.Run.Fingerprint.String())
+	}
+	if cn.diag != nil && d.Run.Status.Terminal() {
+		diag, err := cn.diag.DiagnoseRun(ctx, diagnose.RunRef{RunID: d.Run.RunID, Source: d.Run.Source, SyncType: d.Run.SyncType,
+			Failed: d.Run.Status == synclog.StatusFailed, StartedAt: d.Run.StartedAt})
+		if err != nil {
+			// The run was read: show it without its diagnosis.
+			web.Log(c).WithError(err).WithField("run_id", id).Warn("console: diagnosis of the run failed")
+		}
+		p.Diagnosis = diag
+		p.DiagnosisURL = consolePath + "/diagnosis?" + url.Values{"sync_type": {d.Run.SyncType}, "source": {d.Run.Source}}.Encode()
 	}
 	cn.render(c, http.StatusOK, "run", "Run", "runs", p)
 }
