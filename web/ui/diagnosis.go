@@ -21,7 +21,7 @@ var kindLabels = map[string]string{
 	string(diagnose.KindFailureRate): "Failure burst", string(diagnose.KindLate): "Late",
 	string(diagnose.KindTooOften): "Too often", string(diagnose.KindOverlap): "Overlapping runs",
 	diagnose.HintScope: "Scope", diagnose.HintAttribute: "Attribute", diagnose.HintFingerprint: "Error",
-	diagnose.HintOnset: "Onset",
+	diagnose.HintOnset:         "Onset",
 	diagnose.MetricDurationP95: "p95 duration (s)", diagnose.MetricFailureRatio: "Failure ratio",
 	diagnose.MetricRecordsVolume: "Records per day",
 	"max_runtime":                "Maximum runtime", "interval": "Interval",
