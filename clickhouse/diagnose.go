@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -312,7 +313,7 @@ ORDER BY source, sync_type` + finalSettings
 
 // Gaps returns each type's cadence in the window; see gapsQuery.
 func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeGaps, error) {
-	types := slices.Sorted(mapsKeys(q.Intervals))
+	types := slices.Sorted(maps.Keys(q.Intervals))
 	secs := make([]string, len(types))
 	for i, t := range types {
 		secs[i] = strconv.FormatFloat(q.Intervals[t].Seconds(), 'f', -1, 64)
@@ -347,16 +348,6 @@ func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeG
 		res[i] = tg
 	}
 	return res, nil
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // dailySeriesQuery aggregates each type's terminal runs per UTC day.

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/diagnose"
@@ -36,7 +38,7 @@ func evalEnd() time.Time {
 // NDJSON in large requests, and waits until the batcher has stored it.
 func ingest(t *testing.T, st *clickhouse.Store, h synth.History) {
 	t.Helper()
-	env := apptest.New(t, apptest.Options{Storage: st, RunBatcher: true, SpoolBytes: 512 << 20, LogLevel: 2,
+	env := apptest.New(t, apptest.Options{Storage: st, RunBatcher: true, SpoolBytes: 512 << 20, LogLevel: logrus.ErrorLevel,
 		Ingest:  collector.Config{MaxItems: 20000, MaxBodyBytes: 64 << 20},
 		Batcher: collector.BatcherConfig{Size: 20000, MaxSize: 40000, MaxAge: 50 * time.Millisecond}})
 	const chunk = 20000

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/diagnose/synth"
@@ -50,7 +52,7 @@ func TestDiagnosticsAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := apptest.New(t, apptest.Options{Storage: st, Query: st, Diagnose: svc, Console: &ui.Config{}, RunBatcher: true, LogLevel: 2,
+	env := apptest.New(t, apptest.Options{Storage: st, Query: st, Diagnose: svc, Console: &ui.Config{}, RunBatcher: true, LogLevel: logrus.ErrorLevel,
 		Ingest:  collector.Config{MaxItems: 20000, MaxBodyBytes: 64 << 20},
 		Batcher: collector.BatcherConfig{Size: 20000, MaxAge: 20 * time.Millisecond}})
 	var body bytes.Buffer
