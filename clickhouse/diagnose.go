@@ -55,34 +55,37 @@ const (
 // are judged against their slots unless a slot has fewer than {min_slot}
 // runs. Record counts are judged the same way, on their own.
 const durationScoreQuery = `WITH
-spread AS (
-  SELECT source, sync_type, uniqExact(toHour(started_at)) >= 12 AS hourly
+spread AS MATERIALIZED (
+  SELECT source, sync_type, uniqExact(toHour(started_at)) >= 12 AS hourly,
+    countIf(status = 'success' AND duration_ms IS NOT NULL AND started_at >= {bfrom:DateTime64(3, 'UTC')}) AS n_recent,
+    least(1, {sample:UInt32} / greatest(countIf(status = 'success' AND duration_ms IS NOT NULL), 1)) AS keep
   FROM runs
   WHERE started_at >= {sfrom:DateTime64(3, 'UTC')} AND started_at < {since:DateTime64(3, 'UTC')} AND %[1]s
   GROUP BY source, sync_type
 ),
-base AS (
+base AS MATERIALIZED (
   SELECT b.source AS source, b.sync_type AS sync_type,
     if(sp.hourly, toHour(b.started_at), 0) AS hour, toDayOfWeek(b.started_at) AS wd,
     b.d AS d, b.ld AS ld, b.c AS c, b.lc AS lc, b.recent AS recent
   FROM (
-    SELECT source, sync_type, started_at, duration_ms / 1000 AS d, ` + logDuration + ` AS ld,
+    SELECT source, sync_type, started_at, cityHash64(run_id) %% 1000000 AS draw, duration_ms / 1000 AS d, ` + logDuration + ` AS ld,
       toFloat64(total_count) AS c, ` + logRecords + ` AS lc, started_at >= {bfrom:DateTime64(3, 'UTC')} AS recent
-    FROM runs FINAL
+    FROM runs
     WHERE started_at >= {sfrom:DateTime64(3, 'UTC')} AND started_at < {since:DateTime64(3, 'UTC')}
       AND status = 'success' AND duration_ms IS NOT NULL AND %[1]s
   ) AS b
   INNER JOIN spread AS sp ON sp.source = b.source AND sp.sync_type = b.sync_type
+  WHERE b.draw < 1000000 * sp.keep
 ),
-hours AS (
+hours AS MATERIALIZED (
   SELECT source, sync_type, hour, count() AS nh, quantileExact(0.5)(ld) AS hmed, quantileExact(0.5)(lc) AS hcmed
   FROM base GROUP BY source, sync_type, hour
 ),
-r1 AS (
+r1 AS MATERIALIZED (
   SELECT b.source AS source, b.sync_type AS sync_type, b.wd AS wd, b.ld - h.hmed AS r, b.lc - h.hcmed AS rc, h.nh AS nh
   FROM base AS b INNER JOIN hours AS h ON h.source = b.source AND h.sync_type = b.sync_type AND h.hour = b.hour
 ),
-wds AS (
+wds AS MATERIALIZED (
   SELECT source, sync_type, wd, count() AS nd, quantileExact(0.5)(r) AS dmed, quantileExact(0.5)(rc) AS dcmed
   FROM r1 GROUP BY source, sync_type, wd
 ),
@@ -109,13 +112,14 @@ plain AS (
     arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x - lcmed), lcs)) AS lcmad
   FROM base GROUP BY source, sync_type
 ),
-types AS (
-  SELECT p.source AS source, p.sync_type AS sync_type, p.n AS n, p.med AS med, p.mad AS mad, p.cmed AS cmed, p.cmad AS cmad,
+types AS MATERIALIZED (
+  SELECT p.source AS source, p.sync_type AS sync_type, sp.n_recent AS n, p.med AS med, p.mad AS mad, p.cmed AS cmed, p.cmad AS cmad,
     arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x), r.res)) AS rmad,
     arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x), r.cres)) AS rcmad,
     length(r.res) >= {min_history:UInt32} AND rmad <= {gain:Float64} * p.lmad AS seasonal,
     length(r.cres) >= {min_history:UInt32} AND rcmad <= {gain:Float64} * p.lcmad AS cseasonal
   FROM plain AS p INNER JOIN resid AS r ON r.source = p.source AND r.sync_type = p.sync_type
+  INNER JOIN spread AS sp ON sp.source = p.source AND sp.sync_type = p.sync_type
 )
 SELECT source, sync_type, run_id, status, started_at, idx AS index, total, history, seconds, expected, z, seasonal,
   records, expected_records, records_z, kind
@@ -161,7 +165,11 @@ FROM (
 )
 WHERE kind != '' OR idx + {latest:UInt32} > total
 ORDER BY source, sync_type, started_at DESC
-LIMIT {limit:UInt32} BY source, sync_type` + finalSettings
+LIMIT {limit:UInt32} BY source, sync_type` + finalSettings + `, enable_materialized_cte = 1`
+
+// baselineSample bounds the baseline runs per type the duration scores
+// are computed from.
+const baselineSample = 4096
 
 // DurationScores scores the window's terminal runs against their type's
 // baseline; see durationScoreQuery.
@@ -171,7 +179,7 @@ func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]di
 		"bfrom": q.BaselineFrom, "sfrom": minTime(q.SeasonalFrom, q.BaselineFrom), "since": q.Since, "until": q.Until,
 		"min_slot": c.SeasonalMinSlotRuns, "min_history": c.MinHistory, "gain": c.SeasonalGain,
 		"floor_ratio": c.MADFloorRatio, "floor_sec": c.MADFloorSeconds, "z": c.ZThreshold,
-		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit,
+		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit, "sample": baselineSample,
 	}
 	out, err := s.eng.selectRows(ctx, fmt.Sprintf(durationScoreQuery, diagWhere(q.Filter, p, "f_")), p)
 	if err != nil {
