@@ -167,7 +167,7 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	}{
 		{`up{job="syncwatch"}`, 1, 0},
 		{`min(syncwatch_exporter_scrape_success)`, 1, 0},
-		{`count(syncwatch_exporter_scrape_success)`, 2, 0}, // one per scraper
+		{`count(syncwatch_exporter_scrape_success)`, 3, 0}, // one per scraper: type_states, window_stats, diagnostics
 		{`syncwatch_window_success_ratio{source="erp",sync_type="products",window="24h"}`, float64(erp.Success) / float64(erp.Terminal()), 1e-9},
 		{`syncwatch_window_runs{source="erp",sync_type="products",status="failed",window="24h"}`, float64(erp.Failed), 0},
 		{`syncwatch_window_duration_seconds{source="erp",sync_type="products",window="24h",quantile="0.95"}`, erp.DurationP95, 0.01 * erp.DurationP95},
