@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Kind names a kind of anomaly.
@@ -189,30 +191,40 @@ func (s *Service) Anomalies(ctx context.Context, q Query) (AnomalyReport, error)
 	}
 	want := func(k Kind) bool { return len(q.Kinds) == 0 || slices.Contains(q.Kinds, k) }
 
-	scored, err := s.store.DurationScores(ctx, ScoreQuery{
-		Window: w, SeasonalFrom: q.Since.AddDate(0, 0, -7*s.cfg.SeasonalWeeks), Config: s.cfg,
-		Latest: s.cfg.RegressionRuns, Limit: 1000,
+	// The three questions read different slices of the runs: ask them at
+	// once, so that ClickHouse spreads them over its threads.
+	var (
+		scored []ScoredRun
+		series []FailureSeries
+		gaps   []TypeGaps
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		scored, err = s.store.DurationScores(gctx, ScoreQuery{
+			Window: w, SeasonalFrom: q.Since.AddDate(0, 0, -7*s.cfg.SeasonalWeeks), Config: s.cfg,
+			Latest: s.cfg.RegressionRuns, Limit: 1000,
+		})
+		return err
 	})
-	if err != nil {
+	g.Go(func() (err error) {
+		series, err = s.store.FailureSeries(gctx, w)
+		return err
+	})
+	g.Go(func() (err error) {
+		gaps, err = s.store.Gaps(gctx, GapQuery{Window: w, Intervals: s.cfg.Intervals, LateGrace: s.cfg.LateGrace,
+			TooOftenRatio: s.cfg.TooOftenRatio, MinStarts: s.cfg.MinHistory, Limit: 1000})
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return AnomalyReport{}, fmt.Errorf("anomalies: %w", err)
 	}
 	rep.Anomalies = append(rep.Anomalies, s.durationAnomalies(scored, status)...)
-
-	series, err := s.store.FailureSeries(ctx, w)
-	if err != nil {
-		return AnomalyReport{}, fmt.Errorf("anomalies: %w", err)
-	}
 	for _, fs := range series {
 		t := status(fs.Source, fs.SyncType)
 		p0 := s.p0(fs)
 		th := consecutiveThreshold(s.cfg.FailureAlpha, p0, s.cfg.FailureMinK)
 		t.FailureBaseline, t.ConsecutiveThreshold = &p0, &th
 		rep.Anomalies = append(rep.Anomalies, s.failureAnomalies(fs)...)
-	}
-
-	gaps, err := s.store.Gaps(ctx, GapQuery{Window: w, Intervals: s.cfg.Intervals, LateGrace: s.cfg.LateGrace, TooOftenRatio: s.cfg.TooOftenRatio, MinStarts: s.cfg.MinHistory, Limit: 1000})
-	if err != nil {
-		return AnomalyReport{}, fmt.Errorf("anomalies: %w", err)
 	}
 	now := s.now()
 	for _, tg := range gaps {
