@@ -36,6 +36,11 @@ type Config struct {
 	Database string
 	// Retention is how long runs and reports are kept; 90 days when zero.
 	Retention time.Duration
+	// RetentionByArchive hands retention to the archiver: the tables get
+	// no TTL, so that ClickHouse never drops a month the archiver has not
+	// archived, and the archiver drops each month once its archive is
+	// verified (see package archive).
+	RetentionByArchive bool
 	// PoolSize is the number of embedded connections; 4 when zero.
 	PoolSize int
 	// QueryTimeout bounds schema statements; 2 minutes when zero.
@@ -122,6 +127,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // ApplyRetention sets the TTL of the tables to the configured retention
 // when it differs, so that a changed setting applies to existing data.
+// With RetentionByArchive it removes the TTL instead.
 func (s *Store) ApplyRetention(ctx context.Context) error {
 	days := int(s.cfg.Retention / (24 * time.Hour))
 	if days < 1 {
@@ -137,6 +143,16 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 		}
 		if err := json.Unmarshal(firstLine(out), &row); err != nil {
 			return fmt.Errorf("table %s is missing; run migrations first: %w", table, err)
+		}
+		if s.cfg.RetentionByArchive {
+			if !strings.Contains(row.EngineFull, " TTL ") {
+				continue
+			}
+			if err := s.eng.exec(ctx, "ALTER TABLE "+table+" REMOVE TTL", nil); err != nil {
+				return fmt.Errorf("hand the retention of %s to the archiver: %w", table, err)
+			}
+			s.log.WithField("table", table).Info("ttl removed: the archiver drops months once archived")
+			continue
 		}
 		if strings.Contains(row.EngineFull, fmt.Sprintf("toIntervalDay(%d)", days)) {
 			continue

@@ -33,6 +33,8 @@ var rules = []rule{
 		why: "the HTTP foundation and auth know no service built on them"},
 	{from: []string{"collector/..."}, to: []string{"web/api", "web/ui", "exporter/...", "internal/app"},
 		why: "the ingest service does not depend on the read side or the exporter"},
+	{from: []string{"archive"}, to: []string{"clickhouse/...", "web/...", "collector/...", "exporter/...", "auth", "internal/app"},
+		why: "the archive owns its ports (Store, BlobStore, Target); clickhouse implements them"},
 }
 
 // pkg is what go list says of one package.
