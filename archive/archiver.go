@@ -3,8 +3,9 @@ package archive
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -283,17 +284,6 @@ func (a *Archiver) List(ctx context.Context) ([]MonthStatus, error) {
 	for _, s := range byMonth {
 		out = append(out, *s)
 	}
-	sortStatuses(out)
+	slices.SortFunc(out, func(a, b MonthStatus) int { return strings.Compare(a.Month, b.Month) })
 	return out, nil
 }
-
-func sortStatuses(s []MonthStatus) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].Month < s[j-1].Month; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
-
-// isNoManifest reports whether err says a month has no archive.
-func isNoManifest(err error) bool { return errors.Is(err, ErrNoManifest) }
