@@ -9,9 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncwatch/syncwatch/archive"
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/runs"
+	"github.com/syncwatch/syncwatch/synclog"
 )
 
 // targets are the two kinds of archive, each on a fresh place.
@@ -315,5 +318,61 @@ func TestRetentionHandover(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"reports", "runs"}) {
 		t.Fatalf("without archiving, tables with a TTL: %v", names)
+	}
+}
+
+// TestListRunsInPlace reads the runs of a dropped month from its archive,
+// in the dir and s3 targets, with a filter and pages, and compares them
+// with what the table answered before the drop.
+func TestListRunsInPlace(t *testing.T) {
+	st := openStore(t, true)
+	ctx := context.Background()
+	m := mustMonth(t, "2026-01")
+	loadMonth(t, st, m, 45)
+	f := runs.Filter{Sources: []string{"erp"}, Statuses: []synclog.Status{synclog.StatusFailed, synclog.StatusSuccess}}
+	want, _, err := st.ListRuns(ctx, runs.ListOptions{Filter: f, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) < 10 {
+		t.Fatalf("the filter selects %d runs", len(want))
+	}
+	for kind, target := range targets(t, st) {
+		t.Run(kind, func(t *testing.T) {
+			a := archive.New(st, target, testLogger(t))
+			if _, _, err := a.ListRuns(ctx, m.Start, runs.ListOptions{Limit: 10}); !errors.Is(err, runs.ErrNotFound) {
+				t.Fatalf("before the export: %v, want runs.ErrNotFound", err)
+			}
+			if _, err := a.Export(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Drop(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if _, err := a.Restore(ctx, m); err != nil {
+					t.Error(err)
+				}
+			})
+			if l, _, _ := st.ListRuns(ctx, runs.ListOptions{Filter: f, Limit: 10}); len(l) != 0 {
+				t.Fatalf("the table still lists %d runs", len(l))
+			}
+			var got []runs.Run
+			opt := runs.ListOptions{Filter: f, Limit: 4}
+			for {
+				page, next, err := a.ListRuns(ctx, m.Start.Add(36*time.Hour), opt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, page...)
+				if next == nil {
+					break
+				}
+				opt.After = next
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("archived runs differ:\n got %d %+v\nwant %d %+v", len(got), got[:1], len(want), want[:1])
+			}
+		})
 	}
 }

@@ -3,12 +3,15 @@ package archive
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/syncwatch/syncwatch/runs"
 )
 
 // ManifestFormat is the version of the manifest's own layout.
@@ -286,4 +289,19 @@ func (a *Archiver) List(ctx context.Context) ([]MonthStatus, error) {
 	}
 	slices.SortFunc(out, func(a, b MonthStatus) int { return strings.Compare(a.Month, b.Month) })
 	return out, nil
+}
+
+// ListRuns returns a page of the runs of month's archive, read in place
+// (the tables need not hold the month), newest first. A month without an
+// archive is runs.ErrNotFound.
+func (a *Archiver) ListRuns(ctx context.Context, month time.Time, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error) {
+	m := MonthOf(month)
+	man, err := a.Manifest(ctx, m)
+	if errors.Is(err, ErrNoManifest) {
+		return nil, nil, fmt.Errorf("no archive of %s: %w", m, runs.ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return a.store.ListRunsIn(ctx, a.target.Location(m, man.file("runs").File), opt)
 }

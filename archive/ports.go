@@ -3,6 +3,8 @@ package archive
 import (
 	"context"
 	"time"
+
+	"github.com/syncwatch/syncwatch/runs"
 )
 
 // Location is where ClickHouse reads or writes one file of the archive:
@@ -77,6 +79,9 @@ type Store interface {
 	RestoreMonth(ctx context.Context, table string, m Month, src Location, want Sum) (bool, error)
 	// DropMonth drops a month of table.
 	DropMonth(ctx context.Context, table string, m Month) error
+	// ListRunsIn returns a page of the runs of an archived runs file,
+	// newest first, and the cursor of the next page.
+	ListRunsIn(ctx context.Context, src Location, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error)
 }
 
 // BlobStore is how an S3 target writes and reads small objects (the

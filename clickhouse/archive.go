@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/archive"
+	"github.com/syncwatch/syncwatch/runs"
 )
 
 // The store implements the archive's ports: archive.Store, and
@@ -184,10 +186,7 @@ func (s *Store) ExportMonth(ctx context.Context, table string, m archive.Month, 
 	}
 	q := `INSERT INTO FUNCTION ` + fn + ` SELECT * FROM ` + quoteIdent(table) + ` FINAL WHERE ` + monthCond +
 		` SETTINGS ` + truncateSetting(dst) + `, output_format_parquet_compression_method = 'zstd', do_not_merge_across_partitions_select_final = 1`
-	if err := s.eng.exec(ctx, q, Params{"a_partition": m.PartitionID()}); err != nil {
-		return err
-	}
-	return nil
+	return redact(s.eng.exec(ctx, q, Params{"a_partition": m.PartitionID()}), dst)
 }
 
 // FileSum reads an archived file of table back: its rows, parsed with the
@@ -206,7 +205,7 @@ func (s *Store) FileSum(ctx context.Context, table string, src archive.Location)
 	}
 	sum, err := s.sumOf(ctx, fn, nil)
 	if err != nil {
-		return archive.FileSum{}, err
+		return archive.FileSum{}, redact(err, src)
 	}
 	raw, err := tableFunction(src, "RawBLOB", "")
 	if err != nil {
@@ -214,7 +213,7 @@ func (s *Store) FileSum(ctx context.Context, table string, src archive.Location)
 	}
 	out, err := s.eng.selectRows(ctx, `SELECT lower(hex(SHA256(raw_blob))) AS sha256, length(raw_blob) AS bytes FROM `+raw, nil)
 	if err != nil {
-		return archive.FileSum{}, err
+		return archive.FileSum{}, redact(err, src)
 	}
 	var f archive.FileSum
 	if err := json.Unmarshal(firstLine(out), &f); err != nil {
@@ -273,7 +272,7 @@ func (s *Store) RestoreMonth(ctx context.Context, table string, m archive.Month,
 		}
 	}
 	if err := s.eng.exec(ctx, `INSERT INTO `+staging+` SELECT * FROM `+fn+` SETTINGS async_insert = 0`, nil); err != nil {
-		return false, fmt.Errorf("load %s: %w", src, err)
+		return false, redact(fmt.Errorf("load %s: %w", src, err), src)
 	}
 	got, err := s.sumOf(ctx, staging+` FINAL WHERE `+monthCond, Params{"a_partition": m.PartitionID()})
 	if err != nil {
@@ -337,7 +336,7 @@ func (s *Store) WriteBlob(ctx context.Context, dst archive.Location, data []byte
 	if err != nil {
 		return err
 	}
-	return s.eng.exec(ctx, `INSERT INTO FUNCTION `+fn+` SELECT {a_blob:String} SETTINGS `+truncateSetting(dst), Params{"a_blob": string(data)})
+	return redact(s.eng.exec(ctx, `INSERT INTO FUNCTION `+fn+` SELECT {a_blob:String} SETTINGS `+truncateSetting(dst), Params{"a_blob": string(data)}), dst)
 }
 
 // ReadBlobs returns the objects (or files) matching the glob of src, by
@@ -349,7 +348,7 @@ func (s *Store) ReadBlobs(ctx context.Context, src archive.Location) (map[string
 	}
 	out, err := s.eng.selectRows(ctx, `SELECT _path AS path, raw_blob FROM `+fn+` SETTINGS s3_ignore_file_doesnt_exist = 1, engine_file_skip_empty_files = 0`, nil)
 	if err != nil {
-		return nil, err
+		return nil, redact(err, src)
 	}
 	rows, err := decodeRows[struct {
 		Path string `json:"path"`
@@ -363,4 +362,54 @@ func (s *Store) ReadBlobs(ctx context.Context, src archive.Location) (map[string
 		blobs[r.Path] = []byte(r.Blob)
 	}
 	return blobs, nil
+}
+
+// ListRunsIn returns a page of the runs archived at src (a runs.parquet of
+// the archive), newest first, as ListRuns does for the table. The file
+// holds the runs already deduplicated, so it is read without FINAL.
+func (s *Store) ListRunsIn(ctx context.Context, src archive.Location, opt runs.ListOptions) ([]runs.Run, *runs.Cursor, error) {
+	if opt.Limit < 1 || opt.Limit > 10000 {
+		return nil, nil, fmt.Errorf("limit %d: must be between 1 and 10000", opt.Limit)
+	}
+	st, err := s.structure(ctx, "runs")
+	if err != nil {
+		return nil, nil, err
+	}
+	fn, err := tableFunction(src, "Parquet", st)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := Params{}
+	cond := where(opt.Filter, p)
+	if opt.After != nil {
+		cond += " AND (started_at, run_id) < ({c_started:DateTime64(3, 'UTC')}, {c_run:String})"
+		p["c_started"] = opt.After.StartedAt
+		p["c_run"] = opt.After.RunID
+	}
+	p["limit"] = opt.Limit + 1
+	out, err := s.eng.selectRows(ctx, `SELECT `+runColumns+` FROM `+fn+` WHERE `+cond+`
+ORDER BY started_at DESC, run_id DESC LIMIT {limit:UInt32}`, p)
+	if err != nil {
+		return nil, nil, redact(fmt.Errorf("list archived runs: %w", err), src)
+	}
+	found, err := decodeRows[runs.Run](out)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *runs.Cursor
+	if len(found) > opt.Limit {
+		found = found[:opt.Limit]
+		last := found[len(found)-1]
+		next = &runs.Cursor{StartedAt: last.StartedAt, RunID: last.RunID}
+	}
+	return found, next, nil
+}
+
+// redact removes loc's secret from err's text, should ClickHouse quote
+// the statement in an error.
+func redact(err error, loc archive.Location) error {
+	if err == nil || loc.Secret == "" || !strings.Contains(err.Error(), loc.Secret) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), loc.Secret, "[secret]"))
 }

@@ -29,6 +29,7 @@ type serveOptions struct {
 	logs    config.Log
 	metrics exporterOptions
 	pprof   pprofOptions
+	archive config.Archive
 	config.Serve
 }
 
@@ -37,6 +38,7 @@ func (o *serveOptions) register(s *config.Set) {
 	o.logs.Register(s)
 	o.metrics.register(s)
 	o.pprof.register(s)
+	o.archive.Register(s)
 	o.Serve.Register(s)
 	s.Check(func() error { return o.metrics.check(o.SyncTypes) })
 }
@@ -73,7 +75,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 
 	// Start-up, in order; shutdown runs in reverse.
-	store, err := clickhouse.Open(ctx, storageConfig(o.storage), log)
+	storeCfg := storageConfig(o.storage)
+	storeCfg.RetentionByArchive = o.archive.Enabled
+	store, err := clickhouse.Open(ctx, storeCfg, log)
 	if err != nil {
 		return err
 	}
@@ -81,6 +85,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if o.Migrate {
 		if err := store.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
+		}
+	} else if o.archive.Enabled {
+		// The TTL must go before the archiver counts on it being gone.
+		if err := store.ApplyRetention(ctx); err != nil {
+			return err
 		}
 	}
 	spool, err := collector.OpenSpool(filepath.Join(o.storage.DataDir, "spool"), int64(o.SpoolMaxBytes), log.WithField("component", "spool"))
@@ -121,6 +130,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		checks = exp.HealthChecks()
+	}
+	archiver, err := startArchive(ctx, o.archive, o.storage.Retention, store, reg, log)
+	if err != nil {
+		return err
+	}
+	if archiver != nil {
+		defer archiver.stop()
+		checks = append(checks, archiver.check())
 	}
 
 	// The console rates each sync type's last success against the

@@ -60,6 +60,9 @@ type Deps struct {
 	// Checks are further components of the health report, supplied by
 	// their owners (the exporter's, when this process publishes it).
 	Checks []web.Check
+	// Archive, when set, reads archived months in place for
+	// GET /api/v1/runs?archive=YYYY-MM.
+	Archive api.ArchiveReader
 }
 
 // Service is the assembled HTTP service.
@@ -122,7 +125,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 func (s *Service) addReadSide(cfg Config, d Deps, health *web.Health) error {
 	var err error
 	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes, PublicMonitor: cfg.PublicMonitor}, api.Deps{
-		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer,
+		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer, Archive: d.Archive,
 	})
 	if err != nil {
 		return err

@@ -90,6 +90,8 @@ type Deps struct {
 	Guard   Guard
 	// Registerer receives the API's metrics.
 	Registerer prometheus.Registerer
+	// Archive, when set, answers GET /api/v1/runs?archive=YYYY-MM.
+	Archive ArchiveReader
 	// Now, when set, replaces the clock (tests).
 	Now func() time.Time
 }
@@ -98,6 +100,7 @@ type Deps struct {
 type API struct {
 	types    synclog.SyncTypes
 	q        Querier
+	archive  ArchiveReader
 	overview *runs.Overviews
 	health   HealthReporter
 	guard    Guard
@@ -117,7 +120,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		types: cfg.SyncTypes, q: d.Querier, overview: runs.NewOverviews(d.Querier, nil), health: d.Health,
-		guard: d.Guard, now: d.Now, public: cfg.PublicMonitor,
+		guard: d.Guard, now: d.Now, public: cfg.PublicMonitor, archive: d.Archive,
 	}
 	a.clears = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "syncwatch_monitor_clears_total",
