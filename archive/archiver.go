@@ -48,6 +48,9 @@ func (m *Manifest) file(table string) *ManifestFile {
 	return nil
 }
 
+// ErrEmptyMonth says that the tables hold no row of a month to export.
+var ErrEmptyMonth = errors.New("the tables hold no row of the month")
+
 // Archiver exports, verifies, drops and restores months.
 type Archiver struct {
 	store  Store
@@ -74,11 +77,19 @@ func (a *Archiver) Export(ctx context.Context, m Month) (*Manifest, error) {
 		return nil, fmt.Errorf("export %s: %w", m, err)
 	}
 	man := &Manifest{Format: ManifestFormat, Month: m.String(), SchemaVersion: version}
-	for _, t := range Tables {
-		before, err := a.store.MonthSum(ctx, t.Name, m)
-		if err != nil {
+	sums := make([]Sum, len(Tables))
+	empty := true
+	for i, t := range Tables {
+		if sums[i], err = a.store.MonthSum(ctx, t.Name, m); err != nil {
 			return nil, fmt.Errorf("export %s of %s: %w", t.Name, m, err)
 		}
+		empty = empty && sums[i].Rows == 0
+	}
+	if empty {
+		return nil, fmt.Errorf("export %s: %w", m, ErrEmptyMonth)
+	}
+	for i, t := range Tables {
+		before := sums[i]
 		loc := a.target.Location(m, fileName(t.Name))
 		if err := a.store.ExportMonth(ctx, t.Name, m, loc); err != nil {
 			return nil, fmt.Errorf("export %s of %s to %s: %w", t.Name, m, loc, err)
@@ -136,10 +147,10 @@ func (a *Archiver) checkFiles(ctx context.Context, m Month, man *Manifest) error
 		loc := a.target.Location(m, f.File)
 		got, err := a.store.FileSum(ctx, t.Name, loc)
 		if err != nil {
-			return fmt.Errorf("archive of %s: cannot read %s: %w", m, loc, err)
+			return fmt.Errorf("archive of %s is damaged: cannot read %s: %w", m, loc, err)
 		}
 		if got != f.FileSum {
-			return fmt.Errorf("archive of %s: %s is corrupt: %d bytes, sha256 %s, %d rows; the manifest says %d bytes, sha256 %s, %d rows", m, loc, got.Bytes, got.SHA256, got.Rows, f.Bytes, f.SHA256, f.Rows)
+			return fmt.Errorf("archive of %s is damaged: %s is corrupt: %d bytes, sha256 %s, %d rows; the manifest says %d bytes, sha256 %s, %d rows", m, loc, got.Bytes, got.SHA256, got.Rows, f.Bytes, f.SHA256, f.Rows)
 		}
 	}
 	return nil

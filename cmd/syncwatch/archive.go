@@ -198,22 +198,26 @@ type serveArchive struct {
 	done   chan struct{}
 }
 
-// startArchive starts the automatic archive when the settings turn it on;
-// it returns nil when they do not.
-func startArchive(ctx context.Context, o config.Archive, retention time.Duration, st *clickhouse.Store, reg prometheus.Registerer, log logrus.FieldLogger) (*serveArchive, error) {
-	if !o.Enabled {
-		return nil, nil
+// startArchive returns the archive the settings name (nil when none), and
+// starts the automatic archive when they turn it on (nil when not).
+func startArchive(ctx context.Context, o config.Archive, retention time.Duration, st *clickhouse.Store, reg prometheus.Registerer, log logrus.FieldLogger) (*archive.Archiver, *serveArchive, error) {
+	if !o.Configured() {
+		return nil, nil, nil
 	}
 	target, err := archiveTarget(o, st)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	alog := log.WithField("component", "archive")
-	runner, err := archive.NewRunner(archive.New(st, target, alog), archive.RunnerConfig{
+	a := archive.New(st, target, alog)
+	if !o.Enabled {
+		return a, nil, nil
+	}
+	runner, err := archive.NewRunner(a, archive.RunnerConfig{
 		Retention: retention, Interval: o.Interval, KeepRestored: o.KeepRestored,
 	}, reg, alog)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	sa := &serveArchive{runner: runner, cancel: cancel, done: make(chan struct{})}
@@ -222,7 +226,7 @@ func startArchive(ctx context.Context, o config.Archive, retention time.Duration
 		runner.Run(ctx)
 	}()
 	alog.WithFields(logrus.Fields{"target": target.String(), "interval": o.Interval}).Info("archiving months past the retention; the tables have no TTL")
-	return sa, nil
+	return a, sa, nil
 }
 
 // stop ends the archive and waits for a pass under way to notice.

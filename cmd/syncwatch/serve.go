@@ -20,6 +20,7 @@ import (
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
+	"github.com/syncwatch/syncwatch/web/api"
 	"github.com/syncwatch/syncwatch/web/ui"
 )
 
@@ -131,13 +132,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		checks = exp.HealthChecks()
 	}
-	archiver, err := startArchive(ctx, o.archive, o.storage.Retention, store, reg, log)
+	archived, autoArchive, err := startArchive(ctx, o.archive, o.storage.Retention, store, reg, log)
 	if err != nil {
 		return err
 	}
-	if archiver != nil {
-		defer archiver.stop()
-		checks = append(checks, archiver.check())
+	var archiveReader api.ArchiveReader
+	if archived != nil {
+		archiveReader = archived
+	}
+	if autoArchive != nil {
+		defer autoArchive.stop()
+		checks = append(checks, autoArchive.check())
 	}
 
 	// The console rates each sync type's last success against the
@@ -162,6 +167,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
 		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks,
+		Archive: archiveReader,
 	})
 	if err != nil {
 		return err

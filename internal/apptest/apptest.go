@@ -93,8 +93,10 @@ type Options struct {
 	LogLevel logrus.Level
 	// Query, when set, serves the query API; Console, with it, the
 	// console, whose overview uses States when set.
-	Query   api.Querier
-	States  runs.TypeStater
+	Query  api.Querier
+	States runs.TypeStater
+	// Archive, with Query, reads archived months for the run list.
+	Archive api.ArchiveReader
 	Console *ui.Config
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []string
@@ -187,6 +189,7 @@ func New(t testing.TB, o Options) *Env {
 	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
 		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors,
+		Archive: o.Archive,
 	})
 	if err != nil {
 		t.Fatalf("new service: %v", err)

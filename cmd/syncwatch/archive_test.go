@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncwatch/syncwatch/archive"
+	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/synclog"
+)
+
+// runCLI runs a command line in this process and returns its exit code
+// and output.
+func runCLI(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := runIO(args, func(string) string { return "" }, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// TestArchiveCommandBadInput checks that a bad command line is refused
+// with a message naming what is wrong, before ClickHouse is opened (the
+// data directory is not even created).
+func TestArchiveCommandBadInput(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "never")
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"month 13", []string{"export", "2026-13"}, `month "2026-13": want YYYY-MM with a month 01..12`},
+		{"month as a day", []string{"restore", "2026-01-05"}, `month "2026-01-05": want YYYY-MM`},
+		{"no month", []string{"verify"}, "archive verify: want one month"},
+		{"two months", []string{"drop", "2026-01", "2026-02"}, "archive drop: want one month"},
+		{"unknown action", []string{"purge", "2026-01"}, `unknown action "purge"`},
+		{"no action", nil, "missing action"},
+		{"no target", []string{"list", "--archive-dir", ""}, "set --archive-dir or --archive-s3-url"},
+		{"both targets", []string{"list", "--archive-s3-url", "http://127.0.0.1:1/b"}, "not both"},
+		{"bad s3 url", []string{"list", "--archive-dir", "", "--archive-s3-url", "s3://bucket/x"}, "--archive-s3-url \"s3://bucket/x\": want a path-style"},
+		{"missing credentials file", []string{"list", "--archive-dir", "", "--archive-s3-url", "http://127.0.0.1:1/b", "--archive-s3-credentials-file", "/nonexistent/creds"}, "--archive-s3-credentials-file read credentials"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"archive", "--data-dir", dataDir, "--archive-dir", t.TempDir()}, c.args...)
+			code, _, stderr := runCLI(args...)
+			if code != 2 || !strings.Contains(stderr, c.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, c.want)
+			}
+		})
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Errorf("a refused command line touched the data directory: %v", err)
+	}
+}
+
+// TestArchiveCommand exports, drops, lists and restores a month with the
+// command, on the embedded engine, and checks that damage to the archive
+// stops a restore with an error naming the file.
+func TestArchiveCommand(t *testing.T) {
+	dir := metricsTestDir(t)
+	archiveDir := t.TempDir()
+	ctx := context.Background()
+	st, err := clickhouse.Open(ctx, clickhouse.Config{DataDir: dir, LibchdbPath: libchdb(t), PoolSize: 2, RetentionByArchive: true}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 6, 10, 8, 0, 0, 0, time.UTC)
+	var reps []synclog.Report
+	for i := range 30 {
+		s := start.Add(time.Duration(i) * time.Hour)
+		e := s.Add(time.Minute)
+		reps = append(reps, synclog.Report{
+			RunID: fmt.Sprintf("r%d", i), EventID: fmt.Sprintf("e%d", i), Source: "erp", SyncType: "stock",
+			Status: synclog.StatusSuccess, StartedAt: s, RunStartedAt: s, CompletedAt: &e, ReceivedAt: e,
+		})
+	}
+	if err := st.InsertReports(ctx, reps); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	common := []string{"--data-dir", dir, "--libchdb", libchdb(t), "--archive-dir", archiveDir, "--archive", "--log-level", "warn"}
+	run := func(wantCode int, args ...string) string {
+		t.Helper()
+		code, stdout, stderr := runCLI(append(append([]string{"archive"}, args...), common...)...)
+		if code != wantCode {
+			t.Fatalf("archive %v: exit %d, want %d\n%s%s", args, code, wantCode, stdout, stderr)
+		}
+		return stdout + stderr
+	}
+	if out := run(0, "export", "2026-06"); !strings.Contains(out, "archived 2026-06: reports 30 rows, runs 30 rows") {
+		t.Errorf("export: %s", out)
+	}
+	if out := run(1, "export", "2026-05"); !strings.Contains(out, "no row of the month") {
+		t.Errorf("export of an empty month: %s", out)
+	}
+	run(0, "drop", "2026-06")
+	var list []archive.MonthStatus
+	if err := json.Unmarshal([]byte(run(0, "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || !list[0].Archived || list[0].InTables["runs"] != 0 || list[0].ArchivedRows["runs"] != 30 {
+		t.Errorf("list after the drop: %+v", list)
+	}
+	if out := run(1, "restore", "2026-05"); !strings.Contains(out, "no manifest") {
+		t.Errorf("restore without an archive: %s", out)
+	}
+	runsFile := filepath.Join(archiveDir, "2026-06", "runs.parquet")
+	good, err := os.ReadFile(runsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(runsFile, good[:len(good)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(1, "restore", "2026-06"); !strings.Contains(out, "archive of 2026-06 is damaged") || !strings.Contains(out, "runs.parquet") {
+		t.Errorf("restore of a damaged archive: %s", out)
+	}
+	if err := os.WriteFile(runsFile, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(0, "restore", "2026-06"); !strings.Contains(out, "restored 2026-06 into reports, runs") {
+		t.Errorf("restore: %s", out)
+	}
+	if out := run(0, "restore", "2026-06"); !strings.Contains(out, "already held it") {
+		t.Errorf("second restore: %s", out)
+	}
+	if out := run(0, "verify", "2026-06"); !strings.Contains(out, "verified 2026-06") {
+		t.Errorf("verify: %s", out)
+	}
+}
