@@ -265,6 +265,8 @@ var contractMetrics = []string{
 	"syncwatch_quarantine_reports", "syncwatch_quarantined_reports_total",
 	"syncwatch_batch_size_reports", "syncwatch_insert_duration_seconds", "syncwatch_insert_errors_total",
 	"syncwatch_clickhouse_up", "syncwatch_build_info",
+	// the automatic archive (serve --archive)
+	"syncwatch_archive_last_pass_success", "syncwatch_archive_overdue_months",
 	// the scrape's own
 	"up",
 }

@@ -42,6 +42,7 @@ type Runner struct {
 	lastMonth   prometheus.Gauge
 	lastSuccess prometheus.Gauge
 	overdue     prometheus.Gauge
+	lastOK      prometheus.Gauge
 
 	mu           sync.Mutex
 	last         PassResult
@@ -90,15 +91,20 @@ func NewRunner(a *Archiver, cfg RunnerConfig, reg prometheus.Registerer, log log
 			Name: "syncwatch_archive_last_success_timestamp_seconds",
 			Help: "When a pass of the automatic archive last succeeded; 0 before the first.",
 		}),
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "syncwatch_archive_last_pass_success",
+			Help: "1 when the latest pass of the automatic archive succeeded (or none has run yet), 0 when it failed.",
+		}),
 		overdue: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "syncwatch_archive_overdue_months",
 			Help: "Months past the retention still in the tables after the latest pass because archiving them failed.",
 		}),
 	}
+	r.lastOK.Set(1)
 	for _, outcome := range []string{"success", "failure"} {
 		r.passes.WithLabelValues(outcome)
 	}
-	for _, c := range []prometheus.Collector{r.passes, r.exported, r.dropped, r.lastMonth, r.lastSuccess, r.overdue} {
+	for _, c := range []prometheus.Collector{r.passes, r.exported, r.dropped, r.lastMonth, r.lastSuccess, r.lastOK, r.overdue} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register archive metrics: %w", err)
 		}
@@ -130,8 +136,10 @@ func (r *Runner) Pass(ctx context.Context) PassResult {
 	if res.Err != nil {
 		outcome = "failure"
 		r.log.WithError(res.Err).WithField("overdue", res.Overdue).Error("archive pass failed")
+		r.lastOK.Set(0)
 	} else {
 		r.lastSuccess.Set(float64(res.At.Unix()))
+		r.lastOK.Set(1)
 	}
 	r.passes.WithLabelValues(outcome).Inc()
 	r.overdue.Set(float64(len(res.Overdue)))

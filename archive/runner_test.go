@@ -63,7 +63,11 @@ syncwatch_archive_overdue_months 1
 # HELP syncwatch_archive_last_success_timestamp_seconds When a pass of the automatic archive last succeeded; 0 before the first.
 # TYPE syncwatch_archive_last_success_timestamp_seconds gauge
 syncwatch_archive_last_success_timestamp_seconds 0
-`, "syncwatch_archive_passes_total", "syncwatch_archive_overdue_months", "syncwatch_archive_last_success_timestamp_seconds")
+# HELP syncwatch_archive_last_pass_success 1 when the latest pass of the automatic archive succeeded (or none has run yet), 0 when it failed.
+# TYPE syncwatch_archive_last_pass_success gauge
+syncwatch_archive_last_pass_success 0
+`, "syncwatch_archive_passes_total", "syncwatch_archive_overdue_months", "syncwatch_archive_last_success_timestamp_seconds",
+		"syncwatch_archive_last_pass_success")
 	if got := sums(t, st, old); !reflect.DeepEqual(got, before) {
 		t.Fatalf("a failing pass changed the month: %+v", got)
 	}

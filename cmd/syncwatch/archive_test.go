@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/archive"
 	"github.com/syncwatch/syncwatch/clickhouse"
+	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -135,5 +137,100 @@ func TestArchiveCommand(t *testing.T) {
 	}
 	if out := run(0, "verify", "2026-06"); !strings.Contains(out, "verified 2026-06") {
 		t.Errorf("verify: %s", out)
+	}
+}
+
+// TestServeArchive runs serve with the automatic archive over a data
+// directory holding a month past the retention and checks that serve
+// archives and drops it, says so in /api/v1/health and /metrics, and still
+// lists its runs with archive=YYYY-MM.
+func TestServeArchive(t *testing.T) {
+	dir := metricsTestDir(t)
+	archiveDir := t.TempDir()
+	ctx := context.Background()
+	st, err := clickhouse.Open(ctx, clickhouse.Config{DataDir: dir, LibchdbPath: libchdb(t), PoolSize: 2, RetentionByArchive: true}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 6, 10, 8, 0, 0, 0, time.UTC)
+	var reps []synclog.Report
+	for i := range 12 {
+		s := start.Add(time.Duration(i) * time.Hour)
+		e := s.Add(time.Minute)
+		reps = append(reps, synclog.Report{
+			RunID: fmt.Sprintf("r%02d", i), EventID: fmt.Sprintf("e%d", i), Source: "erp", SyncType: "stock",
+			Status: synclog.StatusFailed, StartedAt: s, RunStartedAt: s, CompletedAt: &e, ReceivedAt: e, Message: "supplier timeout",
+		})
+	}
+	if err := st.InsertReports(ctx, reps); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	addr := testutil.FreeAddr(t)
+	base := "http://" + addr
+	startCommand(t, runServe, []string{
+		"--listen", addr, "--data-dir", dir, "--libchdb", libchdb(t), "--log-level", "warn",
+		"--archive", "--archive-dir", archiveDir, "--archive-interval", "1s", "--archive-keep-restored", "1s",
+	}, base+"/healthz")
+
+	var health struct {
+		Components map[string]struct {
+			Status string         `json:"status"`
+			Detail map[string]any `json:"detail"`
+		} `json:"components"`
+	}
+	testutil.WaitFor(t, time.Minute, "serve to archive 2026-06", func() bool {
+		resp, err := http.Get(base + "/api/v1/health")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&health); err != nil {
+			return false
+		}
+		c := health.Components["archive"]
+		d, _ := c.Detail["dropped"].([]any)
+		return c.Status == "ok" && len(d) == 1 && d[0] == "2026-06"
+	})
+	if _, err := os.Stat(filepath.Join(archiveDir, "2026-06", archive.ManifestName)); err != nil {
+		t.Errorf("no manifest: %v", err)
+	}
+	body := fetchMetrics(t, base+"/metrics")
+	for _, want := range []string{
+		"syncwatch_archive_dropped_months_total 1",
+		"syncwatch_archive_exported_months_total 1",
+		"syncwatch_archive_overdue_months 0",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	mf := familiesOf(t, body)["syncwatch_archive_last_archived_month_timestamp_seconds"]
+	if got, want := mf.GetMetric()[0].GetGauge().GetValue(), float64(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC).Unix()); got != want {
+		t.Errorf("last archived month %v, want %v", got, want)
+	}
+	resp, err := http.Get(base + "/api/v1/runs?archive=2026-06&limit=5&since=2026-06-10T10:00:00Z&until=2026-06-10T13:00:00Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Runs []struct {
+			RunID string `json:"run_id"`
+		} `json:"runs"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("archived runs: %s %v", resp.Status, err)
+	}
+	var ids []string
+	for _, r := range page.Runs {
+		ids = append(ids, r.RunID)
+	}
+	if strings.Join(ids, ",") != "r04,r03,r02" {
+		t.Errorf("archived runs: %v", ids)
 	}
 }

@@ -169,6 +169,8 @@ func TestServeMetrics(t *testing.T) {
 	startCommand(t, runServe, []string{
 		"--listen", addr, "--data-dir", metricsTestDir(t), "--libchdb", libchdb(t), "--log-level", "warn",
 		"--max-sources", "2", "--batch-max-age", "50ms", "--exporter-cache-ttl", "1s",
+		// The automatic archive's metrics are part of the listing.
+		"--archive", "--archive-dir", t.TempDir(),
 	}, base+"/healthz")
 
 	now := time.Now().UTC()
