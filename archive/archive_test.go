@@ -376,3 +376,38 @@ func TestListRunsInPlace(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreUnderTTL checks that with archiving off (the tables keep their
+// TTL) a month past the retention is not restored, since ClickHouse would
+// drop it again, while a month within the retention is.
+func TestRestoreUnderTTL(t *testing.T) {
+	ctx := context.Background()
+	src := openStore(t, true)
+	old := mustMonth(t, "2026-02")
+	recent := archive.MonthOf(time.Now().AddDate(0, 0, -40))
+	loadMonth(t, src, old, 10)
+	loadMonth(t, src, recent, 10)
+	d, err := archive.NewDirTarget(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []archive.Month{old, recent} {
+		if _, err := archive.New(src, d, testLogger(t)).Export(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := openStore(t, false)
+	a := archive.New(dst, d, testLogger(t))
+	if _, err := a.Restore(ctx, old); err == nil || !strings.Contains(err.Error(), "past the") {
+		t.Fatalf("restore past the retention under a TTL: %v", err)
+	}
+	if got := sums(t, dst, old); got["reports"].Rows != 0 || got["runs"].Rows != 0 {
+		t.Fatalf("rows restored: %+v", got)
+	}
+	if _, err := a.Restore(ctx, recent); err != nil {
+		t.Fatalf("restore within the retention: %v", err)
+	}
+	if got, want := sums(t, dst, recent), sums(t, src, recent); !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored %+v, want %+v", got, want)
+	}
+}
