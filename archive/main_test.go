@@ -76,8 +76,11 @@ func loadMonth(t testing.TB, st *clickhouse.Store, m archive.Month, n int) {
 	statuses := []synclog.Status{synclog.StatusSuccess, synclog.StatusFailed, synclog.StatusPartial}
 	types := []string{"products", "prices", "stock", "order"}
 	var reps []synclog.Report
+	step := (m.End().Sub(m.Start) - 24*time.Hour) / time.Duration(n)
 	for i := range n {
-		start := m.Start.Add(time.Duration(i) * 7 * time.Minute)
+		// Spread over the month, ending a day early so that every end
+		// stays in it too.
+		start := m.Start.Add(time.Duration(i) * step)
 		end := start.Add(time.Duration(1+i%90) * time.Second)
 		run := fmt.Sprintf("%s-run-%04d", m, i)
 		base := synclog.Report{
