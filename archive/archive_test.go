@@ -1,6 +1,7 @@
 package archive_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -409,5 +410,58 @@ func TestRestoreUnderTTL(t *testing.T) {
 	}
 	if got, want := sums(t, dst, recent), sums(t, src, recent); !reflect.DeepEqual(got, want) {
 		t.Fatalf("restored %+v, want %+v", got, want)
+	}
+}
+
+// TestS3Damage damages an archive in the bucket behind ClickHouse's back:
+// a replaced object stops the restore naming it, a deleted manifest makes
+// the month unarchived, and nothing is loaded or dropped meanwhile.
+func TestS3Damage(t *testing.T) {
+	st := openStore(t, true)
+	ctx := context.Background()
+	m := mustMonth(t, "2026-07")
+	loadMonth(t, st, m, 20)
+	before := sums(t, st, m)
+	url, be := s3ServerBackend(t, "bucket")
+	target, err := archive.NewS3Target(url+"/bucket/sw", "", "", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := archive.New(st, target, testLogger(t))
+	if _, err := a.Export(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	garbage := []byte("PAR1 not really parquet PAR1")
+	if _, err := be.PutObject("bucket", "sw/2026-07/runs.parquet", map[string]string{}, bytes.NewReader(garbage), int64(len(garbage)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, m); err == nil || !strings.Contains(err.Error(), "runs.parquet") {
+		t.Fatalf("drop of a damaged archive: %v", err)
+	}
+	if got := sums(t, st, m); !reflect.DeepEqual(got, before) {
+		t.Fatalf("the month changed: %+v", got)
+	}
+	if _, err := be.DeleteObject("bucket", "sw/2026-07/manifest.json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Restore(ctx, m); !errors.Is(err, archive.ErrNoManifest) {
+		t.Fatalf("restore without a manifest: %v", err)
+	}
+	list, err := a.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Archived {
+		t.Fatalf("list: %+v %v", list, err)
+	}
+	// A new export mends it.
+	if _, err := a.Export(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Drop(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Restore(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if got := sums(t, st, m); !reflect.DeepEqual(got, before) {
+		t.Fatalf("restored %+v, want %+v", got, before)
 	}
 }

@@ -105,6 +105,13 @@ func loadMonth(t testing.TB, st *clickhouse.Store, m archive.Month, n int) {
 // s3Server starts an S3-compatible server (gofakes3, in memory) on
 // loopback with bucket, and returns its URL.
 func s3Server(t testing.TB, bucket string) string {
+	u, _ := s3ServerBackend(t, bucket)
+	return u
+}
+
+// s3ServerBackend is s3Server that also returns the server's storage, for
+// tests that damage objects behind ClickHouse's back.
+func s3ServerBackend(t testing.TB, bucket string) (string, gofakes3.Backend) {
 	t.Helper()
 	be := s3mem.New()
 	if err := be.CreateBucket(bucket); err != nil {
@@ -112,7 +119,7 @@ func s3Server(t testing.TB, bucket string) string {
 	}
 	srv := httptest.NewServer(gofakes3.New(be).Server())
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, be
 }
 
 func mustMonth(t testing.TB, s string) archive.Month {
