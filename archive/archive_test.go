@@ -79,9 +79,14 @@ func TestExportDropRestore(t *testing.T) {
 			if got := sums(t, st, old); !reflect.DeepEqual(got, before) {
 				t.Errorf("restored %+v\nwant %+v", got, before)
 			}
+			rawBefore := rawRows(t, st, old)
 			res, err = a.Restore(ctx, old)
 			if err != nil || len(res.Loaded) != 0 {
 				t.Fatalf("second restore: %+v, %v", res, err)
+			}
+			// Not one row more, even before deduplication.
+			if got := rawRows(t, st, old); !reflect.DeepEqual(got, rawBefore) {
+				t.Errorf("rows after a second restore %v, before %v", got, rawBefore)
 			}
 			if got := sums(t, st, old); !reflect.DeepEqual(got, before) {
 				t.Errorf("after a second restore %+v\nwant %+v", got, before)
@@ -464,4 +469,23 @@ func TestS3Damage(t *testing.T) {
 	if got := sums(t, st, m); !reflect.DeepEqual(got, before) {
 		t.Fatalf("restored %+v, want %+v", got, before)
 	}
+}
+
+// rawRows counts the rows of month m in each table's parts, before any
+// deduplication.
+func rawRows(t testing.TB, st *clickhouse.Store, m archive.Month) map[string]uint64 {
+	t.Helper()
+	out := map[string]uint64{}
+	for _, tb := range archive.Tables {
+		stats, err := st.Months(context.Background(), tb.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stats {
+			if s.Month == m {
+				out[tb.Name] = s.Rows
+			}
+		}
+	}
+	return out
 }
