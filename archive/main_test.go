@@ -27,6 +27,9 @@ var engineDir string
 var dbSeq atomic.Int64
 
 func TestMain(m *testing.M) {
+	if role := os.Getenv(killEnv); role != "" {
+		os.Exit(killHelper(role))
+	}
 	dir, err := os.MkdirTemp("", "syncwatch-archive-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
