@@ -81,9 +81,22 @@ func tableFunction(loc archive.Location, format, structure string) (string, erro
 // truncateSetting lets an insert into loc replace the file or object.
 func truncateSetting(loc archive.Location) string {
 	if loc.URL != "" {
-		return "s3_truncate_on_insert = 1"
+		return "s3_truncate_on_insert = 1" + locSettings(loc)
 	}
 	return "engine_file_truncate_on_insert = 1"
+}
+
+// locSettings are the settings of every statement that reaches loc, each
+// with a leading ", ". A bucket that does not answer fails the statement
+// within a second or two: with ClickHouse's defaults (up to 100 retries of
+// a request) a read from a dead bucket took more than five minutes here,
+// holding an archive pass and a shutdown waiting for it, while the archive
+// repeats a failed pass anyway.
+func locSettings(loc archive.Location) string {
+	if loc.URL == "" {
+		return ""
+	}
+	return ", s3_retry_attempts = 2, s3_connect_timeout_ms = 2000, s3_max_single_read_retries = 2"
 }
 
 // structure returns table's columns as a table function's structure
@@ -159,11 +172,11 @@ func (s *Store) MonthSum(ctx context.Context, table string, m archive.Month) (ar
 	if err := archiveTable(table); err != nil {
 		return archive.Sum{}, err
 	}
-	return s.sumOf(ctx, quoteIdent(table)+" FINAL WHERE "+monthCond, Params{"a_partition": m.PartitionID()})
+	return s.sumOf(ctx, quoteIdent(table)+" FINAL WHERE "+monthCond, Params{"a_partition": m.PartitionID()}, "")
 }
 
-func (s *Store) sumOf(ctx context.Context, from string, p Params) (archive.Sum, error) {
-	out, err := s.eng.selectRows(ctx, `SELECT `+rowChecksum+` FROM `+from+` SETTINGS `+checksumSettings, p)
+func (s *Store) sumOf(ctx context.Context, from string, p Params, settings string) (archive.Sum, error) {
+	out, err := s.eng.selectRows(ctx, `SELECT `+rowChecksum+` FROM `+from+` SETTINGS `+checksumSettings+settings, p)
 	if err != nil {
 		return archive.Sum{}, err
 	}
@@ -203,7 +216,7 @@ func (s *Store) FileSum(ctx context.Context, table string, src archive.Location)
 	if err != nil {
 		return archive.FileSum{}, err
 	}
-	sum, err := s.sumOf(ctx, fn, nil)
+	sum, err := s.sumOf(ctx, fn, nil, locSettings(src))
 	if err != nil {
 		return archive.FileSum{}, redact(err, src)
 	}
@@ -211,7 +224,7 @@ func (s *Store) FileSum(ctx context.Context, table string, src archive.Location)
 	if err != nil {
 		return archive.FileSum{}, err
 	}
-	out, err := s.eng.selectRows(ctx, `SELECT lower(hex(SHA256(raw_blob))) AS sha256, length(raw_blob) AS bytes FROM `+raw, nil)
+	out, err := s.eng.selectRows(ctx, `SELECT lower(hex(SHA256(raw_blob))) AS sha256, length(raw_blob) AS bytes FROM `+raw+` SETTINGS max_threads = 1`+locSettings(src), nil)
 	if err != nil {
 		return archive.FileSum{}, redact(err, src)
 	}
@@ -271,10 +284,10 @@ func (s *Store) RestoreMonth(ctx context.Context, table string, m archive.Month,
 			return false, fmt.Errorf("staging table: %w", err)
 		}
 	}
-	if err := s.eng.exec(ctx, `INSERT INTO `+staging+` SELECT * FROM `+fn+` SETTINGS async_insert = 0`, nil); err != nil {
+	if err := s.eng.exec(ctx, `INSERT INTO `+staging+` SELECT * FROM `+fn+` SETTINGS async_insert = 0`+locSettings(src), nil); err != nil {
 		return false, redact(fmt.Errorf("load %s: %w", src, err), src)
 	}
-	got, err := s.sumOf(ctx, staging+` FINAL WHERE `+monthCond, Params{"a_partition": m.PartitionID()})
+	got, err := s.sumOf(ctx, staging+` FINAL WHERE `+monthCond, Params{"a_partition": m.PartitionID()}, "")
 	if err != nil {
 		return false, err
 	}
@@ -346,7 +359,7 @@ func (s *Store) ReadBlobs(ctx context.Context, src archive.Location) (map[string
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.eng.selectRows(ctx, `SELECT _path AS path, raw_blob FROM `+fn+` SETTINGS s3_ignore_file_doesnt_exist = 1, engine_file_skip_empty_files = 0`, nil)
+	out, err := s.eng.selectRows(ctx, `SELECT _path AS path, raw_blob FROM `+fn+` SETTINGS s3_ignore_file_doesnt_exist = 1, engine_file_skip_empty_files = 0`+locSettings(src), nil)
 	if err != nil {
 		return nil, redact(err, src)
 	}
@@ -388,7 +401,7 @@ func (s *Store) ListRunsIn(ctx context.Context, src archive.Location, opt runs.L
 	}
 	p["limit"] = opt.Limit + 1
 	out, err := s.eng.selectRows(ctx, `SELECT `+runColumns+` FROM `+fn+` WHERE `+cond+`
-ORDER BY started_at DESC, run_id DESC LIMIT {limit:UInt32}`, p)
+ORDER BY started_at DESC, run_id DESC LIMIT {limit:UInt32}`+ifSettings(locSettings(src)), p)
 	if err != nil {
 		return nil, nil, redact(fmt.Errorf("list archived runs: %w", err), src)
 	}
@@ -412,4 +425,13 @@ func redact(err error, loc archive.Location) error {
 		return err
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), loc.Secret, "[secret]"))
+}
+
+// ifSettings turns the ", a = 1, …" of locSettings into a SETTINGS clause,
+// or nothing.
+func ifSettings(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " SETTINGS " + strings.TrimPrefix(s, ", ")
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,4 +235,121 @@ func TestServeArchive(t *testing.T) {
 	if strings.Join(ids, ",") != "r04,r03,r02" {
 		t.Errorf("archived runs: %v", ids)
 	}
+}
+
+// TestServeArchiveFailing runs serve with a bucket that does not answer:
+// the archive component of /api/v1/health fails with the error (and never
+// the secret), /readyz stays ready, the pass is counted as failed, and the
+// month is still whole in the tables afterwards.
+func TestServeArchiveFailing(t *testing.T) {
+	dir := metricsTestDir(t)
+	ctx := context.Background()
+	st, err := clickhouse.Open(ctx, clickhouse.Config{DataDir: dir, LibchdbPath: libchdb(t), PoolSize: 2, RetentionByArchive: true}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := time.Date(2026, 5, 3, 8, 0, 0, 0, time.UTC)
+	e := s.Add(time.Minute)
+	if err := st.InsertReports(ctx, []synclog.Report{{RunID: "r1", EventID: "e1", Source: "erp", SyncType: "stock",
+		Status: synclog.StatusSuccess, StartedAt: s, RunStartedAt: s, CompletedAt: &e, ReceivedAt: e}}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	creds := filepath.Join(t.TempDir(), "creds")
+	if err := os.WriteFile(creds, []byte("AKIDEXAMPLE\nvery-secret-archive-key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dead := testutil.FreeAddr(t) // nothing listens there
+	addr := testutil.FreeAddr(t)
+	base := "http://" + addr
+	func() {
+		stop, logs := startCommandStoppable(t, runServe, []string{
+			"--listen", addr, "--data-dir", dir, "--libchdb", libchdb(t), "--log-level", "info",
+			"--archive", "--archive-s3-url", "http://" + dead + "/bucket/sw", "--archive-s3-credentials-file", creds,
+			"--archive-interval", "1s", "--archive-keep-restored", "1s",
+		}, base+"/healthz")
+		defer stop()
+		var errText string
+		testutil.WaitFor(t, time.Minute, "the archive component to fail", func() bool {
+			resp, err := http.Get(base + "/api/v1/health")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			var h struct {
+				Components map[string]struct {
+					Status string `json:"status"`
+					Error  string `json:"error"`
+				} `json:"components"`
+			}
+			if json.NewDecoder(resp.Body).Decode(&h) != nil {
+				return false
+			}
+			errText = h.Components["archive"].Error
+			return h.Components["archive"].Status == "failing"
+		})
+		if !strings.Contains(errText, "2026-05") || strings.Contains(errText, "very-secret-archive-key") {
+			t.Errorf("archive error %q: want the month, never the secret", errText)
+		}
+		if resp, err := http.Get(base + "/readyz"); err != nil || resp.StatusCode != 200 {
+			t.Errorf("/readyz with a failing archive: %v %v", resp, err)
+		}
+		body := fetchMetrics(t, base+"/metrics")
+		for _, want := range []string{"syncwatch_archive_last_pass_success 0", "syncwatch_archive_overdue_months 1", "syncwatch_archive_dropped_months_total 0"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		stop()
+		if strings.Contains(logs.String(), "very-secret-archive-key") {
+			t.Error("the log shows the secret")
+		}
+	}()
+	st, err = clickhouse.Open(ctx, clickhouse.Config{DataDir: dir, LibchdbPath: libchdb(t), PoolSize: 1, RetentionByArchive: true}, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m, _ := archive.ParseMonth("2026-05")
+	if sum, err := st.MonthSum(ctx, "runs", m); err != nil || sum.Rows != 1 {
+		t.Errorf("the month after failed passes: %+v %v", sum, err)
+	}
+}
+
+// startCommandStoppable runs a command in this process like startCommand,
+// and returns a function that stops it and waits for it (once; later calls
+// do nothing), so that a test can reopen its data directory.
+func startCommandStoppable(t *testing.T, runCmd func(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error, args []string, url string) (func(), *testutil.Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &testutil.Buffer{}
+	done := make(chan error, 1)
+	go func() { done <- runCmd(ctx, args, func(string) string { return "" }, logs) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("command: %v\n%s", err, logs)
+				}
+			case <-time.After(time.Minute):
+				t.Errorf("command did not stop within a minute\n%s", logs)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	testutil.WaitFor(t, 2*time.Minute, "the command to answer "+url, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return stop, logs
 }
