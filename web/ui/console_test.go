@@ -334,3 +334,48 @@ func TestCookiesSecure(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadSessionKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first, second := strings.Repeat("a", 32), strings.Repeat("b", 40)
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+		wantErr    string
+	}{
+		{"one", first + "\n", []string{first}, ""},
+		{"rotation with comments and blank lines", "# new first\n  " + second + "  \n\n# old\n" + first, []string{second, first}, ""},
+		{"short", first + "\nshort\n", nil, "line 2: a secret of 5 bytes; want at least 32"},
+		{"none", "# nothing\n\n", nil, "holds no secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := LoadSessionKeys(write(tc.body))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, k := range keys {
+				got = append(got, string(k))
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("keys %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := LoadSessionKeys(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file is accepted")
+	}
+}
