@@ -115,6 +115,22 @@ func TestReplicaIndependentInserts(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"a mend that failed half-way", func(run string) {
+			raw(report(run, "start", synclog.StatusProcessing, start))
+			end := report(run, "end", synclog.StatusSuccess, done)
+			raw(end)
+			// The end was stored again under the start, and deleted
+			// from reports under its own; its key and runs row stayed.
+			end.RunStartedAt = start
+			raw(end)
+			if err := s.eng.exec(ctx, `DELETE FROM reports WHERE run_id = {run:String} AND run_started_at = {at:DateTime64(3, 'UTC')}`,
+				Params{"run": run, "at": done}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.mendSplitRuns(ctx, []string{run}); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{"retries through other replicas", func(run string) {
 			first := report(run, "start", synclog.StatusProcessing, start)
 			insert(first)
