@@ -53,7 +53,9 @@ func (t *Token) AllowsSource(source string) bool {
 
 // Auth checks bearer tokens and rate-limits them.
 type Auth struct {
-	byHash  map[[32]byte]*Token
+	byHash map[[32]byte]*Token
+	// byName maps a token's name to the SHA-256 of its secret.
+	byName  map[string][32]byte
 	limit   float64
 	mu      sync.Mutex
 	limiter map[string]*rate.Limiter
@@ -97,7 +99,7 @@ func TokensFromEnv(ingest, query, admin string) []Token {
 // the requests per second a token may make unless it sets its own; zero
 // disables rate limiting.
 func NewAuth(tokens []Token, defaultRate float64) (*Auth, error) {
-	a := &Auth{byHash: map[[32]byte]*Token{}, limit: defaultRate, limiter: map[string]*rate.Limiter{}}
+	a := &Auth{byHash: map[[32]byte]*Token{}, byName: map[string][32]byte{}, limit: defaultRate, limiter: map[string]*rate.Limiter{}}
 	names := map[string]bool{}
 	for i := range tokens {
 		t := tokens[i]
@@ -139,8 +141,24 @@ func NewAuth(tokens []Token, defaultRate float64) (*Auth, error) {
 		}
 		t.Secret = ""
 		a.byHash[h] = &t
+		a.byName[t.Name] = h
 	}
 	return a, nil
+}
+
+// Named returns the token called name and the SHA-256 of its secret, or
+// false. The console's signed sessions name their token and carry a MAC
+// of that hash, so that a session outlives neither its token nor a change
+// of the token's secret, on whichever replica it is presented.
+func (a *Auth) Named(name string) (*Token, [32]byte, bool) {
+	if a == nil {
+		return nil, [32]byte{}, false
+	}
+	h, ok := a.byName[name]
+	if !ok {
+		return nil, [32]byte{}, false
+	}
+	return a.byHash[h], h, true
 }
 
 // Enabled reports whether any token is configured; without tokens the API

@@ -133,7 +133,7 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 	if days < 1 {
 		return fmt.Errorf("retention %s: must be at least one day", s.cfg.Retention)
 	}
-	for table, column := range map[string]string{"reports": "received_at", "runs": "started_at"} {
+	for table, column := range map[string]string{"reports": "received_at", "runs": "started_at", "report_keys": "received_at"} {
 		out, err := s.eng.selectRows(ctx, `SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}`, Params{"table": table})
 		if err != nil {
 			return fmt.Errorf("read ttl of %s: %w", table, err)
@@ -347,10 +347,13 @@ func version(r *synclog.Report) uint64 {
 	return uint64(r.Status.Rank())<<48 | ms&(1<<48-1)
 }
 
-// InsertReports stores a batch of normalised, valid reports. Each report's
-// RunStartedAt (the run's first start, which the collector gives every
-// report of a run) is the runs table's key, so lifecycle updates replace
-// the run's row rather than add one.
+// InsertReports stores a batch of normalised, valid reports, whichever
+// collector replica took them. Every report of a run is stored under the
+// run's anchor, the earliest start its reports gave (the runs table's
+// key), so lifecycle updates replace the run's row rather than add one; a
+// report already stored (a retry that reached another replica) is not
+// stored again; a report naming a run of another source is refused with
+// a *RunConflictError. See replicas.go.
 //
 // The batch is inserted in chunks that each touch at most
 // maxPartitionsPerInsert monthly partitions of every table, so that no
@@ -362,34 +365,35 @@ func (s *Store) InsertReports(ctx context.Context, reports []synclog.Report) err
 	if len(reports) == 0 {
 		return nil
 	}
-	rows := make([]reportRow, len(reports))
+	ids := make([]string, 0, len(reports))
+	seen := make(map[string]bool, len(reports))
 	for i := range reports {
-		r := &reports[i]
-		// The collector anchors every report to its run's first start;
-		// a report that comes without (an old spool entry) is its own.
-		anchor := r.RunStartedAt
-		if anchor.IsZero() {
-			anchor = r.StartedAt
+		if id := reports[i].RunID; !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		row := reportRow{
-			EventID: r.EventID, RunID: r.RunID, Source: r.Source, SyncType: r.SyncType,
-			Status: string(r.Status), Message: r.Message, Fingerprint: r.Fingerprint,
-			TotalCount: r.TotalCount, SuccessCount: r.SuccessCount, FailedCount: r.FailedCount,
-			StartedAt: chTime(r.StartedAt), ReceivedAt: chTime(r.ReceivedAt), RunStartedAt: chTime(anchor),
-			Version: version(r), Attributes: r.Attributes,
+	}
+	stored, err := s.lookUpRuns(ctx, ids)
+	if err != nil {
+		return err
+	}
+	rows, conflicts := reconcile(reports, stored)
+	if len(conflicts) > 0 {
+		e := &RunConflictError{}
+		for _, r := range conflicts {
+			e.Reports = append(e.Reports, fmt.Sprintf("%s (run %s, source %s)", r.EventID, r.RunID, r.Source))
 		}
-		if r.CompletedAt != nil {
-			c := chTime(*r.CompletedAt)
-			row.CompletedAt = &c
-		}
-		rows[i] = row
+		return e
 	}
 	for _, chunk := range splitByPartition(rows, maxPartitionsPerInsert) {
+		if len(chunk) == 0 {
+			continue
+		}
 		if err := s.eng.insertReports(ctx, chunk, dedupToken(chunk)); err != nil {
 			return fmt.Errorf("insert %d reports: %w", len(chunk), err)
 		}
 	}
-	return nil
+	return s.mendSplitRuns(ctx, ids)
 }
 
 // maxPartitionsPerInsert bounds the monthly partitions one insert writes
@@ -440,16 +444,20 @@ func splitByPartition(rows []reportRow, max int) [][]reportRow {
 	return append(chunks, sorted[first:])
 }
 
-// dedupToken names the content of an insert: the event ids and versions of
-// its rows, which together identify every row's content. A repeated insert
-// of the same rows gets the same token; a report sent again later has a
-// new version, so its insert is never mistaken for a repeat.
+// dedupToken names the content of an insert: the event ids, versions and
+// anchors of its rows, which together identify every row's content. A
+// repeated insert of the same rows gets the same token; a report sent
+// again later has a new version, and a report moved to its run's earlier
+// start (mendSplitRuns) a new anchor, so neither insert is mistaken for a
+// repeat.
 func dedupToken(rows []reportRow) string {
 	h := sha256.New()
 	var b [8]byte
 	for i := range rows {
 		h.Write([]byte(rows[i].EventID))
 		binary.LittleEndian.PutUint64(b[:], rows[i].Version)
+		h.Write(b[:])
+		binary.LittleEndian.PutUint64(b[:], uint64(time.Time(rows[i].RunStartedAt).UnixMilli()))
 		h.Write(b[:])
 	}
 	return "syncwatch-" + hex.EncodeToString(h.Sum(nil)[:16])

@@ -137,6 +137,10 @@ type Serve struct {
 	// SecureCookies marks the console's cookies Secure for TLS that ends
 	// at a proxy in front.
 	SecureCookies bool
+	// SessionSecretFile holds the secrets that sign console sessions, one
+	// a line, the first signing: replicas that share it accept each
+	// other's sessions. Empty: a random key of the process.
+	SessionSecretFile string
 }
 
 // Register binds the settings of serve to s.
@@ -165,6 +169,7 @@ func (o *Serve) Register(s *Set) {
 	s.List(&o.TrustedProxies, "trusted-proxies", nil, "comma-separated addresses or CIDR networks of the proxies in front whose X-Forwarded-For names the client; none by default")
 	s.Bool(&o.SecureCookies, "secure-cookies", false, "mark the console's cookies Secure although requests arrive without TLS: for TLS that ends at a proxy in front")
 	s.Int(&o.DedupWindow, "dedup-window", 1_000_000, "recent event ids remembered to answer retries as duplicates")
+	s.String(&o.SessionSecretFile, "session-secret-file", "", "file of the secrets that sign console sessions, one a line (at least 32 bytes), the first signing, all accepted: share it between replicas; empty for a random key of this process")
 
 	s.Check(func() error { return nonEmpty(s, "listen", o.Listen) })
 	s.Check(func() error { return SyncTypesRule(s, "sync-types", o.SyncTypes) })

@@ -74,6 +74,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if !tokens.Enabled() {
 		log.WithField("listen", listen).Warn("no tokens configured: the API is open to anyone who can reach it, so syncwatch listens on loopback only")
 	}
+	// Console sessions are signed: replicas that share the secrets accept
+	// each other's sessions.
+	var sessionKeys [][]byte
+	if o.SessionSecretFile != "" {
+		if sessionKeys, err = ui.LoadSessionKeys(o.SessionSecretFile); err != nil {
+			return usageError{err}
+		}
+	} else if tokens.Enabled() {
+		log.Info("no --session-secret-file: console sessions are signed with a random key of this process, so a sign-in holds on this replica only and until it restarts")
+	}
 
 	// Start-up, in order; shutdown runs in reverse.
 	storeCfg := storageConfig(o.storage)
@@ -161,6 +171,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		},
 		Console: &ui.Config{
 			ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback, SecureCookies: o.SecureCookies,
+			SessionKeys: sessionKeys,
 		},
 		TrustedProxies: o.TrustedProxies,
 		PublicMonitor:  o.PublicMonitor,
