@@ -9,6 +9,7 @@
 //	syncwatch demo      feed a server realistic demo runs
 //	syncwatch healthcheck  check a running syncwatch's /readyz (for containers)
 //	syncwatch quarantine   list or replay the reports ClickHouse refused for good
+//	syncwatch digest    preview a configured digest without sending it
 //	syncwatch version   print the version
 package main
 
@@ -45,6 +46,7 @@ commands:
   demo      feed a server realistic runs of a supplier integration
   healthcheck  exit 0 when a running syncwatch answers /readyz (for containers)
   quarantine   list | replay: reports ClickHouse refused for good
+  digest    preview NAME: render a configured digest without sending it
   version   print the version
 
 Run 'syncwatch <command> -h' for the flags of a command. Every flag can also
@@ -88,6 +90,8 @@ func runIO(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 		err = runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
 	case "quarantine":
 		err = runQuarantine(ctx, args[1:], getenv, stdout, stderr)
+	case "digest":
+		err = runDigest(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "syncwatch", version)
 	case "help", "-h", "--help":

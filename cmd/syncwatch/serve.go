@@ -30,6 +30,8 @@ type serveOptions struct {
 	metrics exporterOptions
 	pprof   pprofOptions
 	config.Serve
+	// notify are the digests and channels (issue 17).
+	notify config.Notify
 }
 
 func (o *serveOptions) register(s *config.Set) {
@@ -38,7 +40,9 @@ func (o *serveOptions) register(s *config.Set) {
 	o.metrics.register(s)
 	o.pprof.register(s)
 	o.Serve.Register(s)
+	o.notify.Register(s)
 	s.Check(func() error { return o.metrics.check(o.SyncTypes) })
+	s.Check(func() error { return digestScopes(o.notify.Digests, o.SyncTypes) })
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {

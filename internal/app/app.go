@@ -16,6 +16,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
@@ -34,6 +35,8 @@ type Config struct {
 	TrustedProxies []string
 	// PublicMonitor serves the read-only monitor URLs without a token.
 	PublicMonitor bool
+	// Digests are the configured digests the API renders by name.
+	Digests []config.Digest
 }
 
 // Deps are the parts the service is built from.
@@ -60,6 +63,10 @@ type Deps struct {
 	// Checks are further components of the health report, supplied by
 	// their owners (the exporter's, when this process publishes it).
 	Checks []web.Check
+	// Digester, when set, builds GET /api/v1/reports/digest (with the
+	// links and expected intervals serve configures); a builder over
+	// Query when nil.
+	Digester api.DigestBuilder
 }
 
 // Service is the assembled HTTP service.
@@ -121,8 +128,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 // addReadSide adds the query API and, when configured, the console.
 func (s *Service) addReadSide(cfg Config, d Deps, health *web.Health) error {
 	var err error
-	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes, PublicMonitor: cfg.PublicMonitor}, api.Deps{
-		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer,
+	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes, PublicMonitor: cfg.PublicMonitor, Digests: cfg.Digests}, api.Deps{
+		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer, Digester: d.Digester,
 	})
 	if err != nil {
 		return err

@@ -33,6 +33,8 @@ var rules = []rule{
 		why: "the HTTP foundation and auth know no service built on them"},
 	{from: []string{"collector/..."}, to: []string{"web/api", "web/ui", "exporter/...", "internal/app"},
 		why: "the ingest service does not depend on the read side or the exporter"},
+	{from: []string{"digest", "notify"}, to: []string{"clickhouse/...", "web/...", "collector/...", "exporter/...", "internal/app", "auth"},
+		why: "digests and the channels that deliver them own their ports and know nothing of who serves, stores or assembles them"},
 }
 
 // pkg is what go list says of one package.
