@@ -265,6 +265,8 @@ var contractMetrics = []string{
 	"syncwatch_quarantine_reports", "syncwatch_quarantined_reports_total",
 	"syncwatch_batch_size_reports", "syncwatch_insert_duration_seconds", "syncwatch_insert_errors_total",
 	"syncwatch_clickhouse_up", "syncwatch_build_info",
+	// digests (docs/digests.md)
+	"syncwatch_digest_delivery_failing", "syncwatch_digest_scheduler_errors_total", "syncwatch_digest_deliveries_total",
 	// the scrape's own
 	"up",
 }

@@ -1,4 +1,4 @@
-package digest
+package digest_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/digest"
 	"github.com/syncwatch/syncwatch/internal/testutil"
 	"github.com/syncwatch/syncwatch/synclog"
 )
@@ -149,8 +150,8 @@ func dataset() []run {
 	return rs
 }
 
-func testBuilder(st *clickhouse.Store) *Builder {
-	return NewBuilder(st, BuilderConfig{
+func testBuilder(st *clickhouse.Store) *digest.Builder {
+	return digest.NewBuilder(st, digest.BuilderConfig{
 		SyncTypes:  synclog.DefaultSyncTypeNames(),
 		Expected:   map[string]time.Duration{"prices": time.Hour, "products": 6 * time.Hour, "manual": 0},
 		ConsoleURL: "https://sw.example.com/", GrafanaURL: "https://grafana.example.com",
@@ -181,14 +182,14 @@ func TestContent(t *testing.T) {
 	insertRuns(t, st, dataset())
 	b := testBuilder(st)
 	d := testDigest("en", "haier")
-	c, err := b.Build(context.Background(), RequestFor(d, PeriodBefore("day", firing, shanghai)))
+	c, err := b.Build(context.Background(), digest.RequestFor(d, digest.PeriodBefore("day", firing, shanghai)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Period.Label != "2026-03-27" || c.Empty {
 		t.Fatalf("period %s, empty %v", c.Period.Label, c.Empty)
 	}
-	rows := map[string]TypeRow{}
+	rows := map[string]digest.TypeRow{}
 	for _, r := range c.SyncTypes {
 		rows[r.SyncType] = r
 	}
@@ -230,7 +231,7 @@ func TestContent(t *testing.T) {
 	}
 
 	// Unscoped, midea's failure counts too.
-	all, err := b.Build(context.Background(), RequestFor(testDigest("en"), c.Period))
+	all, err := b.Build(context.Background(), digest.RequestFor(testDigest("en"), c.Period))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,8 +241,8 @@ func TestContent(t *testing.T) {
 
 	// A day without runs has nothing to say: no run, no group, and no
 	// expected interval to miss.
-	quiet, err := NewBuilder(st, BuilderConfig{Now: func() time.Time { return firing }}).Build(context.Background(),
-		RequestFor(testDigest("en"), PeriodBefore("day", firing.AddDate(0, 0, 30), shanghai)))
+	quiet, err := digest.NewBuilder(st, digest.BuilderConfig{Now: func() time.Time { return firing }}).Build(context.Background(),
+		digest.RequestFor(testDigest("en"), digest.PeriodBefore("day", firing.AddDate(0, 0, 30), shanghai)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +252,7 @@ func TestContent(t *testing.T) {
 
 	// Each rendering in each language is kept as a golden file.
 	for _, lang := range []string{"en", "zh"} {
-		c, err := b.Build(context.Background(), RequestFor(testDigest(lang, "haier"), c.Period))
+		c, err := b.Build(context.Background(), digest.RequestFor(testDigest(lang, "haier"), c.Period))
 		if err != nil {
 			t.Fatal(err)
 		}

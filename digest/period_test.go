@@ -1,4 +1,4 @@
-package digest
+package digest_test
 
 import (
 	"testing"
@@ -7,6 +7,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/digest"
 )
 
 func zone(t *testing.T, name string) *time.Location {
@@ -47,7 +48,7 @@ func TestPeriodBefore(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			loc := zone(t, tc.zone)
 			at := mustLocal(t, tc.at, loc)
-			p := PeriodBefore(tc.kind, at, loc)
+			p := digest.PeriodBefore(tc.kind, at, loc)
 			if !p.Start.Equal(mustLocal(t, tc.start, loc)) || !p.End.Equal(mustLocal(t, tc.end, loc)) {
 				t.Fatalf("period %s – %s, want %s – %s", p.Start, p.End, tc.start, tc.end)
 			}
@@ -61,7 +62,7 @@ func TestPeriodBefore(t *testing.T) {
 			if !prev.End.Equal(p.Start) || !prev.Start.Before(prev.End) {
 				t.Errorf("previous %s – %s does not end where %s starts", prev.Start, prev.End, p.Start)
 			}
-			if c := PeriodContaining(tc.kind, p.Start.Add(time.Minute), loc); !c.Start.Equal(p.Start) || !c.End.Equal(p.End) {
+			if c := digest.PeriodContaining(tc.kind, p.Start.Add(time.Minute), loc); !c.Start.Equal(p.Start) || !c.End.Equal(p.End) {
 				t.Errorf("containing %s – %s", c.Start, c.End)
 			}
 		})
@@ -109,7 +110,7 @@ func TestFirings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := Firings(s, loc, mustLocal(t, tc.from, loc), mustLocal(t, tc.to, loc))
+			got := digest.Firings(s, loc, mustLocal(t, tc.from, loc), mustLocal(t, tc.to, loc))
 			var gs []string
 			for _, f := range got {
 				gs = append(gs, f.UTC().Format(time.RFC3339))
@@ -150,7 +151,7 @@ func TestDuePeriods(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			due := DuePeriods(tc.d, mustLocal(t, tc.from, sh), mustLocal(t, tc.to, sh))
+			due := digest.DuePeriods(tc.d, mustLocal(t, tc.from, sh), mustLocal(t, tc.to, sh))
 			if len(due) != len(tc.want) {
 				t.Fatalf("%d due, want %v: %+v", len(due), tc.want, due)
 			}

@@ -166,9 +166,16 @@ func TestServeMetrics(t *testing.T) {
 	promtool := testutil.Tool(t, "promtool")
 	addr := testutil.FreeAddr(t)
 	base := "http://" + addr
+	// A digest, so that the scheduler's families are served (at 0: it
+	// fires on 1 January only and catches nothing up).
+	digests := filepath.Join(t.TempDir(), "digests.yml")
+	if err := os.WriteFile(digests, []byte("channels: [{name: hook, type: webhook, url: 'http://127.0.0.1:9/'}]\n"+
+		"digests: [{name: yearly, schedule: '0 0 1 1 *', period: month, catch_up: 0s, channels: [hook]}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	startCommand(t, runServe, []string{
 		"--listen", addr, "--data-dir", metricsTestDir(t), "--libchdb", libchdb(t), "--log-level", "warn",
-		"--max-sources", "2", "--batch-max-age", "50ms", "--exporter-cache-ttl", "1s",
+		"--max-sources", "2", "--batch-max-age", "50ms", "--exporter-cache-ttl", "1s", "--config", digests,
 	}, base+"/healthz")
 
 	now := time.Now().UTC()

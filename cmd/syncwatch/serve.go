@@ -10,14 +10,17 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/digest"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
+	"github.com/syncwatch/syncwatch/notify"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/ui"
@@ -133,6 +136,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Digests (issue 17): the content the API renders, and the
+	// scheduler when this process sends them.
+	digestBuilder, digests, err := o.digests(reg, types, expected.ExpectedIntervals, store, log)
+	if err != nil {
+		return err
+	}
+	if digests != nil {
+		checks = append(checks, app.DigestCheck(digests))
+	}
 	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := app.New(app.Config{
 		Ingest: collector.Config{
@@ -146,9 +158,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		},
 		TrustedProxies: o.TrustedProxies,
 		PublicMonitor:  o.PublicMonitor,
+		Digests:        o.notify.Digests,
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
-		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks,
+		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks, Digester: digestBuilder,
 	})
 	if err != nil {
 		return err
@@ -178,6 +191,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"listen": ln.Addr().String(), "engine": store.Engine(), "runs_in_progress": inProgress, "recent_reports": recent,
 		"version": version, "auth": tokens.Enabled(),
 	}).Info("syncwatch is serving")
+	// The digest scheduler starts last and stops first.
+	digestsDone := make(chan struct{})
+	digestCtx, stopDigests := context.WithCancel(context.Background())
+	go func() {
+		defer close(digestsDone)
+		if digests != nil {
+			digests.Run(digestCtx)
+		}
+	}()
 
 	select {
 	case <-ctx.Done():
@@ -185,6 +207,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case err := <-serveErr:
 		log.WithError(err).Error("http server stopped")
 	}
+	stopDigests()
+	<-digestsDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -252,4 +276,27 @@ func closeLogged(log logrus.FieldLogger, what string, f func() error) {
 	if err := f(); err != nil {
 		log.WithError(err).WithField("component", what).Error("close failed")
 	}
+}
+
+// digests returns the builder of digests' content and, when this process
+// sends digests, their scheduler.
+func (o *serveOptions) digests(reg prometheus.Registerer, types synclog.SyncTypes, expected map[string]time.Duration, store *clickhouse.Store, log logrus.FieldLogger) (*digest.Builder, *digest.Service, error) {
+	b := digest.NewBuilder(store, digest.BuilderConfig{
+		SyncTypes: types.Names(), Expected: expected, ConsoleURL: o.notify.ConsoleURL, GrafanaURL: o.notify.GrafanaURL,
+	})
+	if !o.notify.Scheduler || len(o.notify.Digests) == 0 {
+		return b, nil, nil
+	}
+	channels, err := notify.NewAll(o.notify.Channels, notify.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := digest.NewService(digest.ServiceConfig{Digests: o.notify.Digests, RetryFor: o.notify.RetryFor}, digest.ServiceDeps{
+		Log: log, Registerer: reg, Builder: b, Ledger: store, Channels: channels,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.WithFields(logrus.Fields{"digests": len(o.notify.Digests), "instance": svc.Instance()}).Info("digest scheduler on")
+	return b, svc, nil
 }

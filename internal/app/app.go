@@ -6,6 +6,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/digest"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
@@ -156,3 +158,24 @@ func (s *Service) Handler() http.Handler { return s.Web.Handler() }
 
 // Engine returns the gin engine, for tests and extensions to add routes.
 func (s *Service) Engine() *gin.Engine { return s.Web.Engine() }
+
+// DigestCheck is the digest scheduler's component of the health report,
+// "digests": failing while a delivery fails or the scheduler cannot reach
+// its ledger; not required, since ingest does not depend on it.
+func DigestCheck(s *digest.Service) web.Check {
+	return web.Check{Name: "digests", Run: func(context.Context) web.ComponentHealth {
+		h, err := s.Health()
+		detail := map[string]any{"digests": h.Digests, "instance": h.Instance}
+		if h.LastTick != nil {
+			detail["last_tick"] = h.LastTick
+		}
+		if len(h.Failing) > 0 {
+			detail["failing"] = h.Failing
+		}
+		c := web.ComponentHealth{Detail: detail}
+		if err != nil {
+			c.Error = err.Error()
+		}
+		return c
+	}}
+}
