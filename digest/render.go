@@ -29,6 +29,7 @@ type words struct {
 	InsightKind                                   map[string]string
 	Seconds                                       string
 	Sep                                           string
+	SyncType                                      string
 }
 
 var languages = map[string]words{
@@ -44,7 +45,7 @@ var languages = map[string]words{
 		Console:    "Console", Grafana: "Grafana", ErrorsLink: "Errors",
 		ScopeAll: "all sources and sync types", Scope: "Scope",
 		InsightKind: map[string]string{"anomaly": "anomaly", "forecast": "forecast"},
-		Seconds:     "s", Sep: ", ",
+		Seconds:     "s", Sep: ", ", SyncType: "sync type",
 	},
 	config.LangChinese: {
 		Title: map[string]string{config.PeriodDay: "syncwatch 同步日报", config.PeriodWeek: "syncwatch 同步周报", config.PeriodMonth: "syncwatch 同步月报"},
@@ -58,7 +59,7 @@ var languages = map[string]words{
 		Console:    "控制台", Grafana: "Grafana", ErrorsLink: "错误",
 		ScopeAll: "全部来源与同步类型", Scope: "范围",
 		InsightKind: map[string]string{"anomaly": "异常", "forecast": "预测"},
-		Seconds:     " 秒", Sep: "，",
+		Seconds:     " 秒", Sep: "，", SyncType: "同步类型",
 	},
 }
 
