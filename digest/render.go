@@ -91,7 +91,10 @@ type flavor struct {
 	head   func(string) string
 }
 
-var mdEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "`", "\\`", "#", `\#`, "<", "‹", ">", "›", "\n", " ")
+// mdEscaper makes names and messages inert in the robots' markdown, whose
+// renderers do not all honour backslash escapes: no bracket can open a
+// link, no angle bracket a tag, no asterisk or backquote a style.
+var mdEscaper = strings.NewReplacer("[", "［", "]", "］", "<", "‹", ">", "›", "*", "∗", "`", "'", "#", "＃", "\n", " ")
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\n", " ")
 
 var (

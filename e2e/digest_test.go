@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/syncwatch/syncwatch/digest"
 	"github.com/syncwatch/syncwatch/internal/apptest"
 	"github.com/syncwatch/syncwatch/internal/apptest/contract"
+	"github.com/syncwatch/syncwatch/notify"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -94,5 +98,45 @@ func TestDigestEndpoint(t *testing.T) {
 				t.Errorf("%d %s, want 400 naming %s: %s", w.Code, w.Body, tc.field, tc.want)
 			}
 		})
+	}
+}
+
+// TestRelayThroughTheService posts an Alertmanager notification to the
+// assembled service, as serve builds it, with an admin token: a real
+// DingTalk stand-in gets the markdown with the links joined to the
+// configured addresses.
+func TestRelayThroughTheService(t *testing.T) {
+	var got []byte
+	robot := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+	}))
+	defer robot.Close()
+	ch, err := notify.New(config.Channel{Name: "ops-ding", Type: "dingtalk", Endpoint: config.Secret(robot.URL + "/robot/send?access_token=x")}, notify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := apptest.New(t, apptest.Options{Tokens: apptest.Tokens(), Relay: relay.Config{
+		Channels:   map[string]relay.Channel{"ops-ding": {Channel: ch, Language: "zh"}},
+		ConsoleURL: "https://sw.example.com", GrafanaURL: "https://grafana.example.com",
+	}})
+	body := `{"status":"firing","commonLabels":{"alertname":"SyncSilent","severity":"critical","sync_type":"stock","source":"haier"},` +
+		`"alerts":[{"status":"firing","labels":{"alertname":"SyncSilent","severity":"critical","sync_type":"stock","source":"haier"},` +
+		`"annotations":{"summary":"stock sync (haier): no success for 3h","dashboard_url":"/d/syncwatch-drilldown?var-sync_type=stock","console_url":"/ui/runs?sync_type=stock"},` +
+		`"startsAt":"2026-03-28T08:00:00Z"}]}`
+	w := contract.Call(t, env.Handler(), http.MethodPost, "/api/v1/alerts/relay/ops-ding", contract.Options{Header: http.Header{
+		"Authorization": {"Bearer " + apptest.SecretAdmin}, "Content-Type": {"application/json"}}, Body: []byte(body)})
+	if w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	for _, want := range []string{`[告警:1] SyncSilent (haier stock)`, `[Grafana](https://grafana.example.com/d/syncwatch-drilldown?var-sync_type=stock)`, `[控制台](https://sw.example.com/ui/runs?sync_type=stock)`} {
+		if !strings.Contains(string(got), strings.ReplaceAll(want, "&", `\u0026`)) {
+			t.Errorf("the robot's body lacks %s:\n%s", want, got)
+		}
+	}
+	w = contract.Call(t, env.Handler(), http.MethodPost, "/api/v1/alerts/relay/ops-ding", contract.Options{Header: http.Header{
+		"Authorization": {"Bearer " + apptest.SecretQuery}, "Content-Type": {"application/json"}}, Body: []byte(body)})
+	if w.Code != http.StatusForbidden {
+		t.Errorf("a query token: %d", w.Code)
 	}
 }

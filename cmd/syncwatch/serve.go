@@ -21,6 +21,7 @@ import (
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/notify"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/ui"
@@ -138,7 +139,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// Digests (issue 17): the content the API renders, and the
 	// scheduler when this process sends them.
-	digestBuilder, digests, err := o.digests(reg, types, expected.ExpectedIntervals, store, log)
+	channels, err := notify.NewAll(o.notify.Channels, notify.Options{})
+	if err != nil {
+		return err
+	}
+	digestBuilder, digests, err := o.digests(reg, types, expected.ExpectedIntervals, store, channels, log)
 	if err != nil {
 		return err
 	}
@@ -159,6 +164,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		TrustedProxies: o.TrustedProxies,
 		PublicMonitor:  o.PublicMonitor,
 		Digests:        o.notify.Digests,
+		Relay:          o.relay(channels),
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
 		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks, Digester: digestBuilder,
@@ -280,16 +286,12 @@ func closeLogged(log logrus.FieldLogger, what string, f func() error) {
 
 // digests returns the builder of digests' content and, when this process
 // sends digests, their scheduler.
-func (o *serveOptions) digests(reg prometheus.Registerer, types synclog.SyncTypes, expected map[string]time.Duration, store *clickhouse.Store, log logrus.FieldLogger) (*digest.Builder, *digest.Service, error) {
+func (o *serveOptions) digests(reg prometheus.Registerer, types synclog.SyncTypes, expected map[string]time.Duration, store *clickhouse.Store, channels map[string]notify.Channel, log logrus.FieldLogger) (*digest.Builder, *digest.Service, error) {
 	b := digest.NewBuilder(store, digest.BuilderConfig{
 		SyncTypes: types.Names(), Expected: expected, ConsoleURL: o.notify.ConsoleURL, GrafanaURL: o.notify.GrafanaURL,
 	})
 	if !o.notify.Scheduler || len(o.notify.Digests) == 0 {
 		return b, nil, nil
-	}
-	channels, err := notify.NewAll(o.notify.Channels, notify.Options{})
-	if err != nil {
-		return nil, nil, err
 	}
 	svc, err := digest.NewService(digest.ServiceConfig{Digests: o.notify.Digests, RetryFor: o.notify.RetryFor}, digest.ServiceDeps{
 		Log: log, Registerer: reg, Builder: b, Ledger: store, Channels: channels,
@@ -299,4 +301,16 @@ func (o *serveOptions) digests(reg prometheus.Registerer, types synclog.SyncType
 	}
 	log.WithFields(logrus.Fields{"digests": len(o.notify.Digests), "instance": svc.Instance()}).Info("digest scheduler on")
 	return b, svc, nil
+}
+
+// relay configures the alert relay: the robot channels with their
+// languages, and the links' addresses.
+func (o *serveOptions) relay(channels map[string]notify.Channel) relay.Config {
+	cfg := relay.Config{Channels: map[string]relay.Channel{}, ConsoleURL: o.notify.ConsoleURL, GrafanaURL: o.notify.GrafanaURL}
+	for _, c := range o.notify.Channels {
+		if relay.IsRelayType(c.Type) {
+			cfg.Channels[c.Name] = relay.Channel{Channel: channels[c.Name], Language: c.Language}
+		}
+	}
+	return cfg
 }

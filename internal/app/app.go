@@ -19,6 +19,7 @@ import (
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/digest"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
@@ -39,6 +40,9 @@ type Config struct {
 	PublicMonitor bool
 	// Digests are the configured digests the API renders by name.
 	Digests []config.Digest
+	// Relay configures POST /api/v1/alerts/relay/{channel}; without
+	// channels every channel is unknown (404).
+	Relay relay.Config
 }
 
 // Deps are the parts the service is built from.
@@ -118,6 +122,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	ingest.Register(s.Web.Engine(), s.Guard)
+	rl, err := relay.New(cfg.Relay, d.Log, d.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	rl.Register(s.Web.Engine(), s.Guard)
 	if d.Query == nil {
 		return s, nil
 	}

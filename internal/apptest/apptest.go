@@ -27,6 +27,7 @@ import (
 	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
@@ -105,6 +106,8 @@ type Options struct {
 	PublicMonitor bool
 	// Digests are the configured digests the API renders by name.
 	Digests []config.Digest
+	// Relay configures the alert relay.
+	Relay relay.Config
 }
 
 // Env is the service wired as serve wires it, minus the network.
@@ -187,7 +190,7 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
-	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies, Digests: o.Digests}, app.Deps{
+	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies, Digests: o.Digests, Relay: o.Relay}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
 		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors,
 	})
