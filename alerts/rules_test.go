@@ -269,6 +269,8 @@ var contractMetrics = []string{
 	"syncwatch_digest_delivery_failing", "syncwatch_digest_scheduler_errors_total", "syncwatch_digest_deliveries_total",
 	// the scrape's own
 	"up",
+	// Prometheus's own series of its alerts (the escalation reads them)
+	"ALERTS", "ALERTS_FOR_STATE",
 }
 
 var contractHistograms = []string{
