@@ -2,10 +2,19 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/syncwatch/syncwatch/internal/testutil"
 )
 
 // digestConfig writes a configuration file with one channel and one
@@ -78,5 +87,90 @@ func TestDigestPreview(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "the period 2026-11-30 has nothing to say: digest daily skips it") {
 		t.Errorf("stderr %q", errOut)
+	}
+}
+
+// TestDigestServeRestart runs `syncwatch serve` as a process with a
+// digest due since midnight (UTC): it sends yesterday's digest to a real
+// receiver once; a second serve on the same data directory,
+// after a SIGTERM, finds it in the ledger and sends nothing.
+func TestDigestServeRestart(t *testing.T) {
+	var mu sync.Mutex
+	var titles []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p struct{ Title string }
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		titles = append(titles, p.Title)
+		mu.Unlock()
+	}))
+	defer receiver.Close()
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), titles...)
+	}
+	cfg := filepath.Join(t.TempDir(), "syncwatch.yml")
+	if err := os.WriteFile(cfg, []byte("channels: [{name: hook, type: webhook, url: '"+receiver.URL+"/hook'}]\n"+
+		"digests: [{name: daily, schedule: '0 0 * * *', period: day, catch_up: 24h, send_empty: true, channels: [hook]}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := t.TempDir()
+	serve := func(until func(addr string) bool, what string) {
+		t.Helper()
+		addr := testutil.FreeAddr(t)
+		cmd := exec.Command(binary(t), "serve", "--config", cfg, "--data-dir", dataDir, "--libchdb", libchdb(t), "--listen", addr, "--log-format", "json")
+		cmd.Env = cleanEnv()
+		var logs bytes.Buffer
+		cmd.Stderr = &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(90 * time.Second)
+		for !until(addr) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("%s: not within 90s; log:\n%s", what, logs.String())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("serve: %v\n%s", err, logs.String())
+		}
+	}
+	serve(func(string) bool { return len(got()) > 0 }, "the first serve sends yesterday's digest")
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+	// Late, unless the test runs in the first ten minutes of the day.
+	if g := got(); len(g) != 1 || !strings.HasPrefix(g[0], "syncwatch daily digest "+yesterday+" · daily") {
+		t.Fatalf("got %q", g)
+	}
+	// The second serve ticks at start: wait for its health report to
+	// show a tick, then stop it.
+	serve(func(addr string) bool {
+		resp, err := http.Get("http://" + addr + "/api/v1/health")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var h struct {
+			Components map[string]struct {
+				Detail map[string]any `json:"detail"`
+			} `json:"components"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&h) != nil {
+			return false
+		}
+		_, ok := h.Components["digests"].Detail["last_tick"]
+		return ok
+	}, "the second serve ticks")
+	if g := got(); len(g) != 1 {
+		t.Fatalf("after a restart: got %q, want the one digest", g)
 	}
 }
