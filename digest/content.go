@@ -18,6 +18,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/runs"
+	"github.com/syncwatch/syncwatch/synclog"
 )
 
 // Reader is what digests read of the runs; *clickhouse.Store is one.
@@ -74,9 +75,11 @@ type Figures struct {
 
 // TypeRow is one sync type of a digest.
 type TypeRow struct {
-	SyncType string  `json:"sync_type"`
-	Period   Figures `json:"period"`
-	Previous Figures `json:"previous_period"`
+	SyncType string `json:"sync_type"`
+	// SyncTypeDisplay is the sync type's name in the digest's language.
+	SyncTypeDisplay string  `json:"sync_type_display"`
+	Period          Figures `json:"period"`
+	Previous        Figures `json:"previous_period"`
 	// SevenDay are the figures of the seven days that end with the
 	// period; SevenDayRunsPerDay their average runs a day.
 	SevenDay           Figures `json:"seven_day"`
@@ -94,15 +97,19 @@ type TypeRow struct {
 // period of equal length before) or regressed (rising).
 type ErrorRow struct {
 	runs.ErrorGroup
-	New        bool   `json:"new"`
-	Regressed  bool   `json:"regressed"`
-	ConsoleURL string `json:"console_url,omitempty"`
+	// SyncTypesDisplay are the names of SyncTypes in the digest's
+	// language.
+	SyncTypesDisplay []string `json:"sync_types_display"`
+	New              bool     `json:"new"`
+	Regressed        bool     `json:"regressed"`
+	ConsoleURL       string   `json:"console_url,omitempty"`
 }
 
 // MissedRow is a sync type that ran fewer times than its expected
 // interval asks for in the period.
 type MissedRow struct {
-	SyncType string `json:"sync_type"`
+	SyncType        string `json:"sync_type"`
+	SyncTypeDisplay string `json:"sync_type_display"`
 	// Interval is the expected interval between runs, in seconds.
 	Interval float64 `json:"expected_interval_seconds"`
 	Expected uint64  `json:"expected_runs"`
@@ -222,7 +229,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Content, error) {
 	}
 	days := p.End.Sub(weekStart).Hours() / 24
 	for _, t := range b.typesOf(req.Scope, cur, before, week) {
-		row := TypeRow{SyncType: t, Period: cur[t], Previous: before[t], SevenDay: week[t],
+		row := TypeRow{SyncType: t, SyncTypeDisplay: displayName(t, req.Language), Period: cur[t], Previous: before[t], SevenDay: week[t],
 			SevenDayRunsPerDay: float64(week[t].Runs) / days}
 		row.P95Change = change(row.Period.DurationP95, row.Previous.DurationP95)
 		row.P95VsSevenDay = change(row.Period.DurationP95, row.SevenDay.DurationP95)
@@ -231,6 +238,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Content, error) {
 		c.SyncTypes = append(c.SyncTypes, row)
 		c.Totals.add(cur[t])
 		if miss, ok := b.missed(t, p, cur[t]); ok {
+			miss.SyncTypeDisplay = row.SyncTypeDisplay
 			c.Missed = append(c.Missed, miss)
 		}
 	}
@@ -243,6 +251,11 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Content, error) {
 		row := ErrorRow{ErrorGroup: g, New: g.Previous == 0, Regressed: g.Previous > 0 && g.Rising}
 		if !row.New && !row.Regressed {
 			continue
+		}
+		row.SyncTypes, row.Sources = orEmpty(row.SyncTypes), orEmpty(row.Sources)
+		row.SyncTypesDisplay = make([]string, len(row.SyncTypes))
+		for i, st := range row.SyncTypes {
+			row.SyncTypesDisplay[i] = displayName(st, req.Language)
 		}
 		row.ConsoleURL = b.console("/ui/runs", url.Values{"fingerprint": {g.Fingerprint.String()}, "since": {stamp(p.Start)}, "until": {stamp(p.End)}}, req.Scope)
 		if len(c.ErrorGroups) < MaxErrorRows {
@@ -378,6 +391,11 @@ func joinComma(l []string) string {
 		out += s
 	}
 	return out
+}
+
+// displayName is a sync type's display name in lang.
+func displayName(syncType, lang string) string {
+	return synclog.SyncTypeDisplayName(syncType, synclog.Language(lang))
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -171,7 +171,7 @@ func (c *Content) render(f flavor) string {
 			w.P95 + " " + dur(r.Period.DurationP95, w) + " (" + w.VsPrevious + " " + signedPct(r.P95Change) + w.Sep + w.VsSevenDay + " " + signedPct(r.P95VsSevenDay) + ")",
 			fmt.Sprintf(w.SevenDayAvg, strconv.FormatFloat(math.Round(r.SevenDayRunsPerDay*10)/10, 'f', -1, 64)),
 		}
-		s := f.item + f.bold(f.escape(r.SyncType)) + ": " + strings.Join(parts, " · ")
+		s := f.item + f.bold(f.escape(named(r.SyncTypeDisplay, r.SyncType))) + ": " + strings.Join(parts, " · ")
 		s += links(f, f.link(w.Console, r.ConsoleURL), f.link(w.Grafana, r.GrafanaURL))
 		line(s)
 	}
@@ -184,7 +184,7 @@ func (c *Content) render(f flavor) string {
 				tag = w.Rising + ", " + fmt.Sprintf(w.Previous, g.Previous)
 			}
 			s := f.item + f.bold(fmt.Sprintf(w.Occurrences, g.Count)) + " [" + tag + "] " + f.escape(clipRunes(g.Sample, 160)) +
-				" (" + fmt.Sprintf(w.Seen, f.escape(strings.Join(g.SyncTypes, ", "))) + ")"
+				" (" + fmt.Sprintf(w.Seen, f.escape(strings.Join(g.SyncTypesDisplay, ", "))) + ")"
 			s += links(f, f.link(w.Console, g.ConsoleURL))
 			line(s)
 		}
@@ -193,7 +193,7 @@ func (c *Content) render(f flavor) string {
 		line("")
 		line(f.head(w.Missed))
 		for _, m := range c.Missed {
-			line(f.item + fmt.Sprintf(w.MissedLine, f.escape(m.SyncType), m.Runs, m.Expected, shortDur(m.Interval), m.Missed))
+			line(f.item + fmt.Sprintf(w.MissedLine, f.escape(named(m.SyncTypeDisplay, m.SyncType)), m.Runs, m.Expected, shortDur(m.Interval), m.Missed))
 		}
 	}
 	if len(c.Insights) > 0 {
@@ -212,6 +212,15 @@ func (c *Content) render(f flavor) string {
 		line(strings.TrimSpace(l))
 	}
 	return b.String()
+}
+
+// named is a sync type's display name with its code, "Price sync
+// (prices)", or the code alone when it has no other name.
+func named(display, code string) string {
+	if display == "" || display == code {
+		return code
+	}
+	return display + " (" + code + ")"
 }
 
 func (c *Content) scopeText(w words) string {
@@ -294,6 +303,7 @@ var emailTemplate = template.Must(template.New("email").Funcs(template.FuncMap{
 	"dur":   func(s *float64, w words) string { return dur(s, w) },
 	"clip":  clipRunes,
 	"join":  strings.Join,
+	"named": named,
 	"short": shortDur,
 	"fmt":   fmt.Sprintf,
 	"when":  func(t time.Time, loc *time.Location) string { return t.In(loc).Format("2006-01-02 15:04") },
