@@ -275,6 +275,9 @@ func (s *Service) tickDigest(ctx context.Context, d *config.Digest, now time.Tim
 			// A period that was never claimed is owed if it came due
 			// while this process ran or within catch_up.
 			if cur.claim == nil && du.At.Before(now.Add(-d.CatchUpAfter)) && du.At.Before(s.started) {
+				// Missed beyond catch_up: never owed again by this
+				// process.
+				s.markDone(u)
 				continue
 			}
 			if err := s.deliver(ctx, d, du, c, u, cur, &content, now); err != nil {
