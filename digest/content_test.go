@@ -3,6 +3,7 @@ package digest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -291,5 +292,39 @@ func golden(t *testing.T, path, body string) {
 	}
 	if string(want) != body {
 		t.Errorf("%s differs from the rendering (go test -update rewrites it):\n%s", path, body)
+	}
+}
+
+// insights stands for the diagnostics of issue 16 behind the optional
+// port.
+type insights struct {
+	got []digest.Insight
+	err error
+}
+
+func (i *insights) Insights(_ context.Context, scope digest.Scope, p digest.Period) ([]digest.Insight, error) {
+	return i.got, i.err
+}
+
+// TestInsightsSeam checks that what the diagnostics say of a period
+// reaches the digest and its renderings, and that their failure fails
+// the digest rather than sending it without them silently.
+func TestInsightsSeam(t *testing.T) {
+	st := newStore(t)
+	ins := &insights{got: []digest.Insight{{Kind: "anomaly", SyncType: "prices", Summary: "prices ran 3× slower than usual at 14:00", Link: "https://sw.example.com/ui/runs?sync_type=prices"}}}
+	b := digest.NewBuilder(st, digest.BuilderConfig{Insights: ins, Now: func() time.Time { return firing }})
+	c, err := b.Build(context.Background(), digest.RequestFor(testDigest("zh"), digest.PeriodBefore("day", firing, shanghai)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Empty || len(c.Insights) != 1 {
+		t.Fatalf("empty %v, insights %v", c.Empty, c.Insights)
+	}
+	if md := c.Markdown(); !strings.Contains(md, "#### 异常与预测\n- [异常] prices ran 3× slower than usual at 14:00 [控制台](https://sw.example.com/ui/runs?sync_type=prices)") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	ins.err = errors.New("diagnostics down")
+	if _, err := b.Build(context.Background(), digest.RequestFor(testDigest("zh"), c.Period)); err == nil || !strings.Contains(err.Error(), "diagnostics down") {
+		t.Fatalf("got %v", err)
 	}
 }
