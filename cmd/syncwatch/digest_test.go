@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -147,9 +148,13 @@ func TestDigestServeRestart(t *testing.T) {
 	}
 	serve(func(string) bool { return len(got()) > 0 }, "the first serve sends yesterday's digest")
 	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
-	// Late, unless the test runs in the first ten minutes of the day.
-	if g := got(); len(g) != 1 || !strings.HasPrefix(g[0], "syncwatch daily digest "+yesterday+" · daily") {
-		t.Fatalf("got %q", g)
+	// Yesterday's; in the first 30 seconds of a day the day before is
+	// still within catch_up and comes too, once.
+	first := got()
+	if !slices.ContainsFunc(first, func(title string) bool {
+		return strings.HasPrefix(title, "syncwatch daily digest "+yesterday+" · daily")
+	}) || len(first) > 2 || (len(first) == 2 && first[0] == first[1]) {
+		t.Fatalf("got %q", first)
 	}
 	// The second serve ticks at start: wait for its health report to
 	// show a tick, then stop it.
@@ -170,7 +175,7 @@ func TestDigestServeRestart(t *testing.T) {
 		_, ok := h.Components["digests"].Detail["last_tick"]
 		return ok
 	}, "the second serve ticks")
-	if g := got(); len(g) != 1 {
-		t.Fatalf("after a restart: got %q, want the one digest", g)
+	if g := got(); len(g) != len(first) {
+		t.Fatalf("after a restart: got %q, want only %q", g, first)
 	}
 }
