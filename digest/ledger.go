@@ -72,7 +72,9 @@ type unit struct {
 
 // state is what the ledger says of one delivery.
 type state struct {
-	done       bool
+	done bool
+	// sent is set when the delivery ended sent (by any instance).
+	sent       bool
 	claim      *Delivery // the latest generation's claim
 	lease      time.Time // the latest lease of that claimant
 	attempts   uint32
@@ -93,6 +95,7 @@ func states(rows []Delivery) map[unit]*state {
 		switch r.Kind {
 		case KindSent, KindGaveUp, KindSkipped:
 			st.done = true
+			st.sent = st.sent || r.Kind == KindSent
 		case KindClaim:
 			if st.firstClaim.IsZero() || r.At.Before(st.firstClaim) {
 				st.firstClaim = r.At

@@ -269,6 +269,12 @@ func (s *Service) tickDigest(ctx context.Context, d *config.Digest, now time.Tim
 				cur = &state{}
 			}
 			if cur.done {
+				if cur.sent {
+					// Another instance got it through: this one's
+					// failures of the pair are history.
+					s.failing.WithLabelValues(d.Name, c).Set(0)
+					s.clearFailing(u)
+				}
 				s.markDone(u)
 				continue
 			}

@@ -452,3 +452,39 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, kv ...string) f
 	t.Fatalf("no series %s %v", name, kv)
 	return 0
 }
+
+// TestFailingClearedByAnotherReplica has one replica fail a delivery and
+// another send it: the first stops reporting it as failing once it sees
+// the sent row, so the alert does not stay on an instance that gave up
+// its turn.
+func TestFailingClearedByAnotherReplica(t *testing.T) {
+	st := newStore(t)
+	insertRuns(t, st, dataset())
+	s := newScheduled(t, st)
+	s.d.Channels = []string{"hook-a"}
+	s.a.failWith(503)
+	one, reg := s.service(t, "one")
+	ctx := context.Background()
+	s.clock.Set(firing.Add(10 * time.Second))
+	one.Tick(ctx)
+	if v := metric(t, reg, "syncwatch_digest_delivery_failing", "channel", "hook-a"); v != 1 {
+		t.Fatalf("failing %v after a 503", v)
+	}
+	// The first replica stalls; its lease ends and the second takes over.
+	two, _ := s.service(t, "two")
+	s.clock.Set(firing.Add(time.Hour))
+	two.Tick(ctx)
+	if len(s.a.got()) != 1 {
+		t.Fatalf("the second replica sent %d", len(s.a.got()))
+	}
+	one.Tick(ctx)
+	if v := metric(t, reg, "syncwatch_digest_delivery_failing", "channel", "hook-a"); v != 0 {
+		t.Errorf("failing %v on the first replica after the second sent it", v)
+	}
+	if _, err := one.Health(); err != nil {
+		t.Errorf("health of the first replica: %v", err)
+	}
+	if len(s.a.got()) != 1 {
+		t.Errorf("sent %d times", len(s.a.got()))
+	}
+}
