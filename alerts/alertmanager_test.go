@@ -45,6 +45,8 @@ func TestAlertmanagerRouting(t *testing.T) {
 		{"chat", []string{"alertname=SyncRunStuck", "severity=warning", "sync_type=products", "source=haier"}},
 		{"chat", []string{"alertname=SyncDurationRegression", "severity=warning", "sync_type=products", "source=haier"}},
 		{"chat", []string{"alertname=SyncRecordFailuresHigh", "severity=warning", "sync_type=products", "source=haier"}},
+		// An unresolved warning escalated by the rules pages.
+		{"pager", []string{"alertname=SyncWarningEscalated", "severity=critical", "escalated=true", "escalated_from=SyncSilent", "sync_type=stock", "source=haier"}},
 		{"pager", []string{"alertname=SyncwatchDown", "severity=critical", "job=syncwatch", "instance=a:8080"}},
 		{"pager", []string{"alertname=SyncwatchClickHouseDown", "severity=critical", "instance=a:8080"}},
 		{"pager", []string{"alertname=SyncwatchSpoolFull", "severity=critical", "instance=a:8080"}},

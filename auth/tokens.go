@@ -1,5 +1,5 @@
 // Package auth is syncwatch's access control: bearer tokens with roles
-// (ingest, query, admin), ingest tokens limited to sources, per-token rate
+// (ingest, query, admin, relay), ingest tokens limited to sources, per-token rate
 // limits, and the gin middleware that enforces them.
 package auth
 
@@ -20,11 +20,14 @@ import (
 // Role is what a token may do.
 type Role string
 
-// The roles of tokens. Admin implies query.
+// The roles of tokens. Admin implies query and relay.
 const (
 	RoleIngest Role = "ingest"
 	RoleQuery  Role = "query"
 	RoleAdmin  Role = "admin"
+	// RoleRelay may only post Alertmanager notifications to the relay,
+	// the token to give Alertmanager.
+	RoleRelay Role = "relay"
 )
 
 // Token is one bearer token and what it may do.
@@ -41,9 +44,10 @@ type Token struct {
 	RateLimit float64 `yaml:"rate_limit"`
 }
 
-// Has reports whether the token has role r (admin includes query).
+// Has reports whether the token has role r (admin includes query and
+// relay).
 func (t *Token) Has(r Role) bool {
-	return slices.Contains(t.Roles, r) || (r == RoleQuery && slices.Contains(t.Roles, RoleAdmin))
+	return slices.Contains(t.Roles, r) || ((r == RoleQuery || r == RoleRelay) && slices.Contains(t.Roles, RoleAdmin))
 }
 
 // AllowsSource reports whether an ingest token may report for source.
@@ -129,11 +133,11 @@ func NewAuth(tokens []Token, defaultRate float64) (*Auth, error) {
 			return nil, fmt.Errorf("token %q: token or token_sha256 is required", t.Name)
 		}
 		if len(t.Roles) == 0 {
-			return nil, fmt.Errorf("token %q: at least one role (ingest, query, admin) is required", t.Name)
+			return nil, fmt.Errorf("token %q: at least one role (ingest, query, admin, relay) is required", t.Name)
 		}
 		for _, r := range t.Roles {
-			if r != RoleIngest && r != RoleQuery && r != RoleAdmin {
-				return nil, fmt.Errorf("token %q: unknown role %q: allowed are ingest, query, admin", t.Name, r)
+			if r != RoleIngest && r != RoleQuery && r != RoleAdmin && r != RoleRelay {
+				return nil, fmt.Errorf("token %q: unknown role %q: allowed are ingest, query, admin, relay", t.Name, r)
 			}
 		}
 		if _, dup := a.byHash[h]; dup {

@@ -10,6 +10,7 @@
 //	syncwatch healthcheck  check a running syncwatch's /readyz (for containers)
 //	syncwatch quarantine   list or replay the reports ClickHouse refused for good
 //	syncwatch archive   list, export, verify, restore or drop archived months
+//	syncwatch digest    preview a configured digest without sending it
 //	syncwatch version   print the version
 package main
 
@@ -47,6 +48,7 @@ commands:
   healthcheck  exit 0 when a running syncwatch answers /readyz (for containers)
   quarantine   list | replay: reports ClickHouse refused for good
   archive   list | export | verify | restore | drop MONTH: Parquet archive of months
+  digest    preview NAME: render a configured digest without sending it
   version   print the version
 
 Run 'syncwatch <command> -h' for the flags of a command. Every flag can also
@@ -92,6 +94,8 @@ func runIO(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 		err = runQuarantine(ctx, args[1:], getenv, stdout, stderr)
 	case "archive":
 		err = runArchive(ctx, args[1:], getenv, stdout, stderr)
+	case "digest":
+		err = runDigest(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "syncwatch", version)
 	case "help", "-h", "--help":

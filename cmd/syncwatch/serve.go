@@ -10,14 +10,18 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/digest"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
+	"github.com/syncwatch/syncwatch/notify"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
@@ -32,6 +36,8 @@ type serveOptions struct {
 	pprof   pprofOptions
 	archive config.Archive
 	config.Serve
+	// notify are the digests and channels (issue 17).
+	notify config.Notify
 }
 
 func (o *serveOptions) register(s *config.Set) {
@@ -41,7 +47,9 @@ func (o *serveOptions) register(s *config.Set) {
 	o.pprof.register(s)
 	o.archive.Register(s)
 	o.Serve.Register(s)
+	o.notify.Register(s)
 	s.Check(func() error { return o.metrics.check(o.SyncTypes) })
+	s.Check(func() error { return digestScopes(o.notify.Digests, o.SyncTypes) })
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -161,6 +169,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	// Digests (issue 17): the content the API renders, and the
+	// scheduler when this process sends them.
+	channels, err := notify.NewAll(o.notify.Channels, notify.Options{})
+	if err != nil {
+		return err
+	}
+	digestBuilder, digests, err := o.digests(reg, types, expected.ExpectedIntervals, store, channels, log)
+	if err != nil {
+		return err
+	}
+	if digests != nil {
+		checks = append(checks, app.DigestCheck(digests))
+	}
 	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := app.New(app.Config{
 		Ingest: collector.Config{
@@ -175,9 +196,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		},
 		TrustedProxies: o.TrustedProxies,
 		PublicMonitor:  o.PublicMonitor,
+		Digests:        o.notify.Digests,
+		Relay:          o.relay(channels),
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
-		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks,
+		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks, Digester: digestBuilder,
 		Archive: archiveReader,
 	})
 	if err != nil {
@@ -208,6 +231,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"listen": ln.Addr().String(), "engine": store.Engine(), "runs_in_progress": inProgress, "recent_reports": recent,
 		"version": version, "auth": tokens.Enabled(),
 	}).Info("syncwatch is serving")
+	// The digest scheduler starts last and stops first.
+	digestsDone := make(chan struct{})
+	digestCtx, stopDigests := context.WithCancel(context.Background())
+	go func() {
+		defer close(digestsDone)
+		if digests != nil {
+			digests.Run(digestCtx)
+		}
+	}()
 
 	select {
 	case <-ctx.Done():
@@ -215,6 +247,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case err := <-serveErr:
 		log.WithError(err).Error("http server stopped")
 	}
+	stopDigests()
+	<-digestsDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -282,4 +316,35 @@ func closeLogged(log logrus.FieldLogger, what string, f func() error) {
 	if err := f(); err != nil {
 		log.WithError(err).WithField("component", what).Error("close failed")
 	}
+}
+
+// digests returns the builder of digests' content and, when this process
+// sends digests, their scheduler.
+func (o *serveOptions) digests(reg prometheus.Registerer, types synclog.SyncTypes, expected map[string]time.Duration, store *clickhouse.Store, channels map[string]notify.Channel, log logrus.FieldLogger) (*digest.Builder, *digest.Service, error) {
+	b := digest.NewBuilder(store, digest.BuilderConfig{
+		SyncTypes: types.Names(), Expected: expected, ConsoleURL: o.notify.ConsoleURL, GrafanaURL: o.notify.GrafanaURL,
+	})
+	if !o.notify.Scheduler || len(o.notify.Digests) == 0 {
+		return b, nil, nil
+	}
+	svc, err := digest.NewService(digest.ServiceConfig{Digests: o.notify.Digests, RetryFor: o.notify.RetryFor}, digest.ServiceDeps{
+		Log: log, Registerer: reg, Builder: b, Ledger: store, Channels: channels,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.WithFields(logrus.Fields{"digests": len(o.notify.Digests), "instance": svc.Instance()}).Info("digest scheduler on")
+	return b, svc, nil
+}
+
+// relay configures the alert relay: the robot channels with their
+// languages, and the links' addresses.
+func (o *serveOptions) relay(channels map[string]notify.Channel) relay.Config {
+	cfg := relay.Config{Channels: map[string]relay.Channel{}, ConsoleURL: o.notify.ConsoleURL, GrafanaURL: o.notify.GrafanaURL}
+	for _, c := range o.notify.Channels {
+		if relay.IsRelayType(c.Type) {
+			cfg.Channels[c.Name] = relay.Channel{Channel: channels[c.Name], Language: c.Language}
+		}
+	}
+	return cfg
 }

@@ -24,8 +24,10 @@ import (
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
@@ -104,6 +106,10 @@ type Options struct {
 	Checks []web.Check
 	// PublicMonitor serves the read-only monitor URLs without a token.
 	PublicMonitor bool
+	// Digests are the configured digests the API renders by name.
+	Digests []config.Digest
+	// Relay configures the alert relay.
+	Relay relay.Config
 }
 
 // Env is the service wired as serve wires it, minus the network.
@@ -186,7 +192,7 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
-	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies}, app.Deps{
+	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies, Digests: o.Digests, Relay: o.Relay}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
 		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors,
 		Archive: o.Archive,

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/auth"
+	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/digest"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/web"
 
@@ -81,6 +83,9 @@ type Config struct {
 	// PublicMonitor serves the three read-only monitor URLs (dashboard,
 	// records, statistics) without a token, as the original module did.
 	PublicMonitor bool
+	// Digests are the configured digests GET /api/v1/reports/digest
+	// renders by name.
+	Digests []config.Digest
 }
 
 // Deps are the parts the API is built from.
@@ -94,6 +99,9 @@ type Deps struct {
 	Archive ArchiveReader
 	// Now, when set, replaces the clock (tests).
 	Now func() time.Time
+	// Digester builds GET /api/v1/reports/digest; a digest.Builder over
+	// the querier, without links, when nil.
+	Digester DigestBuilder
 }
 
 // API serves the query, report and monitor routes.
@@ -107,7 +115,9 @@ type API struct {
 	clears   *prometheus.CounterVec
 	now      func() time.Time
 	// public serves the read-only monitor URLs without a token.
-	public bool
+	public   bool
+	digests  []config.Digest
+	digester DigestBuilder
 }
 
 // New builds the API and registers its metrics.
@@ -121,6 +131,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	a := &API{
 		types: cfg.SyncTypes, q: d.Querier, overview: runs.NewOverviews(d.Querier, nil), health: d.Health,
 		guard: d.Guard, now: d.Now, public: cfg.PublicMonitor, archive: d.Archive,
+		digests: cfg.Digests, digester: d.Digester,
+	}
+	if a.digester == nil {
+		a.digester = digest.NewBuilder(d.Querier, digest.BuilderConfig{SyncTypes: cfg.SyncTypes.Names(), Now: d.Now})
 	}
 	a.clears = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "syncwatch_monitor_clears_total",
@@ -157,6 +171,7 @@ func (a *API) Register(e *gin.Engine) error {
 	e.GET("/api/v1/reports/daily", query, formats, a.handleDaily)
 	e.GET("/api/v1/reports/errors", query, json, a.handleErrors)
 	e.GET("/api/v1/reports/trends", query, json, a.handleTrends)
+	e.GET("/api/v1/reports/digest", query, markLang, formats, a.handleDigest)
 	// The monitor URLs answer with and without their trailing slash.
 	for _, p := range []string{"/api/monitor/dashboard/", "/api/monitor/dashboard"} {
 		e.GET(p, monitor, json, a.handleDashboard)
