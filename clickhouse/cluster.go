@@ -321,11 +321,14 @@ func (r *clusterRenderer) drop(ts tokens) ([]string, error) {
 	return []string{one(name)}, nil
 }
 
-// ClusterDDL returns the statements that build syncwatch's schema on
-// cluster, every up migration in order, each preceded by a comment naming
-// it: what `syncwatch migrate --print-ddl` prints for an operator who
-// creates the schema by hand.
-func ClusterDDL(cluster string) (string, error) {
+// SchemaDDL returns the statements that build syncwatch's schema, every
+// up migration in order, each preceded by a comment naming it: for a
+// single node when cluster is empty, else for cluster. It is what
+// `syncwatch migrate --print-ddl` prints for an operator who creates the
+// schema by hand. The retention (90 days in the migrations) is applied by
+// `syncwatch migrate up`, not here; the migrations table is the operator's
+// to create when they want golang-migrate to take over later.
+func SchemaDDL(cluster string) (string, error) {
 	return renderDDL(migrationFiles, cluster)
 }
 

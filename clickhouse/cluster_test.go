@@ -22,7 +22,7 @@ const testCluster = "syncwatch"
 
 func clusterDDL(t testing.TB) string {
 	t.Helper()
-	ddl, err := ClusterDDL(testCluster)
+	ddl, err := SchemaDDL(testCluster)
 	if err != nil {
 		t.Fatalf("cluster DDL: %v", err)
 	}
