@@ -13,6 +13,9 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	chmigrate "github.com/golang-migrate/migrate/v4/database/clickhouse"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -269,5 +272,88 @@ CREATE TABLE totals (day Date, n SimpleAggregateFunction(sum, UInt64)) ENGINE = 
 	}
 	if _, err := newClusterRenderer("no-dashes", files); err == nil {
 		t.Error("a cluster name with '-' was accepted")
+	}
+}
+
+// TestDriverMigratorOnServer runs golang-migrate's ClickHouse driver, the
+// one cluster mode uses, over clickhouse-go v2's database/sql interface on
+// a real server (Debian's, without a cluster): two multi-statement
+// migrations up, the version recorded through the driver's transaction,
+// and down again.
+func TestDriverMigratorOnServer(t *testing.T) {
+	eng := legacyEngine(t)
+	ctx := context.Background()
+	out, err := eng.selectRows(ctx, "SELECT currentDatabase() AS db", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row struct{ DB string }
+	if err := json.Unmarshal(firstLine(out), &row); err != nil {
+		t.Fatal(err)
+	}
+	dsn, err := dsnWithDatabase(legacyServer(t).dsn, row.DB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := iofs.New(fstest.MapFS{
+		"1_a.up.sql":   {Data: []byte("CREATE TABLE a (x UInt8) ENGINE = Memory;\nCREATE TABLE b (x UInt8) ENGINE = Memory;\n")},
+		"1_a.down.sql": {Data: []byte("DROP TABLE b;\nDROP TABLE a;\n")},
+		"2_c.up.sql":   {Data: []byte("CREATE TABLE c (x UInt8) ENGINE = Memory;\n")},
+		"2_c.down.sql": {Data: []byte("DROP TABLE c;\n")},
+	}, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newDriverMigrator(dsn, &chmigrate.Config{MigrationsTable: migrationsTable, MigrationsTableEngine: "MergeTree", MultiStatementEnabled: true}, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	tables := func() string {
+		out, err := eng.selectRows(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(strings.Fields(strings.NewReplacer(`{"name":`, "", `}`, "", `"`, "").Replace(string(out))), " ")
+	}
+	if err := m.Up(); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	wantVersion(t, m, 2, false)
+	if got := tables(); got != "a b c "+migrationsTable {
+		t.Errorf("after up: tables %q", got)
+	}
+	if err := m.Steps(-1); err != nil {
+		t.Fatalf("one step down: %v", err)
+	}
+	wantVersion(t, m, 1, false)
+	if err := m.Down(); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	wantVersion(t, m, 0, false)
+	if got := tables(); got != migrationsTable {
+		t.Errorf("after down: tables %q", got)
+	}
+}
+
+// TestNativeSettings checks that a store's own settings reach every query
+// and that the DSN's win over them.
+func TestNativeSettings(t *testing.T) {
+	srv := legacyServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := srv.dsn + map[bool]string{true: "&", false: "?"}[strings.Contains(srv.dsn, "?")] + "max_threads=5"
+	eng, err := openNativeWith(ctx, dsn, nativeOptions{settings: map[string]any{"max_threads": 3, "max_block_size": 1234}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.close()
+	out, err := eng.selectRows(ctx, "SELECT name, value FROM system.settings WHERE name IN ('max_threads', 'max_block_size') ORDER BY name", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(strings.Fields(string(out)), " ")
+	if !strings.Contains(got, `"name":"max_block_size","value":"1234"`) || !strings.Contains(got, `"name":"max_threads","value":"5"`) {
+		t.Errorf("settings %s; want max_block_size 1234 (the store's) and max_threads 5 (the DSN's)", got)
 	}
 }
