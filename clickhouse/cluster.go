@@ -294,7 +294,7 @@ func (r *clusterRenderer) alterTable(ts tokens) ([]string, error) {
 }
 
 // drop renders DROP TABLE (the Distributed table, then its local table) and
-// DROP VIEW ON CLUSTER.
+// DROP VIEW ON CLUSTER; tables are dropped SYNC.
 func (r *clusterRenderer) drop(ts tokens) ([]string, error) {
 	i, _ := ts.match(0, "DROP", "TABLE")
 	if i < 0 {
@@ -304,18 +304,21 @@ func (r *clusterRenderer) drop(ts tokens) ([]string, error) {
 	if !ok {
 		return nil, fmt.Errorf("DROP: no name in %q", ts.head(6))
 	}
+	isTable := ts.has(0, "DROP", "TABLE")
 	one := func(n string) string {
 		var out tokens
 		out = append(out, ts[:ni]...)
 		out = append(out, token{kind: tokWord, text: n})
 		out = append(out, r.onCluster()...)
 		out = append(out, ts[ni+1:]...)
-		if !strings.EqualFold(ts.last(), "SYNC") {
+		// A replicated table's Keeper path is freed at once, so that the
+		// table can be created again; a view has none.
+		if isTable && !strings.EqualFold(ts.last(), "SYNC") {
 			out = append(out, token{kind: tokSpace, text: " "}, token{kind: tokWord, text: "SYNC"})
 		}
 		return out.String()
 	}
-	if ts.has(0, "DROP", "TABLE") && r.tables[name] {
+	if isTable && r.tables[name] {
 		return []string{one(name), one(name + localSuffix)}, nil
 	}
 	return []string{one(name)}, nil

@@ -247,7 +247,7 @@ CREATE TABLE totals (day Date, n SimpleAggregateFunction(sum, UInt64)) ENGINE = 
 		{name: "mixed alter", in: `ALTER TABLE events ADD COLUMN m UInt8, MODIFY TTL now()`, err: "separate statements"},
 		{name: "drop table", in: `DROP TABLE IF EXISTS events`,
 			want: []string{`DROP TABLE IF EXISTS events ON CLUSTER c1 SYNC`, `DROP TABLE IF EXISTS events_local ON CLUSTER c1 SYNC`}},
-		{name: "drop view", in: `DROP VIEW IF EXISTS v`, want: []string{`DROP VIEW IF EXISTS v ON CLUSTER c1 SYNC`}},
+		{name: "drop view", in: `DROP VIEW IF EXISTS v`, want: []string{`DROP VIEW IF EXISTS v ON CLUSTER c1`}},
 		{name: "backfill", in: `INSERT INTO totals SELECT today(), count() FROM events`, want: []string{`INSERT INTO totals SELECT today(), count() FROM events`}},
 		{name: "unsupported", in: `OPTIMIZE TABLE events FINAL`, err: `cannot render "OPTIMIZE TABLE events FINAL"`},
 		{name: "memory table", in: `CREATE TABLE m (a UInt8) ENGINE = Memory`, err: "engine Memory has no replicated form"},
