@@ -109,8 +109,11 @@ func TestClusterDDLParses(t *testing.T) {
 
 // declustered turns cluster DDL into what one node without Keeper can run:
 // no ON CLUSTER, the replicated engines' unreplicated forms, and Memory
-// tables in place of the Distributed ones, which keep their columns.
+// tables in place of the Distributed ones, which keep their columns. DROP
+// loses its SYNC, which frees a Keeper path and now and then hangs the
+// embedded engine.
 func declustered(stmt string) string {
+	stmt = strings.TrimSuffix(stmt, " SYNC")
 	stmt = strings.ReplaceAll(stmt, " ON CLUSTER "+testCluster, "")
 	stmt = strings.ReplaceAll(stmt, "Replicated", "")
 	stmt = strings.ReplaceAll(stmt, "('"+ClusterTablePath+"', '{replica}', ", "(")
