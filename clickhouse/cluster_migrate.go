@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -191,4 +192,4 @@ func (s *Store) onCluster() string {
 }
 
 // errClusterDelete is DeleteRuns' answer in cluster mode.
-var errClusterDelete = fmt.Errorf("delete: clearing runs is not supported in cluster mode: delete on the local tables with ALTER TABLE … ON CLUSTER DELETE (see docs/scaling.md)")
+var errClusterDelete = errors.New("delete: clearing runs is not supported in cluster mode: delete on the local tables with ALTER TABLE … ON CLUSTER DELETE (see docs/scaling.md)")

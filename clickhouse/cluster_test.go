@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io/fs"
 	"os"
@@ -16,6 +17,8 @@ import (
 
 	chmigrate "github.com/golang-migrate/migrate/v4/database/clickhouse"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
+
+	"github.com/syncwatch/syncwatch/runs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -358,5 +361,49 @@ func TestNativeSettings(t *testing.T) {
 	got := strings.Join(strings.Fields(string(out)), " ")
 	if !strings.Contains(got, `"name":"max_block_size","value":"1234"`) || !strings.Contains(got, `"name":"max_threads","value":"5"`) {
 		t.Errorf("settings %s; want max_block_size 1234 (the store's) and max_threads 5 (the DSN's)", got)
+	}
+}
+
+// TestOpenClusterNeedsAServer refuses cluster mode and asynchronous
+// inserts on the embedded engine, and a cluster name that is not a plain
+// identifier, before connecting to anything.
+func TestOpenClusterNeedsAServer(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"cluster on the embedded engine", Config{DataDir: t.TempDir(), Cluster: "syncwatch"}, "need a ClickHouse server"},
+		{"async insert on the embedded engine", Config{DataDir: t.TempDir(), AsyncInsert: true}, "need a ClickHouse server"},
+		{"cluster name with SQL in it", Config{DSN: "clickhouse://127.0.0.1:1/db", Cluster: "c ON CLUSTER x"}, `cluster name "c ON CLUSTER x"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(context.Background(), tt.cfg, testLogger(t))
+			if err == nil {
+				s.Close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("open: %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestClusterStoreDDL checks what a store in cluster mode sends for its
+// own DDL: the retention goes to the local tables ON CLUSTER, and clearing
+// runs, which the Distributed tables cannot do, is refused before any
+// statement runs.
+func TestClusterStoreDDL(t *testing.T) {
+	s := &Store{cfg: Config{Cluster: "c1"}}
+	if got := s.clusterTable("runs") + s.onCluster(); got != "runs_local ON CLUSTER c1" {
+		t.Errorf("cluster mode: %q", got)
+	}
+	single := &Store{}
+	if got := single.clusterTable("runs") + single.onCluster(); got != "runs" {
+		t.Errorf("single node: %q", got)
+	}
+	_, err := s.DeleteRuns(context.Background(), runs.Filter{Until: time.Now()}, true)
+	if !errors.Is(err, errClusterDelete) {
+		t.Errorf("delete in cluster mode: %v, want %v", err, errClusterDelete)
 	}
 }
