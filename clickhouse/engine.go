@@ -113,8 +113,9 @@ func formatTime(t time.Time) string {
 //   - with async (a server with --clickhouse-async-insert), async_insert =
 //     1 and wait_for_async_insert = 1: the server gathers the inserts of
 //     many collectors into fewer parts, and an insert still returns only
-//     once its rows are in parts, so the spool's promise holds; reads right
-//     after wait for the flush (async_insert_busy_timeout_ms).
+//     once its rows are in parts, so the spool's promise holds and reads
+//     after it see them; each insert waits up to the flush interval
+//     (async_insert_busy_timeout_ms).
 //     async_insert_deduplicate = 1 keeps retried inserts idempotent on
 //     replicated tables (cluster mode); on a single node's tables a
 //     retried async insert may store its rows twice until merges and
