@@ -7,8 +7,8 @@
 // counts. Now and then a supplier has an incident, and for a while its runs
 // fail with recognisable errors: timeouts, HTTP 5xx answers, authentication
 // failures and malformed payloads (some quote fake secrets, to show
-// redaction). From the start of the live part, haier's prices job slows
-// down more and more, haier's logistics job goes silent after a while,
+// redaction). In the live part, haier's prices job slows down more and
+// more after a while, haier's logistics job goes silent after a while,
 // jd's prices job fails every run (an expired credential), jd's order job
 // hangs after a few runs (stuck, then silent) and haier's stock job loses
 // 30% of its records: every alert about sync jobs has a cause within
@@ -47,8 +47,9 @@ type Job struct {
 	// QueueProb is the chance that a run waits in a queue first, reported
 	// as pending.
 	QueueProb float64
-	// SlowsDown makes the job's runs longer and longer from the start of
-	// the live part.
+	// SlowsDown makes the job's runs longer and longer from
+	// Config.SlowdownAfter on, until they take Slowdown times their
+	// typical duration.
 	SlowsDown bool
 	// GoesSilent makes the job stop reporting a while after the start of
 	// the live part.
@@ -89,8 +90,14 @@ type Config struct {
 	// SilentAfter is when the jobs that go silent stop; 45 minutes when
 	// zero.
 	SilentAfter time.Duration
-	// SlowdownPer is the time over which a slowing job's runs grow by
-	// one more typical duration; 30 minutes when zero.
+	// SlowdownAfter is when the jobs that slow down begin to;
+	// DefaultSlowdownAfter when zero. The duration-regression alert
+	// compares the last hour with the hours before it, so at the default
+	// speed the slowdown waits for most of an hour of history.
+	SlowdownAfter time.Duration
+	// SlowdownPer is the time over which a slowing job's runs grow to
+	// their slowest (Slowdown times their typical duration); 2 hours when
+	// zero.
 	SlowdownPer time.Duration
 	// FirstIncident is when the first live incident of the first source
 	// begins (the others follow later); 20 minutes when zero.
@@ -110,8 +117,11 @@ func (c *Config) defaults() {
 	if c.SilentAfter == 0 {
 		c.SilentAfter = 45 * time.Minute
 	}
+	if c.SlowdownAfter == 0 {
+		c.SlowdownAfter = DefaultSlowdownAfter
+	}
 	if c.SlowdownPer == 0 {
-		c.SlowdownPer = 30 * time.Minute
+		c.SlowdownPer = 2 * time.Hour
 	}
 	if c.FirstIncident == 0 {
 		c.FirstIncident = 20 * time.Minute
@@ -124,8 +134,15 @@ func (c *Config) defaults() {
 	}
 }
 
-// maxSlowdown caps how many times its typical duration a slowing job takes.
-const maxSlowdown = 20
+// DefaultSlowdownAfter is when the jobs that slow down begin to, in
+// simulated time: 50 minutes of real time at the default speed.
+const DefaultSlowdownAfter = 25 * time.Hour
+
+// Slowdown is how many times its typical duration a slowing job takes at
+// its slowest: haier/prices's 50 seconds become 83 minutes (about
+// 2.8 minutes of real time at the default speed, above the one-minute
+// floor of the duration-regression alert).
+const Slowdown = 100
 
 // Event is one thing that happens in the simulation: a report of a run, or
 // a note worth telling the person watching.
@@ -188,7 +205,8 @@ func NewGenerator(cfg Config, from time.Duration) *Generator {
 func (g *Generator) pushNotes() {
 	for _, j := range g.cfg.Jobs {
 		if j.SlowsDown {
-			g.push(item{at: 0, ev: &Event{At: 0, Note: fmt.Sprintf("%s/%s slows down from now on: each run takes longer than the one before", j.Source, j.SyncType)}})
+			at := g.cfg.SlowdownAfter
+			g.push(item{at: at, ev: &Event{At: at, Note: fmt.Sprintf("%s/%s slows down from now on: its supplier throttles it, each run takes longer than the one before", j.Source, j.SyncType)}})
 		}
 		if j.GoesSilent {
 			g.push(item{at: g.cfg.SilentAfter, ev: &Event{At: g.cfg.SilentAfter, Note: fmt.Sprintf("%s/%s goes silent: it stops reporting (its silence alert will follow)", j.Source, j.SyncType)}})
@@ -322,8 +340,8 @@ func (g *Generator) outcome(t time.Duration, j *jobState) result {
 		records += rng.IntN(j.Records[1] - j.Records[0] + 1)
 	}
 	dur := float64(j.Duration) * math.Exp(rng.NormFloat64()*0.2)
-	if j.SlowsDown && t > 0 {
-		dur *= min(1+float64(t)/float64(g.cfg.SlowdownPer), maxSlowdown)
+	if after := t - g.cfg.SlowdownAfter; j.SlowsDown && after > 0 {
+		dur *= 1 + (Slowdown-1)*min(float64(after)/float64(g.cfg.SlowdownPer), 1)
 	}
 	r := result{status: client.StatusSuccess, duration: time.Duration(dur), total: uint64(records), success: uint64(records)}
 

@@ -100,7 +100,7 @@ func statuses(evs []Event) []client.Status {
 }
 
 func TestGeneratorCoversEveryStatusTypeAndFailure(t *testing.T) {
-	events := simulate(Config{Seed: 7}, 0, 3*time.Hour)
+	events := simulate(Config{Seed: 7, SlowdownAfter: time.Hour}, 0, 3*time.Hour)
 	seen := map[string]bool{}
 	var notes []string
 	for _, ev := range events {
@@ -228,7 +228,7 @@ func TestSilentJobStops(t *testing.T) {
 }
 
 func TestSlowJobSlowsDown(t *testing.T) {
-	events := simulate(Config{Seed: 13}, -time.Hour, 4*time.Hour)
+	events := simulate(Config{Seed: 13, SlowdownAfter: time.Hour}, -time.Hour, 10*time.Hour)
 	var before, early, late []time.Duration
 	for _, ev := range events {
 		r := ev.Report
@@ -248,9 +248,11 @@ func TestSlowJobSlowsDown(t *testing.T) {
 	if len(before) == 0 || len(early) == 0 || len(late) == 0 {
 		t.Fatalf("too few prices runs: %d before, %d early, %d late", len(before), len(early), len(late))
 	}
-	if mean(late) < 2*mean(early) || mean(early) < mean(before) {
-		t.Errorf("prices durations: %s in the history, %s in the first hour, %s after three; want them to grow",
-			mean(before), mean(early), mean(late))
+	// Before SlowdownAfter the job keeps its pace; two hours later
+	// (SlowdownPer) its runs take Slowdown times as long.
+	if mean(early) > 3*mean(before)/2 || mean(late) < Slowdown/2*mean(early) {
+		t.Errorf("prices durations: %s in the history, %s in the first hour, %s after three; want the same pace, then %dx",
+			mean(before), mean(early), mean(late), Slowdown)
 	}
 	// The other jobs keep their pace.
 	var stockEarly, stockLate []time.Duration

@@ -2,10 +2,13 @@ package demo
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/syncwatch/syncwatch/client"
+	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
@@ -184,4 +187,131 @@ func checkAlertConditions(t *testing.T, seed uint64) {
 			t.Logf("from %s", at)
 		})
 	}
+}
+
+// TestDurationRegressionTiming checks when, after `make run`, the demo's
+// haier/prices runs first meet the condition of SyncDurationRegression
+// (alerts/rules/alerts.yml) and keep meeting it over the rule's 30-minute
+// `for:`, as Prometheus computes it: the p95 of the histogram of the runs
+// finished in the last hour (the exporter's classic buckets, interpolated
+// as histogram_quantile does) above twice the mean of the hourly p95
+// recorded before the last hour, above the one-minute floor, with at least
+// 3 runs finished in the hour. The README's table gives the times it logs.
+func TestDurationRegressionTiming(t *testing.T) {
+	const (
+		factor = 2
+		floor  = time.Minute
+		minRun = 3
+		forDur = 30 * time.Minute
+		step   = time.Minute
+		until  = 150 * time.Minute
+	)
+	for seed := uint64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			// finished holds each pair's terminal runs: real end time and
+			// duration.
+			type finish struct{ end, dur time.Duration }
+			finished := map[pairKey][]finish{}
+			for _, ev := range simulate(Config{Seed: seed}, 0, DefaultSpeed*until) {
+				if r := ev.Report; r != nil && r.Status.Terminal() {
+					k := pairKey{r.Source, r.SyncType}
+					finished[k] = append(finished[k], finish{realTime(ev.End), realTime(ev.End - ev.Start)})
+				}
+			}
+			// p95 is the pair's source_sync_type:syncwatch_run_duration_seconds:p95_1h
+			// at now, and the number of runs it counts.
+			p95 := func(k pairKey, now time.Duration) (float64, int) {
+				var secs []float64
+				for _, f := range finished[k] {
+					if f.end <= now && f.end > now-time.Hour {
+						secs = append(secs, f.dur.Seconds())
+					}
+				}
+				return histogramQuantile(0.95, exporter.DurationBuckets(), secs), len(secs)
+			}
+			type series struct{ at, p95 []float64 }
+			recorded := map[pairKey]*series{}
+			cond := map[pairKey][]bool{}
+			for now := step; now <= until; now += step {
+				for k := range finished {
+					s := recorded[k]
+					if s == nil {
+						s = &series{}
+						recorded[k] = s
+					}
+					v, n := p95(k, now)
+					holds := false
+					if n > 0 {
+						// The baseline: avg_over_time(p95_1h[7d] offset 1h).
+						var sum float64
+						var cnt int
+						for i, at := range s.at {
+							if time.Duration(at) <= now-time.Hour {
+								sum += s.p95[i]
+								cnt++
+							}
+						}
+						holds = cnt > 0 && n >= minRun && v > factor*sum/float64(cnt) && v > floor.Seconds()
+						s.at, s.p95 = append(s.at, float64(now)), append(s.p95, v)
+					}
+					cond[k] = append(cond[k], holds)
+				}
+			}
+			// fires is when the alert fires: the condition's start plus
+			// `for:`, the condition holding all along.
+			fires := func(k pairKey) time.Duration {
+				c := cond[k]
+				need := int(forDur / step)
+				for i := range c {
+					if i+need >= len(c) {
+						break
+					}
+					if !slices.Contains(c[i:i+need+1], false) {
+						return time.Duration(i+1)*step + forDur
+					}
+				}
+				return -1
+			}
+			prices := pairKey{"haier", "prices"}
+			at := fires(prices)
+			if at < 0 || at > 110*time.Minute {
+				t.Fatalf("SyncDurationRegression for haier/prices fires at %s of real time; want within 110 minutes", at)
+			}
+			for k := range finished {
+				if k != prices {
+					if other := fires(k); other >= 0 {
+						t.Errorf("SyncDurationRegression fires for %s/%s too, at %s", k.source, k.syncType, other)
+					}
+				}
+			}
+			t.Logf("condition from %s, fires at %s", at-forDur, at)
+		})
+	}
+}
+
+// histogramQuantile is Prometheus's histogram_quantile over observations
+// counted in the classic buckets bounds: the rank's bucket, interpolated
+// linearly; NaN without observations.
+func histogramQuantile(q float64, bounds []float64, obs []float64) float64 {
+	if len(obs) == 0 {
+		return math.NaN()
+	}
+	cum := make([]float64, len(bounds))
+	for _, o := range obs {
+		for i, b := range bounds {
+			if o <= b {
+				cum[i]++
+			}
+		}
+	}
+	rank := q * float64(len(obs))
+	lower, below := 0.0, 0.0
+	for i, b := range bounds {
+		if cum[i] >= rank {
+			return lower + (b-lower)*(rank-below)/(cum[i]-below)
+		}
+		lower, below = b, cum[i]
+	}
+	// In the +Inf bucket: the highest finite bound.
+	return bounds[len(bounds)-1]
 }

@@ -16,14 +16,15 @@ import (
 
 // demoOptions are the settings of `syncwatch demo`.
 type demoOptions struct {
-	server       serverOptions
-	speed        float64
-	duration     time.Duration
-	backfill     time.Duration
-	seed         int
-	waitReady    time.Duration
-	silentAfter  time.Duration
-	summaryEvery time.Duration
+	server        serverOptions
+	speed         float64
+	duration      time.Duration
+	backfill      time.Duration
+	seed          int
+	waitReady     time.Duration
+	silentAfter   time.Duration
+	slowdownAfter time.Duration
+	summaryEvery  time.Duration
 }
 
 func (o *demoOptions) register(s *config.Set) {
@@ -35,6 +36,7 @@ func (o *demoOptions) register(s *config.Set) {
 	s.Int(&o.seed, "seed", 0, "seed of the simulation, for a repeatable demo; 0 for a new one each time")
 	s.Duration(&o.waitReady, "wait-ready", 2*time.Minute, "how long to wait for the server's /readyz before starting")
 	s.Duration(&o.silentAfter, "silent-after", 45*time.Minute, "simulated time after which haier/logistics stops reporting")
+	s.Duration(&o.slowdownAfter, "slowdown-after", demo.DefaultSlowdownAfter, "simulated time after which haier/prices slows down (50 minutes of real time at the default speed)")
 	s.Duration(&o.summaryEvery, "summary-every", 30*time.Second, "how often to print what was sent")
 }
 
@@ -44,7 +46,8 @@ Feeds a syncwatch server with the runs of a simulated supplier integration:
 the six sync types of source haier and four of source jd on their own
 schedules, with occasional supplier incidents (timeouts, HTTP 5xx,
 authentication failures, malformed payloads). haier/prices slows down more
-and more, and haier/logistics goes silent after --silent-after (simulated).
+and more after --slowdown-after, and haier/logistics goes silent after
+--silent-after (both simulated).
 
 flags:
 `
@@ -80,7 +83,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fmt.Fprintf(stderr, "demo: reporting simulated runs to %s at %gx speed (seed %d); Ctrl-C stops\n", c.BaseURL(), o.speed, seed)
 	_, err = demo.Run(ctx, demo.Options{
 		Client: c, Speed: o.speed, Duration: o.duration, Backfill: o.backfill,
-		Config:       demo.Config{Seed: seed, SilentAfter: o.silentAfter},
+		Config:       demo.Config{Seed: seed, SilentAfter: o.silentAfter, SlowdownAfter: o.slowdownAfter},
 		Log:          stderr,
 		SummaryEvery: o.summaryEvery,
 	})

@@ -57,7 +57,7 @@ func TestDemoAgainstAFakeServer(t *testing.T) {
 	var stdout, stderr testutil.Buffer
 	// 3600x: three simulated hours in three seconds; haier/logistics goes
 	// silent after 45 simulated minutes, 0.75 s.
-	code := run([]string{"demo", "--server", srv.URL, "--speed", "3600", "--duration", "3s", "--seed", "7"},
+	code := run([]string{"demo", "--server", srv.URL, "--speed", "3600", "--duration", "3s", "--seed", "7", "--slowdown-after", "30m"},
 		func(string) string { return "" }, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("demo exited %d:\n%s", code, stderr.String())

@@ -60,6 +60,8 @@ func TestFingerprintNotationInAnswers(t *testing.T) {
 func TestDisplayNamesInAnswers(t *testing.T) {
 	fq := sampleQuerier()
 	fq.StatsRows = []runs.Stats{{SyncType: "products", Status: "failed", Runs: 1, Failed: 1}}
+	fq.DailyRows = []runs.DailyRow{{SyncType: "products"}}
+	fq.TrendPoints = []runs.TrendPoint{{SyncType: "products", Day: "2026-06-01", Start: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}}
 	env := apptest.New(t, apptest.Options{Query: fq})
 	zh := http.Header{"Accept-Language": {"zh-CN,zh;q=0.9,en;q=0.8"}}
 	for _, c := range []struct {
@@ -75,6 +77,10 @@ func TestDisplayNamesInAnswers(t *testing.T) {
 		{"monitor records", "/api/monitor/records/?lang=zh-CN", nil, []string{`"status_display":"失败"`}},
 		{"statistics", "/api/v1/stats?group_by=sync_type,status&lang=zh", nil, []string{`"sync_type_display":"商品同步"`, `"status_display":"失败"`}},
 		{"monitor statistics", "/api/monitor/statistics/?group_by=sync_type", zh, []string{`"sync_type_display":"商品同步"`}},
+		{"daily report", "/api/v1/reports/daily?lang=zh", nil, []string{`"sync_type_display":"商品同步"`}},
+		{"daily report in English", "/api/v1/reports/daily", nil, []string{`"sync_type_display":"Product sync"`}},
+		{"error report", "/api/v1/reports/errors", zh, []string{`"sync_types_display":["商品同步"]`}},
+		{"trend report", "/api/v1/reports/trends?lang=zh", nil, []string{`"sync_type_display":"商品同步"`}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := contract.Call(t, env.Handler(), http.MethodGet, c.target, contract.Options{Header: c.header})

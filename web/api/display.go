@@ -146,3 +146,47 @@ func statsViews(rows []runs.Stats, lang synclog.Language) []StatsView {
 	}
 	return out
 }
+
+// DailyRowView is a sync type of the daily report with its display name.
+type DailyRowView struct {
+	runs.DailyRow
+	SyncTypeDisplay string `json:"sync_type_display"`
+}
+
+// ErrorGroupView is an error group with the display names of its sync
+// types, in the order of SyncTypes.
+type ErrorGroupView struct {
+	runs.ErrorGroup
+	SyncTypesDisplay []string `json:"sync_types_display"`
+}
+
+// TrendPointView is a day of the trend report with the display name of
+// its sync type.
+type TrendPointView struct {
+	runs.TrendPoint
+	SyncTypeDisplay string `json:"sync_type_display"`
+}
+
+// dailyViews renders the rows of the daily report in lang.
+func dailyViews(rows []runs.DailyRow, lang synclog.Language) []DailyRowView {
+	out := make([]DailyRowView, len(rows))
+	for i, r := range rows {
+		out[i] = DailyRowView{DailyRow: r, SyncTypeDisplay: synclog.SyncTypeDisplayName(r.SyncType, lang)}
+	}
+	return out
+}
+
+// errorGroupViews renders error groups in lang, with non-nil lists.
+func errorGroupViews(groups []runs.ErrorGroup, lang synclog.Language) []ErrorGroupView {
+	out := make([]ErrorGroupView, len(groups))
+	for i, g := range groups {
+		g.SyncTypes = orEmpty(g.SyncTypes)
+		g.Sources = orEmpty(g.Sources)
+		names := make([]string, len(g.SyncTypes))
+		for j, st := range g.SyncTypes {
+			names[j] = synclog.SyncTypeDisplayName(st, lang)
+		}
+		out[i] = ErrorGroupView{ErrorGroup: g, SyncTypesDisplay: names}
+	}
+	return out
+}

@@ -16,9 +16,9 @@ type DailyReportResponse struct {
 	Date string `json:"date"`
 	TZ   string `json:"tz"`
 	// Start and End bound the day (a day may last 23 or 25 hours).
-	Start     time.Time       `json:"start"`
-	End       time.Time       `json:"end"`
-	SyncTypes []runs.DailyRow `json:"sync_types"`
+	Start     time.Time      `json:"start"`
+	End       time.Time      `json:"end"`
+	SyncTypes []DailyRowView `json:"sync_types"`
 }
 
 var dailyParams = []string{"date", "tz", "format"}
@@ -81,7 +81,7 @@ func (a *API) handleDaily(c *gin.Context) {
 	resp := DailyReportResponse{
 		Date: req.Day.Format(time.DateOnly), TZ: req.Loc.String(), Start: req.Day.UTC(),
 		End:       time.Date(req.Day.Year(), req.Day.Month(), req.Day.Day()+1, 0, 0, 0, 0, req.Loc).UTC(),
-		SyncTypes: rows,
+		SyncTypes: dailyViews(rows, langOf(c)),
 	}
 	switch req.Format {
 	case FormatCSV:
@@ -95,9 +95,9 @@ func (a *API) handleDaily(c *gin.Context) {
 
 // ErrorReportResponse lists the error groups of a window.
 type ErrorReportResponse struct {
-	Since  time.Time         `json:"since"`
-	Until  time.Time         `json:"until"`
-	Groups []runs.ErrorGroup `json:"groups"`
+	Since  time.Time        `json:"since"`
+	Until  time.Time        `json:"until"`
+	Groups []ErrorGroupView `json:"groups"`
 }
 
 var errorsParams = []string{"source", "sync_type", "since", "until", "q", "limit"}
@@ -135,10 +135,5 @@ func (a *API) handleErrors(c *gin.Context) {
 	if !ok {
 		return
 	}
-	groups = orEmpty(groups)
-	for i := range groups {
-		groups[i].SyncTypes = orEmpty(groups[i].SyncTypes)
-		groups[i].Sources = orEmpty(groups[i].Sources)
-	}
-	c.JSON(http.StatusOK, ErrorReportResponse{Since: req.Filter.Since, Until: req.Filter.Until, Groups: groups})
+	c.JSON(http.StatusOK, ErrorReportResponse{Since: req.Filter.Since, Until: req.Filter.Until, Groups: errorGroupViews(groups, langOf(c))})
 }

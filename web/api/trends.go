@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/runs"
+	"github.com/syncwatch/syncwatch/synclog"
 
 	"github.com/gin-gonic/gin"
 )
@@ -21,12 +22,12 @@ var TrendRule = fmt.Sprintf("a day regresses when its p95 duration is more than 
 
 // TrendsResponse is the trend report.
 type TrendsResponse struct {
-	Since        time.Time         `json:"since"`
-	Until        time.Time         `json:"until"`
-	TZ           string            `json:"tz"`
-	BaselineDays int               `json:"baseline_days"`
-	Rule         string            `json:"rule"`
-	Points       []runs.TrendPoint `json:"points"`
+	Since        time.Time        `json:"since"`
+	Until        time.Time        `json:"until"`
+	TZ           string           `json:"tz"`
+	BaselineDays int              `json:"baseline_days"`
+	Rule         string           `json:"rule"`
+	Points       []TrendPointView `json:"points"`
 }
 
 var trendsParams = []string{"since", "until", "tz", "baseline_days", "sync_type"}
@@ -87,11 +88,12 @@ func (a *API) handleTrends(c *gin.Context) {
 	if !ok {
 		return
 	}
-	out := []runs.TrendPoint{}
+	out := []TrendPointView{}
+	lang := langOf(c)
 	for _, p := range points {
 		if len(req.syncTypes) == 0 || slices.Contains(req.syncTypes, p.SyncType) {
 			p.Reasons = orEmpty(p.Reasons)
-			out = append(out, p)
+			out = append(out, TrendPointView{TrendPoint: p, SyncTypeDisplay: synclog.SyncTypeDisplayName(p.SyncType, lang)})
 		}
 	}
 	c.JSON(http.StatusOK, TrendsResponse{

@@ -18,11 +18,14 @@ type Querier struct {
 	// Err is the error of every query.
 	Err error
 	// Runs answer ListRuns; Detail, when set, answers GetRun; Groups
-	// answer ErrorGroups; StatsRows answer Stats.
-	Runs      []runs.Run
-	Detail    *runs.RunDetail
-	Groups    []runs.ErrorGroup
-	StatsRows []runs.Stats
+	// answer ErrorGroups; StatsRows answer Stats; DailyRows answer
+	// DailyReport; TrendPoints answer Trends.
+	Runs        []runs.Run
+	Detail      *runs.RunDetail
+	Groups      []runs.ErrorGroup
+	StatsRows   []runs.Stats
+	DailyRows   []runs.DailyRow
+	TrendPoints []runs.TrendPoint
 	// Calls counts the queries.
 	Calls atomic.Int64
 	mu    sync.Mutex
@@ -58,9 +61,9 @@ func (f *Querier) Stats(_ context.Context, q runs.StatsQuery) ([]runs.Stats, err
 	return f.StatsRows, f.record(q)
 }
 
-// DailyReport answers nothing, or Err.
+// DailyReport answers DailyRows, or Err.
 func (f *Querier) DailyReport(_ context.Context, day time.Time, loc *time.Location) ([]runs.DailyRow, error) {
-	return nil, f.record(day)
+	return f.DailyRows, f.record(day)
 }
 
 // ErrorGroups answers nothing, or Err.
@@ -68,9 +71,9 @@ func (f *Querier) ErrorGroups(_ context.Context, fl runs.Filter, limit int) ([]r
 	return f.Groups, f.record(fl)
 }
 
-// Trends answers nothing, or Err.
+// Trends answers TrendPoints, or Err.
 func (f *Querier) Trends(_ context.Context, since, until time.Time, loc *time.Location, baselineDays int) ([]runs.TrendPoint, error) {
-	return nil, f.record([]time.Time{since, until})
+	return f.TrendPoints, f.record([]time.Time{since, until})
 }
 
 // LastSuccesses answers nothing, or Err.
