@@ -390,7 +390,8 @@ func TestOpenClusterNeedsAServer(t *testing.T) {
 }
 
 // TestClusterStoreDDL checks what a store in cluster mode sends for its
-// own DDL: the retention goes to the local tables ON CLUSTER, and clearing
+// own DDL: the retention goes to the local tables ON CLUSTER (parsed by the
+// embedded engine), and clearing
 // runs, which the Distributed tables cannot do, is refused before any
 // statement runs.
 func TestClusterStoreDDL(t *testing.T) {
@@ -402,7 +403,15 @@ func TestClusterStoreDDL(t *testing.T) {
 	if got := single.clusterTable("runs") + single.onCluster(); got != "runs" {
 		t.Errorf("single node: %q", got)
 	}
-	_, err := s.DeleteRuns(context.Background(), runs.Filter{Until: time.Now()}, true)
+	stmt := s.retentionDDL(s.clusterTable("runs"), "started_at", 30)
+	out, err := openTestStore(t).eng.selectRows(context.Background(), `SELECT formatQuery({q:String}) AS f`, Params{"q": stmt})
+	if err != nil {
+		t.Fatalf("the retention statement does not parse: %v\n%s", err, stmt)
+	}
+	if !strings.Contains(string(out), `ALTER TABLE runs_local ON CLUSTER c1\n    (MODIFY TTL toDateTime(started_at) + toIntervalDay(30))`) {
+		t.Errorf("retention in cluster mode: %s", out)
+	}
+	_, err = s.DeleteRuns(context.Background(), runs.Filter{Until: time.Now()}, true)
 	if !errors.Is(err, errClusterDelete) {
 		t.Errorf("delete in cluster mode: %v, want %v", err, errClusterDelete)
 	}

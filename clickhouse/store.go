@@ -172,13 +172,18 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 			continue
 		}
 		// days is an integer from configuration, not user input.
-		stmt := fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL toDateTime(%s) + INTERVAL %d DAY", table, s.onCluster(), column, days)
-		if err := s.eng.exec(ctx, stmt, nil); err != nil {
+		if err := s.eng.exec(ctx, s.retentionDDL(table, column, days), nil); err != nil {
 			return fmt.Errorf("set retention of %s: %w", table, err)
 		}
 		s.log.WithFields(logrus.Fields{"table": table, "days": days}).Info("retention changed")
 	}
 	return nil
+}
+
+// retentionDDL is the statement that keeps table's rows for days after
+// column; table is the table that holds the data (clusterTable's).
+func (s *Store) retentionDDL(table, column string, days int) string {
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL toDateTime(%s) + INTERVAL %d DAY", table, s.onCluster(), column, days)
 }
 
 // Retention returns the configured retention.
