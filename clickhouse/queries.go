@@ -491,6 +491,9 @@ func (s *Store) DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (run
 	if f.Until.IsZero() {
 		return runs.DeleteResult{}, errors.New("delete: an upper time bound (until) is required")
 	}
+	if s.cfg.Cluster != "" {
+		return runs.DeleteResult{}, errClusterDelete
+	}
 	p := Params{}
 	selected := `SELECT run_id, source, sync_type, started_at FROM runs FINAL WHERE ` + where(f, p)
 	if dryRun {

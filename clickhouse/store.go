@@ -45,6 +45,14 @@ type Config struct {
 	PoolSize int
 	// QueryTimeout bounds schema statements; 2 minutes when zero.
 	QueryTimeout time.Duration
+	// Cluster names the ClickHouse cluster (of the server's remote_servers)
+	// the schema is spread over; empty for a single node. It needs a DSN.
+	// See cluster.go for the schema it builds.
+	Cluster string
+	// AsyncInsert makes inserts on a server asynchronous, waiting for the
+	// flush (async_insert = 1, wait_for_async_insert = 1); it needs a DSN.
+	// See insertSettings.
+	AsyncInsert bool
 }
 
 func (c *Config) defaults() {
@@ -80,8 +88,18 @@ func Open(ctx context.Context, cfg Config, log logrus.FieldLogger) (*Store, erro
 		eng engine
 		err error
 	)
+	if cfg.DSN == "" && (cfg.Cluster != "" || cfg.AsyncInsert) {
+		return nil, errors.New("cluster mode and asynchronous inserts need a ClickHouse server (a DSN), not the embedded engine")
+	}
+	if cfg.Cluster != "" && !ValidClusterName(cfg.Cluster) {
+		return nil, fmt.Errorf("cluster name %q: use letters, digits and '_'", cfg.Cluster)
+	}
 	if cfg.DSN != "" {
-		eng, err = openNative(ctx, cfg.DSN)
+		o := nativeOptions{asyncInsert: cfg.AsyncInsert}
+		if cfg.Cluster != "" {
+			o.settings = clusterSettings
+		}
+		eng, err = openNativeWith(ctx, cfg.DSN, o)
 	} else {
 		if cfg.DataDir == "" {
 			return nil, errors.New("embedded clickhouse needs a data directory")
@@ -110,8 +128,15 @@ func (s *Store) Close() error { return s.eng.close() }
 // Engine names the way ClickHouse is reached: "server" or "embedded".
 func (s *Store) Engine() string { return s.eng.kind() }
 
-// Migrator returns the schema migrator for this store's database.
-func (s *Store) Migrator() (*Migrator, error) { return newMigrator(s.eng, s.cfg.QueryTimeout) }
+// Migrator returns the schema migrator for this store's database: in
+// cluster mode golang-migrate's ClickHouse driver on a connection of its
+// own, which the migrator's Close closes.
+func (s *Store) Migrator() (*Migrator, error) {
+	if s.cfg.Cluster != "" {
+		return newClusterMigrator(s.cfg.DSN, s.cfg.Cluster)
+	}
+	return newMigrator(s.eng, s.cfg.QueryTimeout)
+}
 
 // Migrate applies pending migrations and then the configured retention.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -119,7 +144,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Up(); err != nil {
+	err = m.Up()
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return s.ApplyRetention(ctx)
@@ -134,6 +163,11 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 		return fmt.Errorf("retention %s: must be at least one day", s.cfg.Retention)
 	}
 	for table, column := range map[string]string{"reports": "received_at", "runs": "started_at", "report_keys": "received_at"} {
+		// report_keys (which reports are stored) keeps its TTL under the
+		// archive: the archive drops months of reports and runs only, and
+		// ingest refuses reports older than the retention anyway.
+		byArchive := s.cfg.RetentionByArchive && table != "report_keys"
+		table := s.clusterTable(table)
 		out, err := s.eng.selectRows(ctx, `SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}`, Params{"table": table})
 		if err != nil {
 			return fmt.Errorf("read ttl of %s: %w", table, err)
@@ -144,11 +178,11 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 		if err := json.Unmarshal(firstLine(out), &row); err != nil {
 			return fmt.Errorf("table %s is missing; run migrations first: %w", table, err)
 		}
-		if s.cfg.RetentionByArchive {
+		if byArchive {
 			if !strings.Contains(row.EngineFull, " TTL ") {
 				continue
 			}
-			if err := s.eng.exec(ctx, "ALTER TABLE "+table+" REMOVE TTL", nil); err != nil {
+			if err := s.eng.exec(ctx, "ALTER TABLE "+table+s.onCluster()+" REMOVE TTL", nil); err != nil {
 				return fmt.Errorf("hand the retention of %s to the archiver: %w", table, err)
 			}
 			s.log.WithField("table", table).Info("ttl removed: the archiver drops months once archived")
@@ -158,13 +192,18 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 			continue
 		}
 		// days is an integer from configuration, not user input.
-		stmt := fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(%s) + INTERVAL %d DAY", table, column, days)
-		if err := s.eng.exec(ctx, stmt, nil); err != nil {
+		if err := s.eng.exec(ctx, s.retentionDDL(table, column, days), nil); err != nil {
 			return fmt.Errorf("set retention of %s: %w", table, err)
 		}
 		s.log.WithFields(logrus.Fields{"table": table, "days": days}).Info("retention changed")
 	}
 	return nil
+}
+
+// retentionDDL is the statement that keeps table's rows for days after
+// column; table is the table that holds the data (clusterTable's).
+func (s *Store) retentionDDL(table, column string, days int) string {
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL toDateTime(%s) + INTERVAL %d DAY", table, s.onCluster(), column, days)
 }
 
 // Retention returns the configured retention.

@@ -25,6 +25,16 @@ type Storage struct {
 	Database string
 	// Retention is how long runs are kept.
 	Retention time.Duration
+
+	// Cluster names the ClickHouse cluster the schema is spread over;
+	// empty for a single node (see cluster.go).
+	Cluster string
+	// AsyncInsert makes inserts on a server asynchronous, waiting for the
+	// flush.
+	AsyncInsert bool
+	// NoServer says that the command reaches no database (migrate
+	// --print-ddl), so that a cluster needs no DSN.
+	NoServer bool
 }
 
 // Register binds the storage settings to s.
@@ -34,6 +44,7 @@ func (o *Storage) Register(s *Set) {
 	s.String(&o.Libchdb, "libchdb", "", "path of libchdb.so for the embedded engine (default: the cache scripts/fetch-libchdb.sh fills)")
 	s.String(&o.Database, "database", "syncwatch", "database of the embedded engine")
 	s.Duration(&o.Retention, "retention", 90*24*time.Hour, "how long runs are kept, e.g. 90d")
+	o.registerCluster(s)
 	s.Check(func() error { return nonEmpty(s, "data-dir", o.DataDir) })
 	s.Check(func() error { return nonEmpty(s, "database", o.Database) })
 	s.Check(func() error {

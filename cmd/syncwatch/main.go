@@ -129,6 +129,8 @@ func storageConfig(o config.Storage) clickhouse.Config {
 		LibchdbPath: o.Libchdb,
 		Database:    o.Database,
 		Retention:   o.Retention,
+		Cluster:     o.Cluster,
+		AsyncInsert: o.AsyncInsert,
 	}
 }
 
