@@ -309,6 +309,15 @@ func TestRetentionHandover(t *testing.T) {
 	if got := ttl(); len(got) != 0 {
 		t.Fatalf("with archiving, tables with a TTL: %v", got)
 	}
+	// The keys of stored reports expire as before: the archive drops
+	// months of reports and runs only.
+	keys, err := st.QueryJSON(ctx, `SELECT name FROM system.tables WHERE database = currentDatabase() AND name = 'report_keys' AND engine_full LIKE '% TTL %'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 {
+		t.Fatalf("with archiving, report_keys lost its TTL: %v", keys)
+	}
 	plain := openStore(t, false)
 	_ = plain
 	if got := ttl(); len(got) != 0 {
