@@ -48,6 +48,8 @@ func TestAlertmanagerRouting(t *testing.T) {
 		// Diagnostics go to chat, never to the pager.
 		{"chat", []string{"alertname=SyncAnomaly", "severity=warning", "sync_type=stock", "source=haier", "kind=regression"}},
 		{"chat", []string{"alertname=SyncForecastOverrun", "severity=warning", "sync_type=products", "source=haier", "limit=max_runtime"}},
+		// An unresolved warning escalated by the rules pages.
+		{"pager", []string{"alertname=SyncWarningEscalated", "severity=critical", "escalated=true", "escalated_from=SyncSilent", "sync_type=stock", "source=haier"}},
 		{"pager", []string{"alertname=SyncwatchDown", "severity=critical", "job=syncwatch", "instance=a:8080"}},
 		{"pager", []string{"alertname=SyncwatchClickHouseDown", "severity=critical", "instance=a:8080"}},
 		{"pager", []string{"alertname=SyncwatchSpoolFull", "severity=critical", "instance=a:8080"}},

@@ -273,8 +273,14 @@ var contractMetrics = []string{
 	"syncwatch_quarantine_reports", "syncwatch_quarantined_reports_total",
 	"syncwatch_batch_size_reports", "syncwatch_insert_duration_seconds", "syncwatch_insert_errors_total",
 	"syncwatch_clickhouse_up", "syncwatch_build_info",
+	// the automatic archive (serve --archive)
+	"syncwatch_archive_last_pass_success", "syncwatch_archive_overdue_months",
+	// digests (docs/digests.md)
+	"syncwatch_digest_delivery_failing", "syncwatch_digest_scheduler_errors_total", "syncwatch_digest_deliveries_total",
 	// the scrape's own
 	"up",
+	// Prometheus's own series of its alerts (the escalation reads them)
+	"ALERTS", "ALERTS_FOR_STATE",
 }
 
 var contractHistograms = []string{

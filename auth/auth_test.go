@@ -178,8 +178,8 @@ func TestNewAuthRejectsBadTokens(t *testing.T) {
 		{"short secret", []auth.Token{{Name: "a", Secret: "short", Roles: []auth.Role{auth.RoleIngest}}}, `token "a": must be at least 16 characters`},
 		{"bad hash", []auth.Token{{Name: "a", SHA256: "abc", Roles: []auth.Role{auth.RoleIngest}}}, `token "a": token_sha256 must be 64 hex digits`},
 		{"no secret", []auth.Token{{Name: "a", Roles: []auth.Role{auth.RoleIngest}}}, `token "a": token or token_sha256 is required`},
-		{"no role", []auth.Token{{Name: "a", Secret: long}}, `token "a": at least one role (ingest, query, admin) is required`},
-		{"unknown role", []auth.Token{{Name: "a", Secret: long, Roles: []auth.Role{"root"}}}, `token "a": unknown role "root": allowed are ingest, query, admin`},
+		{"no role", []auth.Token{{Name: "a", Secret: long}}, `token "a": at least one role (ingest, query, admin, relay) is required`},
+		{"unknown role", []auth.Token{{Name: "a", Secret: long, Roles: []auth.Role{"root"}}}, `token "a": unknown role "root": allowed are ingest, query, admin, relay`},
 		{"same secret", []auth.Token{{Name: "a", Secret: long, Roles: []auth.Role{auth.RoleIngest}}, {Name: "b", Secret: long, Roles: []auth.Role{auth.RoleQuery}}}, `token "b": same secret as another token`},
 	}
 	for _, tc := range tests {
@@ -202,8 +202,12 @@ func TestAuthForgetsSecrets(t *testing.T) {
 	if tok == nil || tok.Name != "ops" || tok.Secret != "" {
 		t.Fatalf("authenticated token %+v: want ops without its secret", tok)
 	}
-	if !tok.Has(auth.RoleQuery) || !tok.Has(auth.RoleAdmin) || tok.Has(auth.RoleIngest) {
-		t.Fatal("admin must imply query, and only query")
+	if !tok.Has(auth.RoleQuery) || !tok.Has(auth.RoleAdmin) || !tok.Has(auth.RoleRelay) || tok.Has(auth.RoleIngest) {
+		t.Fatal("admin must imply query and relay, and only those")
+	}
+	relay := auth.Token{Name: "am", Roles: []auth.Role{auth.RoleRelay}}
+	if !relay.Has(auth.RoleRelay) || relay.Has(auth.RoleQuery) || relay.Has(auth.RoleAdmin) || relay.Has(auth.RoleIngest) {
+		t.Fatal("a relay token may relay and nothing else")
 	}
 	if a.Authenticate("Bearer  "+apptest.SecretAdmin+" ") == nil {
 		t.Fatal("surrounding spaces are not part of the secret")

@@ -1,5 +1,5 @@
 // Package auth is syncwatch's access control: bearer tokens with roles
-// (ingest, query, admin), ingest tokens limited to sources, per-token rate
+// (ingest, query, admin, relay), ingest tokens limited to sources, per-token rate
 // limits, and the gin middleware that enforces them.
 package auth
 
@@ -20,11 +20,14 @@ import (
 // Role is what a token may do.
 type Role string
 
-// The roles of tokens. Admin implies query.
+// The roles of tokens. Admin implies query and relay.
 const (
 	RoleIngest Role = "ingest"
 	RoleQuery  Role = "query"
 	RoleAdmin  Role = "admin"
+	// RoleRelay may only post Alertmanager notifications to the relay,
+	// the token to give Alertmanager.
+	RoleRelay Role = "relay"
 )
 
 // Token is one bearer token and what it may do.
@@ -41,9 +44,10 @@ type Token struct {
 	RateLimit float64 `yaml:"rate_limit"`
 }
 
-// Has reports whether the token has role r (admin includes query).
+// Has reports whether the token has role r (admin includes query and
+// relay).
 func (t *Token) Has(r Role) bool {
-	return slices.Contains(t.Roles, r) || (r == RoleQuery && slices.Contains(t.Roles, RoleAdmin))
+	return slices.Contains(t.Roles, r) || ((r == RoleQuery || r == RoleRelay) && slices.Contains(t.Roles, RoleAdmin))
 }
 
 // AllowsSource reports whether an ingest token may report for source.
@@ -53,7 +57,9 @@ func (t *Token) AllowsSource(source string) bool {
 
 // Auth checks bearer tokens and rate-limits them.
 type Auth struct {
-	byHash  map[[32]byte]*Token
+	byHash map[[32]byte]*Token
+	// byName maps a token's name to the SHA-256 of its secret.
+	byName  map[string][32]byte
 	limit   float64
 	mu      sync.Mutex
 	limiter map[string]*rate.Limiter
@@ -97,7 +103,7 @@ func TokensFromEnv(ingest, query, admin string) []Token {
 // the requests per second a token may make unless it sets its own; zero
 // disables rate limiting.
 func NewAuth(tokens []Token, defaultRate float64) (*Auth, error) {
-	a := &Auth{byHash: map[[32]byte]*Token{}, limit: defaultRate, limiter: map[string]*rate.Limiter{}}
+	a := &Auth{byHash: map[[32]byte]*Token{}, byName: map[string][32]byte{}, limit: defaultRate, limiter: map[string]*rate.Limiter{}}
 	names := map[string]bool{}
 	for i := range tokens {
 		t := tokens[i]
@@ -127,11 +133,11 @@ func NewAuth(tokens []Token, defaultRate float64) (*Auth, error) {
 			return nil, fmt.Errorf("token %q: token or token_sha256 is required", t.Name)
 		}
 		if len(t.Roles) == 0 {
-			return nil, fmt.Errorf("token %q: at least one role (ingest, query, admin) is required", t.Name)
+			return nil, fmt.Errorf("token %q: at least one role (ingest, query, admin, relay) is required", t.Name)
 		}
 		for _, r := range t.Roles {
-			if r != RoleIngest && r != RoleQuery && r != RoleAdmin {
-				return nil, fmt.Errorf("token %q: unknown role %q: allowed are ingest, query, admin", t.Name, r)
+			if r != RoleIngest && r != RoleQuery && r != RoleAdmin && r != RoleRelay {
+				return nil, fmt.Errorf("token %q: unknown role %q: allowed are ingest, query, admin, relay", t.Name, r)
 			}
 		}
 		if _, dup := a.byHash[h]; dup {
@@ -139,8 +145,24 @@ func NewAuth(tokens []Token, defaultRate float64) (*Auth, error) {
 		}
 		t.Secret = ""
 		a.byHash[h] = &t
+		a.byName[t.Name] = h
 	}
 	return a, nil
+}
+
+// Named returns the token called name and the SHA-256 of its secret, or
+// false. The console's signed sessions name their token and carry a MAC
+// of that hash, so that a session outlives neither its token nor a change
+// of the token's secret, on whichever replica it is presented.
+func (a *Auth) Named(name string) (*Token, [32]byte, bool) {
+	if a == nil {
+		return nil, [32]byte{}, false
+	}
+	h, ok := a.byName[name]
+	if !ok {
+		return nil, [32]byte{}, false
+	}
+	return a.byHash[h], h, true
 }
 
 // Enabled reports whether any token is configured; without tokens the API

@@ -258,7 +258,7 @@ func (e *chdbEngine) insertReports(ctx context.Context, rows []reportRow, token 
 	// end to end under NDJSON it made no difference.
 	var head strings.Builder
 	head.WriteString("INSERT INTO reports (" + reportColumnList + ") SETTINGS input_format_parallel_parsing = 0, max_threads = 1, max_insert_threads = 1")
-	for _, s := range insertSettings(token) {
+	for _, s := range insertSettings(token, false) {
 		head.WriteString(", " + s[0] + " = '" + quotedEscaper.Replace(s[1]) + "'")
 	}
 	head.WriteString(" FORMAT JSONEachRow\n")

@@ -106,16 +106,37 @@ func formatTime(t time.Time) string {
 // insertSettings are the settings of every insert into reports, stated
 // rather than left to the server's defaults, which change between
 // releases (ClickHouse 26.3 turned async_insert on):
-//   - async_insert = 0: an insert returns once its rows are in parts, so
-//     the spool forgets reports only when ClickHouse has them and reads
-//     right after an insert see it;
+//   - async_insert = 0 (the default, and always on the embedded engine): an
+//     insert returns once its rows are in parts, so the spool forgets
+//     reports only when ClickHouse has them and reads right after an
+//     insert see it;
+//   - with async (a server with --clickhouse-async-insert), async_insert =
+//     1 and wait_for_async_insert = 1: the server gathers the inserts of
+//     many collectors into fewer parts, and an insert still returns only
+//     once its rows are in parts, so the spool's promise holds and reads
+//     after it see them; each insert waits up to the flush interval
+//     (async_insert_busy_timeout_ms).
+//     async_insert_deduplicate = 1 keeps retried inserts idempotent on
+//     replicated tables (cluster mode); on a single node's tables a
+//     retried async insert may store its rows twice until merges and
+//     FINAL collapse them (the tables are ReplacingMergeTrees on the
+//     report's identity), which is why it is off by default;
 //   - insert_deduplication_token: the insert's content, so that a repeated
 //     insert adds nothing to the tables it already reached;
 //   - deduplicate_blocks_in_dependent_materialized_views = 1: such a
 //     repeated insert still fills, once, the views it had not reached.
 //
 // token is made by dedupToken, of hexadecimal digits.
-func insertSettings(token string) [][2]string {
+func insertSettings(token string, async bool) [][2]string {
+	if async {
+		return [][2]string{
+			{"async_insert", "1"},
+			{"wait_for_async_insert", "1"},
+			{"async_insert_deduplicate", "1"},
+			{"insert_deduplication_token", token},
+			{"deduplicate_blocks_in_dependent_materialized_views", "1"},
+		}
+	}
 	return [][2]string{
 		{"async_insert", "0"},
 		{"insert_deduplication_token", token},

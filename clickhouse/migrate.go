@@ -220,6 +220,15 @@ func (mg *Migrator) Steps(n int) error { return mg.wrap(mg.m.Steps(n)) }
 // is how an operator clears a dirty state after repairing the schema.
 func (mg *Migrator) Force(version int) error { return mg.wrap(mg.m.Force(version)) }
 
+// Close releases the migrator's connection, if it has one of its own.
+func (mg *Migrator) Close() error {
+	srcErr, dbErr := mg.m.Close()
+	if err := errors.Join(srcErr, dbErr); err != nil {
+		return fmt.Errorf("close migrator: %w", err)
+	}
+	return nil
+}
+
 // Version returns the current schema version and whether it is dirty; the
 // version is 0 on an empty database.
 func (mg *Migrator) Version() (uint, bool, error) {

@@ -103,11 +103,30 @@ func wantVersion(t testing.TB, m *Migrator, version uint, dirty bool) {
 // latestMigration returns the highest version of the embedded migrations.
 func latestMigration(t testing.TB) uint {
 	t.Helper()
+	v := migrationVersions(t)
+	return v[len(v)-1]
+}
+
+// previousMigration returns the version below the highest one (versions
+// may skip numbers), or 0.
+func previousMigration(t testing.TB) uint {
+	t.Helper()
+	v := migrationVersions(t)
+	if len(v) < 2 {
+		return 0
+	}
+	return v[len(v)-2]
+}
+
+// migrationVersions returns the versions of the embedded migrations in
+// ascending order.
+func migrationVersions(t testing.TB) []uint {
+	t.Helper()
 	entries, err := migrationFiles.ReadDir("migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var latest uint
+	var versions []uint
 	for _, e := range entries {
 		num, _, ok := strings.Cut(e.Name(), "_")
 		if !ok || !strings.HasSuffix(e.Name(), ".up.sql") {
@@ -117,12 +136,13 @@ func latestMigration(t testing.TB) uint {
 		if err != nil {
 			t.Fatalf("migration %s: %v", e.Name(), err)
 		}
-		latest = max(latest, uint(v))
+		versions = append(versions, uint(v))
 	}
-	if latest == 0 {
+	if len(versions) == 0 {
 		t.Fatal("no migrations embedded")
 	}
-	return latest
+	slices.Sort(versions)
+	return versions
 }
 
 var (
@@ -172,7 +192,7 @@ func TestMigrateUpAndDown(t *testing.T) {
 		{name: "down", run: m.Down, version: 0, objects: emptySchema, exact: true},
 		{name: "down again is a no-op", run: m.Down, version: 0, objects: emptySchema, exact: true},
 		{name: "up after down", run: m.Up, version: latest, objects: version1Objects},
-		{name: "one step back", run: func() error { return m.Steps(-1) }, version: latest - 1, objects: previous},
+		{name: "one step back", run: func() error { return m.Steps(-1) }, version: previousMigration(t), objects: previous},
 		{name: "one step forward", run: func() error { return m.Steps(1) }, version: latest, objects: version1Objects},
 	}
 	for _, st := range steps {

@@ -18,15 +18,38 @@ import (
 // nativeEngine talks to a ClickHouse server over the native protocol.
 type nativeEngine struct {
 	conn driver.Conn
+	// asyncInsert makes inserts asynchronous (see insertSettings).
+	asyncInsert bool
+}
+
+// nativeOptions are what a store sets on its connection beyond the DSN.
+type nativeOptions struct {
+	// settings apply to every query; the DSN's own win.
+	settings ch.Settings
+	// asyncInsert makes inserts asynchronous (see insertSettings).
+	asyncInsert bool
 }
 
 // openNative connects to the server named by dsn
 // (clickhouse://user:pass@host:9000/db?dial_timeout=5s&compress=lz4&secure=true).
 // Compression defaults to LZ4.
 func openNative(ctx context.Context, dsn string) (*nativeEngine, error) {
+	return openNativeWith(ctx, dsn, nativeOptions{})
+}
+
+// openNativeWith is openNative with options.
+func openNativeWith(ctx context.Context, dsn string, o nativeOptions) (*nativeEngine, error) {
 	opts, err := ch.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse clickhouse dsn: %w", err)
+	}
+	for k, v := range o.settings {
+		if _, set := opts.Settings[k]; !set {
+			if opts.Settings == nil {
+				opts.Settings = ch.Settings{}
+			}
+			opts.Settings[k] = v
+		}
 	}
 	if opts.Compression == nil {
 		opts.Compression = &ch.Compression{Method: ch.CompressionLZ4}
@@ -42,7 +65,7 @@ func openNative(ctx context.Context, dsn string) (*nativeEngine, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("ping clickhouse %s: %w", redactDSN(dsn), err)
 	}
-	return &nativeEngine{conn: conn}, nil
+	return &nativeEngine{conn: conn, asyncInsert: o.asyncInsert}, nil
 }
 
 func (e *nativeEngine) kind() string { return "server" }
@@ -139,7 +162,7 @@ func (e *nativeEngine) insertReports(ctx context.Context, rows []reportRow, toke
 		return nil
 	}
 	settings := ch.Settings{}
-	for _, s := range insertSettings(token) {
+	for _, s := range insertSettings(token, e.asyncInsert) {
 		settings[s[0]] = s[1]
 	}
 	ctx = ch.Context(ctx, ch.WithSettings(settings))

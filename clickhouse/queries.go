@@ -491,6 +491,9 @@ func (s *Store) DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (run
 	if f.Until.IsZero() {
 		return runs.DeleteResult{}, errors.New("delete: an upper time bound (until) is required")
 	}
+	if s.cfg.Cluster != "" {
+		return runs.DeleteResult{}, errClusterDelete
+	}
 	p := Params{}
 	selected := `SELECT run_id, source, sync_type, started_at FROM runs FINAL WHERE ` + where(f, p)
 	if dryRun {
@@ -538,24 +541,28 @@ func (s *Store) DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (run
 	if err := s.eng.exec(ctx, `DELETE FROM runs WHERE run_id IN `+ids, nil); err != nil {
 		return runs.DeleteResult{}, fmt.Errorf("delete runs: %w", err)
 	}
-	if err := s.rebuildActivity(ctx, tmp); err != nil {
+	// The reports' keys go too: a report sent again after a clear is new.
+	if err := s.eng.exec(ctx, `DELETE FROM report_keys WHERE run_id IN `+ids, nil); err != nil {
+		return runs.DeleteResult{}, fmt.Errorf("delete report keys: %w", err)
+	}
+	if err := s.rebuildActivity(ctx, `(SELECT DISTINCT source, sync_type, toDate(started_at) FROM `+tmp+`)`, nil); err != nil {
 		return runs.DeleteResult{}, err
 	}
 	return res, nil
 }
 
 // rebuildActivity recomputes the run_activity rollup of the sources, sync
-// types and days of the runs listed in table tmp from the reports left, so
-// that a clear leaves the rollup (and the last-run and last-success metrics
-// and Grafana variables read from it) as if the cleared runs had never been
-// reported. Its minima and maxima are idempotent, so reports inserted
+// types and days keys selects (a subquery of source, sync_type and day,
+// with its parameters p) from the reports left, so that a clear (or a run
+// moved to an earlier start) leaves the rollup (and the last-run and
+// last-success metrics and Grafana variables read from it) as if the
+// removed rows had never been reported. Its minima and maxima are idempotent, so reports inserted
 // meanwhile, counted twice, change nothing. insert_deduplicate is off: a
 // recomputed block may equal one inserted before, and must not be dropped.
 // Its SELECT is run_activity_mv's (migration 2): change them together.
-func (s *Store) rebuildActivity(ctx context.Context, tmp string) error {
-	keys := `(SELECT DISTINCT source, sync_type, toDate(started_at) FROM ` + tmp + `)`
-	if err := s.eng.exec(ctx, `DELETE FROM run_activity WHERE (source, sync_type, day) IN `+keys, nil); err != nil {
-		return fmt.Errorf("clear the activity rollup of deleted runs: %w", err)
+func (s *Store) rebuildActivity(ctx context.Context, keys string, p Params) error {
+	if err := s.eng.exec(ctx, `DELETE FROM run_activity WHERE (source, sync_type, day) IN `+keys, p); err != nil {
+		return fmt.Errorf("clear the activity rollup of removed runs: %w", err)
 	}
 	if err := s.eng.exec(ctx, `INSERT INTO run_activity
 SELECT
@@ -568,8 +575,8 @@ SELECT
 FROM reports
 WHERE (source, sync_type, toDate(run_started_at)) IN `+keys+`
 GROUP BY day, source, sync_type
-SETTINGS insert_deduplicate = 0`, nil); err != nil {
-		return fmt.Errorf("rebuild the activity rollup of deleted runs: %w", err)
+SETTINGS insert_deduplicate = 0`, p); err != nil {
+		return fmt.Errorf("rebuild the activity rollup of removed runs: %w", err)
 	}
 	return nil
 }

@@ -36,10 +36,23 @@ type Config struct {
 	Database string
 	// Retention is how long runs and reports are kept; 90 days when zero.
 	Retention time.Duration
+	// RetentionByArchive hands retention to the archiver: the tables get
+	// no TTL, so that ClickHouse never drops a month the archiver has not
+	// archived, and the archiver drops each month once its archive is
+	// verified (see package archive).
+	RetentionByArchive bool
 	// PoolSize is the number of embedded connections; 4 when zero.
 	PoolSize int
 	// QueryTimeout bounds schema statements; 2 minutes when zero.
 	QueryTimeout time.Duration
+	// Cluster names the ClickHouse cluster (of the server's remote_servers)
+	// the schema is spread over; empty for a single node. It needs a DSN.
+	// See cluster.go for the schema it builds.
+	Cluster string
+	// AsyncInsert makes inserts on a server asynchronous, waiting for the
+	// flush (async_insert = 1, wait_for_async_insert = 1); it needs a DSN.
+	// See insertSettings.
+	AsyncInsert bool
 }
 
 func (c *Config) defaults() {
@@ -75,8 +88,18 @@ func Open(ctx context.Context, cfg Config, log logrus.FieldLogger) (*Store, erro
 		eng engine
 		err error
 	)
+	if cfg.DSN == "" && (cfg.Cluster != "" || cfg.AsyncInsert) {
+		return nil, errors.New("cluster mode and asynchronous inserts need a ClickHouse server (a DSN), not the embedded engine")
+	}
+	if cfg.Cluster != "" && !ValidClusterName(cfg.Cluster) {
+		return nil, fmt.Errorf("cluster name %q: use letters, digits and '_'", cfg.Cluster)
+	}
 	if cfg.DSN != "" {
-		eng, err = openNative(ctx, cfg.DSN)
+		o := nativeOptions{asyncInsert: cfg.AsyncInsert}
+		if cfg.Cluster != "" {
+			o.settings = clusterSettings
+		}
+		eng, err = openNativeWith(ctx, cfg.DSN, o)
 	} else {
 		if cfg.DataDir == "" {
 			return nil, errors.New("embedded clickhouse needs a data directory")
@@ -105,8 +128,15 @@ func (s *Store) Close() error { return s.eng.close() }
 // Engine names the way ClickHouse is reached: "server" or "embedded".
 func (s *Store) Engine() string { return s.eng.kind() }
 
-// Migrator returns the schema migrator for this store's database.
-func (s *Store) Migrator() (*Migrator, error) { return newMigrator(s.eng, s.cfg.QueryTimeout) }
+// Migrator returns the schema migrator for this store's database: in
+// cluster mode golang-migrate's ClickHouse driver on a connection of its
+// own, which the migrator's Close closes.
+func (s *Store) Migrator() (*Migrator, error) {
+	if s.cfg.Cluster != "" {
+		return newClusterMigrator(s.cfg.DSN, s.cfg.Cluster)
+	}
+	return newMigrator(s.eng, s.cfg.QueryTimeout)
+}
 
 // Migrate applies pending migrations and then the configured retention.
 func (s *Store) Migrate(ctx context.Context) error {
@@ -114,7 +144,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Up(); err != nil {
+	err = m.Up()
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	return s.ApplyRetention(ctx)
@@ -122,12 +156,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // ApplyRetention sets the TTL of the tables to the configured retention
 // when it differs, so that a changed setting applies to existing data.
+// With RetentionByArchive it removes the TTL instead.
 func (s *Store) ApplyRetention(ctx context.Context) error {
 	days := int(s.cfg.Retention / (24 * time.Hour))
 	if days < 1 {
 		return fmt.Errorf("retention %s: must be at least one day", s.cfg.Retention)
 	}
-	for table, column := range map[string]string{"reports": "received_at", "runs": "started_at"} {
+	for table, column := range map[string]string{"reports": "received_at", "runs": "started_at", "report_keys": "received_at"} {
+		// report_keys (which reports are stored) keeps its TTL under the
+		// archive: the archive drops months of reports and runs only, and
+		// ingest refuses reports older than the retention anyway.
+		byArchive := s.cfg.RetentionByArchive && table != "report_keys"
+		table := s.clusterTable(table)
 		out, err := s.eng.selectRows(ctx, `SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {table:String}`, Params{"table": table})
 		if err != nil {
 			return fmt.Errorf("read ttl of %s: %w", table, err)
@@ -138,17 +178,32 @@ func (s *Store) ApplyRetention(ctx context.Context) error {
 		if err := json.Unmarshal(firstLine(out), &row); err != nil {
 			return fmt.Errorf("table %s is missing; run migrations first: %w", table, err)
 		}
+		if byArchive {
+			if !strings.Contains(row.EngineFull, " TTL ") {
+				continue
+			}
+			if err := s.eng.exec(ctx, "ALTER TABLE "+table+s.onCluster()+" REMOVE TTL", nil); err != nil {
+				return fmt.Errorf("hand the retention of %s to the archiver: %w", table, err)
+			}
+			s.log.WithField("table", table).Info("ttl removed: the archiver drops months once archived")
+			continue
+		}
 		if strings.Contains(row.EngineFull, fmt.Sprintf("toIntervalDay(%d)", days)) {
 			continue
 		}
 		// days is an integer from configuration, not user input.
-		stmt := fmt.Sprintf("ALTER TABLE %s MODIFY TTL toDateTime(%s) + INTERVAL %d DAY", table, column, days)
-		if err := s.eng.exec(ctx, stmt, nil); err != nil {
+		if err := s.eng.exec(ctx, s.retentionDDL(table, column, days), nil); err != nil {
 			return fmt.Errorf("set retention of %s: %w", table, err)
 		}
 		s.log.WithFields(logrus.Fields{"table": table, "days": days}).Info("retention changed")
 	}
 	return nil
+}
+
+// retentionDDL is the statement that keeps table's rows for days after
+// column; table is the table that holds the data (clusterTable's).
+func (s *Store) retentionDDL(table, column string, days int) string {
+	return fmt.Sprintf("ALTER TABLE %s%s MODIFY TTL toDateTime(%s) + INTERVAL %d DAY", table, s.onCluster(), column, days)
 }
 
 // Retention returns the configured retention.
@@ -331,10 +386,13 @@ func version(r *synclog.Report) uint64 {
 	return uint64(r.Status.Rank())<<48 | ms&(1<<48-1)
 }
 
-// InsertReports stores a batch of normalised, valid reports. Each report's
-// RunStartedAt (the run's first start, which the collector gives every
-// report of a run) is the runs table's key, so lifecycle updates replace
-// the run's row rather than add one.
+// InsertReports stores a batch of normalised, valid reports, whichever
+// collector replica took them. Every report of a run is stored under the
+// run's anchor, the earliest start its reports gave (the runs table's
+// key), so lifecycle updates replace the run's row rather than add one; a
+// report already stored (a retry that reached another replica) is not
+// stored again; a report naming a run of another source is refused with
+// a *RunConflictError. See replicas.go.
 //
 // The batch is inserted in chunks that each touch at most
 // maxPartitionsPerInsert monthly partitions of every table, so that no
@@ -346,34 +404,35 @@ func (s *Store) InsertReports(ctx context.Context, reports []synclog.Report) err
 	if len(reports) == 0 {
 		return nil
 	}
-	rows := make([]reportRow, len(reports))
+	ids := make([]string, 0, len(reports))
+	seen := make(map[string]bool, len(reports))
 	for i := range reports {
-		r := &reports[i]
-		// The collector anchors every report to its run's first start;
-		// a report that comes without (an old spool entry) is its own.
-		anchor := r.RunStartedAt
-		if anchor.IsZero() {
-			anchor = r.StartedAt
+		if id := reports[i].RunID; !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		row := reportRow{
-			EventID: r.EventID, RunID: r.RunID, Source: r.Source, SyncType: r.SyncType,
-			Status: string(r.Status), Message: r.Message, Fingerprint: r.Fingerprint,
-			TotalCount: r.TotalCount, SuccessCount: r.SuccessCount, FailedCount: r.FailedCount,
-			StartedAt: chTime(r.StartedAt), ReceivedAt: chTime(r.ReceivedAt), RunStartedAt: chTime(anchor),
-			Version: version(r), Attributes: r.Attributes,
+	}
+	stored, err := s.lookUpRuns(ctx, ids)
+	if err != nil {
+		return err
+	}
+	rows, conflicts := reconcile(reports, stored)
+	if len(conflicts) > 0 {
+		e := &RunConflictError{}
+		for _, r := range conflicts {
+			e.Reports = append(e.Reports, fmt.Sprintf("%s (run %s, source %s)", r.EventID, r.RunID, r.Source))
 		}
-		if r.CompletedAt != nil {
-			c := chTime(*r.CompletedAt)
-			row.CompletedAt = &c
-		}
-		rows[i] = row
+		return e
 	}
 	for _, chunk := range splitByPartition(rows, maxPartitionsPerInsert) {
+		if len(chunk) == 0 {
+			continue
+		}
 		if err := s.eng.insertReports(ctx, chunk, dedupToken(chunk)); err != nil {
 			return fmt.Errorf("insert %d reports: %w", len(chunk), err)
 		}
 	}
-	return nil
+	return s.mendSplitRuns(ctx, ids)
 }
 
 // maxPartitionsPerInsert bounds the monthly partitions one insert writes
@@ -424,16 +483,20 @@ func splitByPartition(rows []reportRow, max int) [][]reportRow {
 	return append(chunks, sorted[first:])
 }
 
-// dedupToken names the content of an insert: the event ids and versions of
-// its rows, which together identify every row's content. A repeated insert
-// of the same rows gets the same token; a report sent again later has a
-// new version, so its insert is never mistaken for a repeat.
+// dedupToken names the content of an insert: the event ids, versions and
+// anchors of its rows, which together identify every row's content. A
+// repeated insert of the same rows gets the same token; a report sent
+// again later has a new version, and a report moved to its run's earlier
+// start (mendSplitRuns) a new anchor, so neither insert is mistaken for a
+// repeat.
 func dedupToken(rows []reportRow) string {
 	h := sha256.New()
 	var b [8]byte
 	for i := range rows {
 		h.Write([]byte(rows[i].EventID))
 		binary.LittleEndian.PutUint64(b[:], rows[i].Version)
+		h.Write(b[:])
+		binary.LittleEndian.PutUint64(b[:], uint64(time.Time(rows[i].RunStartedAt).UnixMilli()))
 		h.Write(b[:])
 	}
 	return "syncwatch-" + hex.EncodeToString(h.Sum(nil)[:16])

@@ -11,11 +11,14 @@ import (
 )
 
 // RunAnchors remembers where each run started and which source it belongs
-// to. Every report of a run carries the start its first report gave (the
-// runs table's sorting key must not move between the reports of one run),
-// and a report naming a run of another source is refused, so that no
-// token takes over a run outside its sources. *AnchorCache is the one
-// syncwatch uses.
+// to, as far as this replica has seen the run. Every report it spools
+// carries the start the run's first report here gave, and a report naming
+// a run of another source is refused (409), so that no token takes over a
+// run outside its sources. The store has the last word on both: it keeps
+// a run under the earliest start any of its reports gave, whichever
+// replica took them, and refuses (for the quarantine) a report naming a
+// run another replica stored for another source (ARCHITECTURE.md,
+// "Replicas"). *AnchorCache is the one syncwatch uses.
 type RunAnchors interface {
 	// Resolve returns the start and source of run runID as its first
 	// report gave them, remembering start and source when the run is new.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -307,6 +308,38 @@ func TestPublicMonitor(t *testing.T) {
 			}
 			if sv.PublicMonitor != c.want {
 				t.Errorf("PublicMonitor = %v, want %v", sv.PublicMonitor, c.want)
+			}
+		})
+	}
+}
+
+// TestSessionSecretFile checks that the console's session secret file
+// comes from a flag, else the environment, else the YAML file, and is
+// empty (a random key of the process) by default.
+func TestSessionSecretFile(t *testing.T) {
+	yaml := filepath.Join(t.TempDir(), "syncwatch.yaml")
+	if err := os.WriteFile(yaml, []byte("session_secret_file: /etc/syncwatch/yaml-secrets\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"default", nil, nil, ""},
+		{"yaml", []string{"--config", yaml}, nil, "/etc/syncwatch/yaml-secrets"},
+		{"environment over yaml", []string{"--config", yaml}, map[string]string{"SYNCWATCH_SESSION_SECRET_FILE": "/run/secrets/env"}, "/run/secrets/env"},
+		{"flag over environment", []string{"--config", yaml, "--session-secret-file", "/run/secrets/flag"}, map[string]string{"SYNCWATCH_SESSION_SECRET_FILE": "/run/secrets/env"}, "/run/secrets/flag"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _, _, sv := serveSet()
+			if err := s.Parse(tc.args, func(k string) string { return tc.env[k] }); err != nil {
+				t.Fatal(err)
+			}
+			if sv.SessionSecretFile != tc.want {
+				t.Errorf("session secret file %q, want %q", sv.SessionSecretFile, tc.want)
 			}
 		})
 	}

@@ -25,6 +25,16 @@ type Storage struct {
 	Database string
 	// Retention is how long runs are kept.
 	Retention time.Duration
+
+	// Cluster names the ClickHouse cluster the schema is spread over;
+	// empty for a single node (see cluster.go).
+	Cluster string
+	// AsyncInsert makes inserts on a server asynchronous, waiting for the
+	// flush.
+	AsyncInsert bool
+	// NoServer says that the command reaches no database (migrate
+	// --print-ddl), so that a cluster needs no DSN.
+	NoServer bool
 }
 
 // Register binds the storage settings to s.
@@ -34,6 +44,7 @@ func (o *Storage) Register(s *Set) {
 	s.String(&o.Libchdb, "libchdb", "", "path of libchdb.so for the embedded engine (default: the cache scripts/fetch-libchdb.sh fills)")
 	s.String(&o.Database, "database", "syncwatch", "database of the embedded engine")
 	s.Duration(&o.Retention, "retention", 90*24*time.Hour, "how long runs are kept, e.g. 90d")
+	o.registerCluster(s)
 	s.Check(func() error { return nonEmpty(s, "data-dir", o.DataDir) })
 	s.Check(func() error { return nonEmpty(s, "database", o.Database) })
 	s.Check(func() error {
@@ -137,6 +148,10 @@ type Serve struct {
 	// SecureCookies marks the console's cookies Secure for TLS that ends
 	// at a proxy in front.
 	SecureCookies bool
+	// SessionSecretFile holds the secrets that sign console sessions, one
+	// a line, the first signing: replicas that share it accept each
+	// other's sessions. Empty: a random key of the process.
+	SessionSecretFile string
 }
 
 // Register binds the settings of serve to s.
@@ -165,6 +180,7 @@ func (o *Serve) Register(s *Set) {
 	s.List(&o.TrustedProxies, "trusted-proxies", nil, "comma-separated addresses or CIDR networks of the proxies in front whose X-Forwarded-For names the client; none by default")
 	s.Bool(&o.SecureCookies, "secure-cookies", false, "mark the console's cookies Secure although requests arrive without TLS: for TLS that ends at a proxy in front")
 	s.Int(&o.DedupWindow, "dedup-window", 1_000_000, "recent event ids remembered to answer retries as duplicates")
+	s.String(&o.SessionSecretFile, "session-secret-file", "", "file of the secrets that sign console sessions, one a line (at least 32 bytes), the first signing, all accepted: share it between replicas; empty for a random key of this process")
 
 	s.Check(func() error { return nonEmpty(s, "listen", o.Listen) })
 	s.Check(func() error { return SyncTypesRule(s, "sync-types", o.SyncTypes) })

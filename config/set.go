@@ -32,6 +32,9 @@ type Set struct {
 	interspersed bool
 	args         []string
 	file         string
+	// nodes are the keys of the YAML file that hold structures rather
+	// than a flag's value (see Node).
+	nodes map[string]func(file string, n *yaml.Node) error
 }
 
 type option struct {
@@ -126,6 +129,17 @@ func (s *Set) Duration(p *time.Duration, name string, def time.Duration, usage s
 func (s *Set) List(p *[]string, name string, def []string, usage string) {
 	*p = def
 	s.Var((*listValue)(p), name, usage)
+}
+
+// Node binds a key of the YAML file that holds a structure (a list of
+// mappings, say) rather than one value, so it has no flag or environment
+// variable; decode receives the file's name and the key's node, and its
+// error is returned by Parse as it is.
+func (s *Set) Node(key string, decode func(file string, n *yaml.Node) error) {
+	if s.nodes == nil {
+		s.nodes = map[string]func(string, *yaml.Node) error{}
+	}
+	s.nodes[key] = decode
 }
 
 // Check adds a rule that Parse applies once every layer is read. The rule
@@ -265,6 +279,12 @@ func (s *Set) applyFile(path string) error {
 		known[YAMLKey(o.name)] = o
 	}
 	for key, node := range doc {
+		if decode, ok := s.nodes[key]; ok {
+			if err := decode(path, &node); err != nil {
+				return err
+			}
+			continue
+		}
 		o, ok := known[key]
 		if !ok {
 			return fmt.Errorf("config file %s: unknown key %q", path, key)

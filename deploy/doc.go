@@ -5,5 +5,8 @@
 // every file it mounts exists, that the services agree on names, ports,
 // users and paths (syncwatch's listen port, its health check, Prometheus'
 // scrape target and the Grafana datasources), that every image is pinned
-// and that no secret is written in the repository.
+// and that no secret is written in the repository. deploy/cluster holds the
+// ClickHouse cluster stack (two shards of two replicas, three Keeper
+// nodes, collectors in cluster mode); its tests check the topology the
+// configurations describe.
 package deploy

@@ -5,6 +5,7 @@
 #
 #   deploy/gen-env.sh            # writes .env at the repository's root
 #   deploy/gen-env.sh PATH       # writes PATH instead
+#   deploy/gen-env.sh deploy/cluster/.env   # for deploy/cluster
 #
 # Keep .env out of version control and out of images (.dockerignore).
 set -eu
@@ -26,6 +27,8 @@ SYNCWATCH_QUERY_TOKEN=$(rand)
 SYNCWATCH_ADMIN_TOKEN=$(rand)
 # Grafana's admin user (admin).
 GRAFANA_ADMIN_PASSWORD=$(rand)
+# The inter-server secret of deploy/cluster's ClickHouse nodes.
+CLICKHOUSE_CLUSTER_SECRET=$(rand)
 # Optional:
 # SYNCWATCH_PUBLISH_ADDR=0.0.0.0          # publish the ports beyond this host
 # SYNCWATCH_ALERTMANAGER_SECRETS_DIR=/etc/syncwatch/alertmanager-secrets

@@ -108,7 +108,7 @@ func TestOpenAPIProtocolAnswers(t *testing.T) {
 		served[p] = append(served[p], r.Method)
 	}
 	c := contract.Must(t)
-	concrete := strings.NewReplacer("{run_id}", "run-1")
+	concrete := strings.NewReplacer("{run_id}", "run-1", "{channel}", "ops")
 	for path, have := range served {
 		item := c.Doc.Paths.Find(path)
 		if item == nil {
@@ -145,7 +145,11 @@ func TestOpenAPIProtocolAnswers(t *testing.T) {
 			o := contract.Options{}
 			if m == http.MethodPost {
 				// What a client would send: the redirect keeps it.
-				o = contract.Options{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(testutil.Report("slash"))}
+				body := testutil.Report("slash")
+				if strings.HasPrefix(path, "/api/v1/alerts/relay/") {
+					body = `{"status":"firing","alerts":[{"labels":{"alertname":"SyncSilent"}}]}`
+				}
+				o = contract.Options{Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(body)}
 			}
 			w := contract.Call(t, env.Handler(), m, concrete.Replace(path)+"/", o)
 			if w.Code != want || w.Header().Get("Location") != concrete.Replace(path) {

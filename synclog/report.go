@@ -93,6 +93,18 @@ func NewID() string {
 	return id.String()
 }
 
+// runIDNamespace is the UUID namespace of the run ids RunIDFor derives.
+var runIDNamespace = uuid.MustParse("6f1c5a52-8d1e-4f43-9a3e-2b7c1d0e9f18")
+
+// RunIDFor returns the run id of a report that names none but has event id
+// eventID: a name-based UUID (version 5) of its source and event id, the
+// same on every collector replica, so that a retry of the report, which
+// may reach another replica, joins the run its first delivery made
+// instead of making another.
+func RunIDFor(source, eventID string) string {
+	return uuid.NewSHA1(runIDNamespace, []byte(source+"\x00"+eventID)).String()
+}
+
 // Normalize prepares a decoded report for validation and storage: it trims
 // strings, lowercases enumerations, fills defaults (source, run_id, event_id,
 // timestamps), redacts secrets from the message and attributes, and computes
@@ -109,7 +121,13 @@ func (r *Report) Normalize(now time.Time) {
 		r.Source = DefaultSource
 	}
 	if r.RunID == "" {
-		r.RunID = NewID()
+		if r.EventID != "" {
+			// A retry of the report reaches the same run, whichever
+			// collector replica takes it.
+			r.RunID = RunIDFor(r.Source, r.EventID)
+		} else {
+			r.RunID = NewID()
+		}
 	}
 	if r.EventID == "" {
 		r.EventID = NewID()

@@ -313,3 +313,31 @@ func TestNewID(t *testing.T) {
 		t.Fatalf("NewID() = %q, %q; want distinct UUIDv7s", a, b)
 	}
 }
+
+// TestNormalizeDerivesRunID checks that a report naming no run but an
+// event gets a run id derived from its source and event id: the same on
+// every collector replica, so that a retry joins the run its first
+// delivery made.
+func TestNormalizeDerivesRunID(t *testing.T) {
+	normalized := func(source, eventID string) string {
+		r := Report{Source: source, EventID: eventID, Status: StatusSuccess}
+		r.Normalize(testNow)
+		return r.RunID
+	}
+	a := normalized("Haier", "ev-1")
+	if a != normalized("haier", " ev-1 ") {
+		t.Errorf("the retry of a report got another run id")
+	}
+	if a != RunIDFor("haier", "ev-1") {
+		t.Errorf("run id %q, want RunIDFor's %q", a, RunIDFor("haier", "ev-1"))
+	}
+	if a == normalized("other", "ev-1") || a == normalized("haier", "ev-2") {
+		t.Error("reports of other sources or events share a run id")
+	}
+	if err := validID("run_id", a); err != nil {
+		t.Errorf("derived run id %q: %v", a, err)
+	}
+	if got := normalized("haier", ""); got == normalized("haier", "") {
+		t.Error("reports without ids share a run id")
+	}
+}

@@ -266,3 +266,23 @@ func TestServeAuthSettings(t *testing.T) {
 		t.Fatalf("no tokens: enabled %v, %v", a.Enabled(), err)
 	}
 }
+
+// TestServeSessionSecretFile checks that serve refuses a session secret
+// file it cannot use with a usage error, before anything is opened.
+func TestServeSessionSecretFile(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"missing", filepath.Join(t.TempDir(), "nope"), "session secret file: open"},
+		{"too short", writeFile(t, "short", "# rotated on Monday\nshort-secret\n"), "line 2: a secret of 12 bytes; want at least 32"},
+		{"empty", writeFile(t, "empty", "\n# nothing yet\n"), "holds no secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			code := run([]string{"serve", "--data-dir", t.TempDir(), "--session-secret-file", tc.file}, env(nil), &stdout, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, want 2 and %q: %s", code, tc.want, stderr.String())
+			}
+		})
+	}
+}

@@ -49,6 +49,7 @@ type exporterOptions struct {
 	cacheTTL          time.Duration
 	lookback          time.Duration
 	maxStaleness      time.Duration
+	diagInterval      time.Duration
 }
 
 func (o *exporterOptions) register(s *config.Set) {
@@ -59,6 +60,7 @@ func (o *exporterOptions) register(s *config.Set) {
 	s.Duration(&o.cacheTTL, "exporter-cache-ttl", exporter.DefaultCacheTTL, "how long metrics computed from ClickHouse are served before scrapes query it again")
 	s.Duration(&o.lookback, "exporter-lookback", exporter.DefaultLookback, "runs read for runs in progress and consecutive failures")
 	s.Duration(&o.maxStaleness, "exporter-max-staleness", exporter.DefaultMaxStaleness, "while ClickHouse fails, how long cached metrics are still served")
+	s.Duration(&o.diagInterval, "exporter-diagnostics-interval", exporter.DefaultDiagnosticsInterval, "how often the syncwatch_anomaly_* and syncwatch_forecast_* metrics are recomputed")
 }
 
 // config returns the exporter's configuration for the sync types.
@@ -84,15 +86,16 @@ func (o *exporterOptions) config(types synclog.SyncTypes, limiter *exporter.Sour
 		windows = append(windows, d)
 	}
 	return exporter.Config{
-		SyncTypes:         names,
-		Windows:           windows,
-		CacheTTL:          o.cacheTTL,
-		Lookback:          o.lookback,
-		MaxStaleness:      o.maxStaleness,
-		ExpectedIntervals: exporter.MergeDurations(synclog.DefaultExpectedIntervals(), expected, names),
-		MaxRuntimes:       exporter.MergeDurations(synclog.DefaultMaxRuntimes(), runtimes, names),
-		Limiter:           limiter,
-		Log:               log.WithField("component", "exporter"),
+		SyncTypes:           names,
+		Windows:             windows,
+		CacheTTL:            o.cacheTTL,
+		Lookback:            o.lookback,
+		MaxStaleness:        o.maxStaleness,
+		DiagnosticsInterval: o.diagInterval,
+		ExpectedIntervals:   exporter.MergeDurations(synclog.DefaultExpectedIntervals(), expected, names),
+		MaxRuntimes:         exporter.MergeDurations(synclog.DefaultMaxRuntimes(), runtimes, names),
+		Limiter:             limiter,
+		Log:                 log.WithField("component", "exporter"),
 	}, nil
 }
 

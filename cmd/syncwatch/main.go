@@ -9,6 +9,8 @@
 //	syncwatch demo      feed a server realistic demo runs
 //	syncwatch healthcheck  check a running syncwatch's /readyz (for containers)
 //	syncwatch quarantine   list or replay the reports ClickHouse refused for good
+//	syncwatch archive   list, export, verify, restore or drop archived months
+//	syncwatch digest    preview a configured digest without sending it
 //	syncwatch version   print the version
 package main
 
@@ -45,6 +47,8 @@ commands:
   demo      feed a server realistic runs of a supplier integration
   healthcheck  exit 0 when a running syncwatch answers /readyz (for containers)
   quarantine   list | replay: reports ClickHouse refused for good
+  archive   list | export | verify | restore | drop MONTH: Parquet archive of months
+  digest    preview NAME: render a configured digest without sending it
   version   print the version
 
 Run 'syncwatch <command> -h' for the flags of a command. Every flag can also
@@ -88,6 +92,10 @@ func runIO(args []string, getenv func(string) string, stdin io.Reader, stdout, s
 		err = runHealthcheck(ctx, args[1:], getenv, stdout, stderr)
 	case "quarantine":
 		err = runQuarantine(ctx, args[1:], getenv, stdout, stderr)
+	case "archive":
+		err = runArchive(ctx, args[1:], getenv, stdout, stderr)
+	case "digest":
+		err = runDigest(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "syncwatch", version)
 	case "help", "-h", "--help":
@@ -121,6 +129,8 @@ func storageConfig(o config.Storage) clickhouse.Config {
 		LibchdbPath: o.Libchdb,
 		Database:    o.Database,
 		Retention:   o.Retention,
+		Cluster:     o.Cluster,
+		AsyncInsert: o.AsyncInsert,
 	}
 }
 

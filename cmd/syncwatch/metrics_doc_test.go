@@ -166,9 +166,24 @@ func TestServeMetrics(t *testing.T) {
 	promtool := testutil.Tool(t, "promtool")
 	addr := testutil.FreeAddr(t)
 	base := "http://" + addr
+	// A digest, so that the scheduler's families are served (at 0: it
+	// fires on 1 January only and catches nothing up).
+	// A Feishu robot, so that the relay's family is served too.
+	cfgDir := t.TempDir()
+	digests := filepath.Join(cfgDir, "digests.yml")
+	robotURL := filepath.Join(cfgDir, "robot-url")
+	if err := os.WriteFile(robotURL, []byte("http://127.0.0.1:9/open-apis/bot/v2/hook/x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(digests, []byte("channels: [{name: hook, type: webhook, url: 'http://127.0.0.1:9/'}, {name: robot, type: feishu, url_file: '"+robotURL+"'}]\n"+
+		"digests: [{name: yearly, schedule: '0 0 1 1 *', period: month, catch_up: 0s, channels: [hook]}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	startCommand(t, runServe, []string{
 		"--listen", addr, "--data-dir", metricsTestDir(t), "--libchdb", libchdb(t), "--log-level", "warn",
-		"--max-sources", "2", "--batch-max-age", "50ms", "--exporter-cache-ttl", "1s",
+		"--max-sources", "2", "--batch-max-age", "50ms", "--exporter-cache-ttl", "1s", "--exporter-diagnostics-interval", "1s", "--config", digests,
+		// The automatic archive's metrics are part of the listing.
+		"--archive", "--archive-dir", t.TempDir(),
 	}, base+"/healthz")
 
 	now := time.Now().UTC()

@@ -16,12 +16,16 @@ import (
 )
 
 const migrateUsage = `usage: syncwatch migrate up | down | version | force VERSION [flags]
+       syncwatch migrate --print-ddl [--clickhouse-cluster NAME]
 
   up        apply every pending migration and the configured retention
   down      revert every migration (drops syncwatch's tables); off a
             terminal it wants --yes
   version   print the schema version and whether it is dirty
   force N   record version N as applied and clean, after a manual repair
+  --print-ddl  print the schema's statements (for the cluster with
+            --clickhouse-cluster) and touch no database: for operators who
+            create the schema themselves and run serve with --migrate=false
 `
 
 // runMigrate is `syncwatch migrate`. Flags may come before or after the
@@ -34,10 +38,14 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	store.Register(s)
 	logs.Register(s)
 	s.Flags().BoolVar(&yes, "yes", false, "confirm a destructive action (down) without asking")
+	s.Flags().BoolVar(&store.NoServer, "print-ddl", false, "print the schema's DDL (the cluster's with --clickhouse-cluster) and exit, touching no database")
 	if err := parseSettings(s, args, getenv); err != nil {
 		return err
 	}
 	rest := s.Args()
+	if store.NoServer {
+		return printSchema(store, rest, stdout)
+	}
 	if len(rest) == 0 {
 		s.Usage()
 		return usageError{fmt.Errorf("migrate: missing action")}
@@ -80,6 +88,7 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	switch rest[0] {
 	case "up":
 		if err := st.Migrate(ctx); err != nil {
@@ -105,6 +114,21 @@ func runMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// printSchema is `syncwatch migrate --print-ddl`: the statements every
+// up migration runs, for a single node or, with a cluster name, for the
+// cluster. It needs no database, so it validates nothing but the name.
+func printSchema(store config.Storage, rest []string, stdout io.Writer) error {
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("migrate --print-ddl: unexpected argument %q", rest[0])}
+	}
+	ddl, err := clickhouse.SchemaDDL(store.Cluster)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, ddl)
+	return err
 }
 
 // confirm asks on stderr whether to go ahead with what and reads the

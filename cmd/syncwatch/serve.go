@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/auth"
@@ -17,10 +18,14 @@ import (
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/diagnose"
+	"github.com/syncwatch/syncwatch/digest"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
+	"github.com/syncwatch/syncwatch/notify"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
+	"github.com/syncwatch/syncwatch/web/api"
 	"github.com/syncwatch/syncwatch/web/ui"
 )
 
@@ -30,8 +35,11 @@ type serveOptions struct {
 	logs    config.Log
 	metrics exporterOptions
 	pprof   pprofOptions
+	archive config.Archive
 	config.Serve
 	diagnose config.Diagnose
+	// notify are the digests and channels (issue 17).
+	notify config.Notify
 }
 
 func (o *serveOptions) register(s *config.Set) {
@@ -39,9 +47,12 @@ func (o *serveOptions) register(s *config.Set) {
 	o.logs.Register(s)
 	o.metrics.register(s)
 	o.pprof.register(s)
+	o.archive.Register(s)
 	o.Serve.Register(s)
 	o.diagnose.Register(s)
+	o.notify.Register(s)
 	s.Check(func() error { return o.metrics.check(o.SyncTypes) })
+	s.Check(func() error { return digestScopes(o.notify.Digests, o.SyncTypes) })
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -74,9 +85,21 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if !tokens.Enabled() {
 		log.WithField("listen", listen).Warn("no tokens configured: the API is open to anyone who can reach it, so syncwatch listens on loopback only")
 	}
+	// Console sessions are signed: replicas that share the secrets accept
+	// each other's sessions.
+	var sessionKeys [][]byte
+	if o.SessionSecretFile != "" {
+		if sessionKeys, err = ui.LoadSessionKeys(o.SessionSecretFile); err != nil {
+			return usageError{err}
+		}
+	} else if tokens.Enabled() {
+		log.Info("no --session-secret-file: console sessions are signed with a random key of this process, so a sign-in holds on this replica only and until it restarts")
+	}
 
 	// Start-up, in order; shutdown runs in reverse.
-	store, err := clickhouse.Open(ctx, storageConfig(o.storage), log)
+	storeCfg := storageConfig(o.storage)
+	storeCfg.RetentionByArchive = o.archive.Enabled
+	store, err := clickhouse.Open(ctx, storeCfg, log)
 	if err != nil {
 		return err
 	}
@@ -84,6 +107,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if o.Migrate {
 		if err := store.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
+		}
+	} else if o.archive.Enabled {
+		// The TTL must go before the archiver counts on it being gone.
+		if err := store.ApplyRetention(ctx); err != nil {
+			return err
 		}
 	}
 	spool, err := collector.OpenSpool(filepath.Join(o.storage.DataDir, "spool"), int64(o.SpoolMaxBytes), log.WithField("component", "spool"))
@@ -141,6 +169,32 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		checks = exp.HealthChecks()
 	}
+	archived, autoArchive, err := startArchive(ctx, o.archive, o.storage.Retention, store, reg, log)
+	if err != nil {
+		return err
+	}
+	var archiveReader api.ArchiveReader
+	if archived != nil {
+		archiveReader = archived
+	}
+	if autoArchive != nil {
+		defer autoArchive.stop()
+		checks = append(checks, autoArchive.check())
+	}
+
+	// Digests (issue 17): the content the API renders, and the
+	// scheduler when this process sends them.
+	channels, err := notify.NewAll(o.notify.Channels, notify.Options{})
+	if err != nil {
+		return err
+	}
+	digestBuilder, digests, err := o.digests(reg, types, expected.ExpectedIntervals, store, channels, log)
+	if err != nil {
+		return err
+	}
+	if digests != nil {
+		checks = append(checks, app.DigestCheck(digests))
+	}
 	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{Size: o.BatchSize, MaxSize: o.BatchMaxSize, MaxAge: o.BatchMaxAge}, log.WithField("component", "batcher"), metrics)
 	srv, err := app.New(app.Config{
 		Ingest: collector.Config{
@@ -151,12 +205,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		},
 		Console: &ui.Config{
 			ExpectedIntervals: expected.ExpectedIntervals, Lookback: expected.Lookback, SecureCookies: o.SecureCookies,
+			SessionKeys: sessionKeys,
 		},
 		TrustedProxies: o.TrustedProxies,
 		PublicMonitor:  o.PublicMonitor,
+		Digests:        o.notify.Digests,
+		Relay:          o.relay(channels),
 	}, app.Deps{
 		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
-		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks, Diagnose: diag,
+		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks, Digester: digestBuilder,
+		Archive: archiveReader, Diagnose: diag,
 	})
 	if err != nil {
 		return err
@@ -186,6 +244,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"listen": ln.Addr().String(), "engine": store.Engine(), "runs_in_progress": inProgress, "recent_reports": recent,
 		"version": version, "auth": tokens.Enabled(),
 	}).Info("syncwatch is serving")
+	// The digest scheduler starts last and stops first.
+	digestsDone := make(chan struct{})
+	digestCtx, stopDigests := context.WithCancel(context.Background())
+	go func() {
+		defer close(digestsDone)
+		if digests != nil {
+			digests.Run(digestCtx)
+		}
+	}()
 
 	select {
 	case <-ctx.Done():
@@ -193,6 +260,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	case err := <-serveErr:
 		log.WithError(err).Error("http server stopped")
 	}
+	stopDigests()
+	<-digestsDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -260,4 +329,35 @@ func closeLogged(log logrus.FieldLogger, what string, f func() error) {
 	if err := f(); err != nil {
 		log.WithError(err).WithField("component", what).Error("close failed")
 	}
+}
+
+// digests returns the builder of digests' content and, when this process
+// sends digests, their scheduler.
+func (o *serveOptions) digests(reg prometheus.Registerer, types synclog.SyncTypes, expected map[string]time.Duration, store *clickhouse.Store, channels map[string]notify.Channel, log logrus.FieldLogger) (*digest.Builder, *digest.Service, error) {
+	b := digest.NewBuilder(store, digest.BuilderConfig{
+		SyncTypes: types.Names(), Expected: expected, ConsoleURL: o.notify.ConsoleURL, GrafanaURL: o.notify.GrafanaURL,
+	})
+	if !o.notify.Scheduler || len(o.notify.Digests) == 0 {
+		return b, nil, nil
+	}
+	svc, err := digest.NewService(digest.ServiceConfig{Digests: o.notify.Digests, RetryFor: o.notify.RetryFor}, digest.ServiceDeps{
+		Log: log, Registerer: reg, Builder: b, Ledger: store, Channels: channels,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	log.WithFields(logrus.Fields{"digests": len(o.notify.Digests), "instance": svc.Instance()}).Info("digest scheduler on")
+	return b, svc, nil
+}
+
+// relay configures the alert relay: the robot channels with their
+// languages, and the links' addresses.
+func (o *serveOptions) relay(channels map[string]notify.Channel) relay.Config {
+	cfg := relay.Config{Channels: map[string]relay.Channel{}, ConsoleURL: o.notify.ConsoleURL, GrafanaURL: o.notify.GrafanaURL}
+	for _, c := range o.notify.Channels {
+		if relay.IsRelayType(c.Type) {
+			cfg.Channels[c.Name] = relay.Channel{Channel: channels[c.Name], Language: c.Language}
+		}
+	}
+	return cfg
 }

@@ -6,6 +6,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +17,9 @@ import (
 
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/digest"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/web"
 	"github.com/syncwatch/syncwatch/web/api"
@@ -34,6 +38,11 @@ type Config struct {
 	TrustedProxies []string
 	// PublicMonitor serves the read-only monitor URLs without a token.
 	PublicMonitor bool
+	// Digests are the configured digests the API renders by name.
+	Digests []config.Digest
+	// Relay configures POST /api/v1/alerts/relay/{channel}; without
+	// channels every channel is unknown (404).
+	Relay relay.Config
 }
 
 // Deps are the parts the service is built from.
@@ -63,6 +72,13 @@ type Deps struct {
 	// Checks are further components of the health report, supplied by
 	// their owners (the exporter's, when this process publishes it).
 	Checks []web.Check
+	// Archive, when set, reads archived months in place for
+	// GET /api/v1/runs?archive=YYYY-MM.
+	Archive api.ArchiveReader
+	// Digester, when set, builds GET /api/v1/reports/digest (with the
+	// links and expected intervals serve configures); a builder over
+	// Query when nil.
+	Digester api.DigestBuilder
 }
 
 // Service is the assembled HTTP service.
@@ -112,6 +128,11 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	ingest.Register(s.Web.Engine(), s.Guard)
+	rl, err := relay.New(cfg.Relay, d.Log, d.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	rl.Register(s.Web.Engine(), s.Guard)
 	if d.Query == nil {
 		return s, nil
 	}
@@ -124,8 +145,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 // addReadSide adds the query API and, when configured, the console.
 func (s *Service) addReadSide(cfg Config, d Deps, health *web.Health) error {
 	var err error
-	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes, PublicMonitor: cfg.PublicMonitor}, api.Deps{
-		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer, Diagnoser: d.Diagnose,
+	s.API, err = api.New(api.Config{SyncTypes: cfg.Ingest.SyncTypes, PublicMonitor: cfg.PublicMonitor, Digests: cfg.Digests}, api.Deps{
+		Querier: d.Query, Health: health, Guard: s.Guard, Registerer: d.Registerer, Archive: d.Archive, Digester: d.Digester,
+		Diagnoser: d.Diagnose,
 	})
 	if err != nil {
 		return err
@@ -152,3 +174,24 @@ func (s *Service) Handler() http.Handler { return s.Web.Handler() }
 
 // Engine returns the gin engine, for tests and extensions to add routes.
 func (s *Service) Engine() *gin.Engine { return s.Web.Engine() }
+
+// DigestCheck is the digest scheduler's component of the health report,
+// "digests": failing while a delivery fails or the scheduler cannot reach
+// its ledger; not required, since ingest does not depend on it.
+func DigestCheck(s *digest.Service) web.Check {
+	return web.Check{Name: "digests", Run: func(context.Context) web.ComponentHealth {
+		h, err := s.Health()
+		detail := map[string]any{"digests": h.Digests, "instance": h.Instance}
+		if h.LastTick != nil {
+			detail["last_tick"] = h.LastTick
+		}
+		if len(h.Failing) > 0 {
+			detail["failing"] = h.Failing
+		}
+		c := web.ComponentHealth{Detail: detail}
+		if err != nil {
+			c.Error = err.Error()
+		}
+		return c
+	}}
+}

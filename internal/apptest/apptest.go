@@ -24,8 +24,10 @@ import (
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/clickhouse"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/internal/testutil"
+	"github.com/syncwatch/syncwatch/relay"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/synclog"
 	"github.com/syncwatch/syncwatch/web"
@@ -93,8 +95,10 @@ type Options struct {
 	LogLevel logrus.Level
 	// Query, when set, serves the query API; Console, with it, the
 	// console, whose overview uses States when set.
-	Query   api.Querier
-	States  runs.TypeStater
+	Query  api.Querier
+	States runs.TypeStater
+	// Archive, with Query, reads archived months for the run list.
+	Archive api.ArchiveReader
 	Console *ui.Config
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
 	TrustedProxies []string
@@ -105,6 +109,10 @@ type Options struct {
 	// Diagnose answers the diagnostics API; with Query, and no Diagnose,
 	// the routes answer 503.
 	Diagnose api.Diagnoser
+	// Digests are the configured digests the API renders by name.
+	Digests []config.Digest
+	// Relay configures the alert relay.
+	Relay relay.Config
 }
 
 // Env is the service wired as serve wires it, minus the network.
@@ -187,9 +195,10 @@ func New(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatalf("auth: %v", err)
 	}
-	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies}, app.Deps{
+	e.Service, err = app.New(app.Config{Ingest: o.Ingest, Console: o.Console, PublicMonitor: o.PublicMonitor, TrustedProxies: o.TrustedProxies, Digests: o.Digests, Relay: o.Relay}, app.Deps{
 		Log: log, Auth: tokens, Spool: sp, Batcher: e.Batcher, Quarantine: e.Quarantine, Storage: o.Storage, Metrics: metrics,
-		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors, Diagnose: o.Diagnose,
+		Registerer: e.Reg, Gatherer: e.Reg, Query: o.Query, States: o.States, Checks: o.Checks, Anchors: e.Anchors,
+		Archive: o.Archive, Diagnose: o.Diagnose,
 	})
 	if err != nil {
 		t.Fatalf("new service: %v", err)

@@ -23,7 +23,7 @@ type rule struct {
 var rules = []rule{
 	{from: []string{"synclog"}, to: []string{"..."}, why: "synclog is the leaf: it imports nothing of the project"},
 	{from: []string{"..."}, to: []string{"cmd/..."}, why: "nothing imports a command"},
-	{from: []string{"collector/...", "web/...", "runs", "diagnose/...", "auth"}, to: []string{"clickhouse/..."},
+	{from: []string{"collector/...", "web/...", "runs", "diagnose/...", "auth", "relay"}, to: []string{"clickhouse/..."},
 		why: "the ingest service, the read model and the packages that serve HTTP own their ports; clickhouse implements them"},
 	{from: []string{"clickhouse/..."}, to: []string{"web/...", "collector/...", "exporter/...", "internal/app", "auth"},
 		why: "clickhouse implements the ports of runs and synclog, never a consumer"},
@@ -33,6 +33,10 @@ var rules = []rule{
 		why: "the HTTP foundation and auth know no service built on them"},
 	{from: []string{"collector/..."}, to: []string{"web/api", "web/ui", "exporter/...", "internal/app"},
 		why: "the ingest service does not depend on the read side or the exporter"},
+	{from: []string{"archive"}, to: []string{"clickhouse/...", "web/...", "collector/...", "exporter/...", "auth", "internal/app"},
+		why: "the archive owns its ports (Store, BlobStore, Target); clickhouse implements them"},
+	{from: []string{"digest", "notify"}, to: []string{"clickhouse/...", "web/...", "collector/...", "exporter/...", "internal/app", "auth"},
+		why: "digests and the channels that deliver them own their ports and know nothing of who serves, stores or assembles them"},
 }
 
 // pkg is what go list says of one package.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/syncwatch/syncwatch/auth"
+	"github.com/syncwatch/syncwatch/config"
+	"github.com/syncwatch/syncwatch/digest"
 	"github.com/syncwatch/syncwatch/runs"
 	"github.com/syncwatch/syncwatch/web"
 
@@ -81,6 +83,9 @@ type Config struct {
 	// PublicMonitor serves the three read-only monitor URLs (dashboard,
 	// records, statistics) without a token, as the original module did.
 	PublicMonitor bool
+	// Digests are the configured digests GET /api/v1/reports/digest
+	// renders by name.
+	Digests []config.Digest
 }
 
 // Deps are the parts the API is built from.
@@ -90,26 +95,34 @@ type Deps struct {
 	Guard   Guard
 	// Registerer receives the API's metrics.
 	Registerer prometheus.Registerer
+	// Archive, when set, answers GET /api/v1/runs?archive=YYYY-MM.
+	Archive ArchiveReader
 	// Now, when set, replaces the clock (tests).
 	Now func() time.Time
 	// Diagnoser, when set, answers /api/v1/diagnostics/... and the
 	// diagnosis of a failed or anomalous run; without it those routes
 	// answer 503.
 	Diagnoser Diagnoser
+	// Digester builds GET /api/v1/reports/digest; a digest.Builder over
+	// the querier, without links, when nil.
+	Digester DigestBuilder
 }
 
 // API serves the query, report and monitor routes.
 type API struct {
 	types    synclog.SyncTypes
 	q        Querier
+	archive  ArchiveReader
 	overview *runs.Overviews
 	health   HealthReporter
 	guard    Guard
 	clears   *prometheus.CounterVec
 	now      func() time.Time
 	// public serves the read-only monitor URLs without a token.
-	public bool
-	diag   Diagnoser
+	public   bool
+	digests  []config.Digest
+	digester DigestBuilder
+	diag     Diagnoser
 }
 
 // New builds the API and registers its metrics.
@@ -122,7 +135,11 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a := &API{
 		types: cfg.SyncTypes, q: d.Querier, overview: runs.NewOverviews(d.Querier, nil), health: d.Health,
-		guard: d.Guard, now: d.Now, public: cfg.PublicMonitor, diag: d.Diagnoser,
+		guard: d.Guard, now: d.Now, public: cfg.PublicMonitor, archive: d.Archive,
+		digests: cfg.Digests, digester: d.Digester, diag: d.Diagnoser,
+	}
+	if a.digester == nil {
+		a.digester = digest.NewBuilder(d.Querier, digest.BuilderConfig{SyncTypes: cfg.SyncTypes.Names(), Now: d.Now})
 	}
 	a.clears = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "syncwatch_monitor_clears_total",
@@ -162,6 +179,7 @@ func (a *API) Register(e *gin.Engine) error {
 	e.GET("/api/v1/diagnostics/anomalies", query, json, a.handleAnomalies)
 	e.GET("/api/v1/diagnostics/forecasts", query, json, a.handleForecasts)
 	e.GET("/api/v1/diagnostics/root-cause", query, json, a.handleRootCause)
+	e.GET("/api/v1/reports/digest", query, markLang, formats, a.handleDigest)
 	// The monitor URLs answer with and without their trailing slash.
 	for _, p := range []string{"/api/monitor/dashboard/", "/api/monitor/dashboard"} {
 		e.GET(p, monitor, json, a.handleDashboard)

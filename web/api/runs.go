@@ -58,16 +58,28 @@ func ParseRunsRequest(raw, accept string, env Env) (RunsRequest, *ParamError) {
 }
 
 // handleRuns serves GET /api/v1/runs and /api/monitor/records/.
+// With archive=YYYY-MM it lists the runs of that archived month instead,
+// read in place from the archive.
 func (a *API) handleRuns(c *gin.Context) {
-	req, perr := ParseRunsRequest(c.Request.URL.RawQuery, c.GetHeader("Accept"), a.env())
+	month, raw, perr := splitArchiveParam(c.Request.URL.RawQuery)
+	if !paramsOK(c, perr) {
+		return
+	}
+	req, perr := ParseRunsRequest(raw, c.GetHeader("Accept"), a.env())
 	if !paramsOK(c, perr) {
 		return
 	}
 	var next *runs.Cursor
-	list, ok := fetch(c, "listing runs", func(ctx context.Context) (l []runs.Run, err error) {
-		l, next, err = a.q.ListRuns(ctx, req.Opt)
-		return l, err
-	})
+	var list []runs.Run
+	var ok bool
+	if !month.IsZero() {
+		list, next, ok = a.listArchivedRuns(c, month, req.Opt)
+	} else {
+		list, ok = fetch(c, "listing runs", func(ctx context.Context) (l []runs.Run, err error) {
+			l, next, err = a.q.ListRuns(ctx, req.Opt)
+			return l, err
+		})
+	}
 	if !ok {
 		return
 	}

@@ -9,7 +9,6 @@
 package ui
 
 import (
-	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -34,8 +33,6 @@ var consoleFiles embed.FS
 const (
 	// DefaultConsoleSessionTTL is how long a console login lasts.
 	DefaultConsoleSessionTTL = 12 * time.Hour
-	// DefaultConsoleMaxSessions bounds the console sessions kept in memory.
-	DefaultConsoleMaxSessions = 10000
 	// DefaultConsoleLookback bounds the runs read for runs in progress and
 	// consecutive failures on the overview.
 	DefaultConsoleLookback = 7 * 24 * time.Hour
@@ -68,9 +65,13 @@ type Config struct {
 	ExpectedIntervals map[string]time.Duration
 	// SessionTTL is how long a login lasts (default 12 hours).
 	SessionTTL time.Duration
-	// MaxSessions bounds the sessions kept in memory (default 10,000);
-	// beyond it the login that expires first is dropped.
-	MaxSessions int
+	// SessionKeys are the secrets that sign the session cookies and the
+	// CSRF tokens: the first signs, every one verifies, so that a new
+	// secret is put first and the old one removed a session TTL later.
+	// Replicas that share them accept each other's sessions. Without
+	// any, a random secret of this process signs: sessions hold on this
+	// process only, until it restarts. LoadSessionKeys reads them.
+	SessionKeys [][]byte
 	// Lookback bounds the runs read for runs in progress and consecutive
 	// failures (default 7 days).
 	Lookback time.Duration
@@ -82,9 +83,6 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = DefaultConsoleSessionTTL
-	}
-	if c.MaxSessions <= 0 {
-		c.MaxSessions = DefaultConsoleMaxSessions
 	}
 	if c.Lookback <= 0 {
 		c.Lookback = DefaultConsoleLookback
@@ -119,14 +117,15 @@ type Console struct {
 	cfg       Config
 	now       func() time.Time
 	diag      api.Diagnoser
-	// key signs the forms' CSRF tokens; random per process.
-	key []byte
+	// keys sign the session cookies and the forms' CSRF tokens.
+	keys *sessionKeys
 	// pages are the parsed templates by page and language.
 	pages map[string]map[synclog.Language]*template.Template
 	css   []byte
 
-	mu       sync.Mutex
-	sessions map[[32]byte]*consoleSession
+	mu sync.Mutex
+	// signedOut are the sessions signed out here, until they expire.
+	signedOut map[string]time.Time
 }
 
 // Keys of values the console puts in a gin context.
@@ -152,12 +151,13 @@ func New(cfg Config, d Deps) (*Console, error) {
 	cn := &Console{
 		types: cfg.SyncTypes, q: d.Querier, overviews: runs.NewOverviews(d.Querier, d.States), knows: d.States != nil,
 		auth: d.Auth, rejected: d.Rejected, cfg: cfg, now: d.Now, diag: d.Diagnoser,
-		key:      make([]byte, 32),
-		sessions: map[[32]byte]*consoleSession{},
+		signedOut: map[string]time.Time{},
 	}
-	if _, err := rand.Read(cn.key); err != nil {
-		return nil, fmt.Errorf("ui: csrf key: %w", err)
+	keys, err := newSessionKeys(cfg.SessionKeys, cfg.SessionTTL)
+	if err != nil {
+		return nil, err
 	}
+	cn.keys = keys
 	if err := cn.parseTemplates(); err != nil {
 		return nil, fmt.Errorf("ui: templates: %w", err)
 	}

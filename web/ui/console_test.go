@@ -20,45 +20,109 @@ import (
 	"github.com/syncwatch/syncwatch/synclog"
 )
 
+// TestConsoleSessions checks the signed sessions: valid on every console
+// that shares the keys (replicas), across a key rotation, until they
+// expire, while their token keeps its secret, and not after a sign-out
+// on the console that signed out.
 func TestConsoleSessions(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	cn := &Console{cfg: Config{SessionTTL: time.Hour, MaxSessions: 3}, now: func() time.Time { return now },
-		sessions: map[[32]byte]*consoleSession{}, key: []byte("k")}
-	tok := &auth.Token{Name: "q", Roles: []auth.Role{auth.RoleQuery}}
-	lookup := func(id string) *consoleSession {
-		req := httptest.NewRequest(http.MethodGet, "http://localhost/ui/", nil)
-		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: id})
-		c, _ := ginTestContext(req)
-		return cn.session(c)
-	}
-	var ids []string
-	for i := range 4 {
-		s, err := cn.newSession(tok)
+	const secret = "query-token-secret-0123456789"
+	tokens := func(secret string) *auth.Auth {
+		a, err := auth.NewAuth([]auth.Token{{Name: "q", Secret: secret, Roles: []auth.Role{auth.RoleQuery}}}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, s.id)
-		now = now.Add(time.Duration(i+1) * time.Minute)
+		return a
 	}
-	if len(cn.sessions) != 3 {
-		t.Errorf("%d sessions kept, want at most 3", len(cn.sessions))
+	oldKey := []byte("an-old-session-secret-of-32-bytes-or-more")
+	newKey := []byte("a-new-session-secret-of-32-bytes-or-more!")
+	console := func(a *auth.Auth, keys ...[]byte) *Console {
+		t.Helper()
+		k, err := newSessionKeys(keys, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Console{cfg: Config{SessionTTL: time.Hour}, now: func() time.Time { return now }, auth: a, keys: k, signedOut: map[string]time.Time{}}
 	}
-	if lookup(ids[0]) != nil {
-		t.Error("the session that expires first was not dropped at the limit")
+	lookup := func(cn *Console, cookie string) *consoleSession {
+		req := httptest.NewRequest(http.MethodGet, "http://localhost/ui/", nil)
+		req.AddCookie(&http.Cookie{Name: SessionCookie, Value: cookie})
+		c, _ := ginTestContext(req)
+		return cn.session(c)
 	}
-	if s := lookup(ids[3]); s == nil || s.token != tok {
-		t.Error("the newest session is not found")
+	a := tokens(secret)
+	tok := a.Authenticate("Bearer " + secret)
+	signer := console(a, oldKey)
+	s, cookie, err := signer.newSession(tok)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if lookup("") != nil || lookup("nope") != nil {
-		t.Error("an unknown session id is accepted")
+	tests := []struct {
+		name  string
+		cn    *Console
+		valid bool
+	}{
+		{"the console that signed it", signer, true},
+		{"a replica with the same key", console(a, oldKey), true},
+		{"a replica that rotated: a new key first, the old one still", console(a, newKey, oldKey), true},
+		{"a replica with the old key removed", console(a, newKey), false},
+		{"a replica with a random key (none configured)", console(a), false},
+		{"a replica where the token has another secret", console(tokens("another-query-secret-0123"), oldKey), false},
+		{"a replica without the token", console(func() *auth.Auth {
+			other, err := auth.NewAuth([]auth.Token{{Name: "other", Secret: secret, Roles: []auth.Role{auth.RoleQuery}}}, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return other
+		}(), oldKey), false},
 	}
-	now = now.Add(time.Hour)
-	if lookup(ids[3]) != nil {
-		t.Error("an expired session is accepted")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := lookup(tt.cn, cookie)
+			if tt.valid && (got == nil || got.token.Name != "q" || got.id != s.id) {
+				t.Errorf("session %+v, want the one signed in", got)
+			}
+			if !tt.valid && got != nil {
+				t.Errorf("session %+v accepted", got)
+			}
+		})
 	}
-	if cn.csrfToken(nil) == cn.csrfToken(&consoleSession{id: ids[1]}) {
-		t.Error("the CSRF token of a session is the anonymous one")
-	}
+	t.Run("forms rendered before a rotation still post", func(t *testing.T) {
+		rotated := console(a, newKey, oldKey)
+		if !rotated.csrfValid(signer.csrfToken(s), s) || rotated.csrfToken(s) == signer.csrfToken(s) {
+			t.Error("the old key's CSRF token is refused, or the new key does not sign")
+		}
+		if rotated.csrfValid(signer.csrfToken(nil), s) {
+			t.Error("the CSRF token of no session is accepted for a session")
+		}
+	})
+	t.Run("tampered or unknown cookies", func(t *testing.T) {
+		for _, c := range []string{"", "nope", cookie[:len(cookie)-2] + "xx", strings.Repeat("a", 2000)} {
+			if lookup(signer, c) != nil {
+				t.Errorf("cookie %.40q accepted", c)
+			}
+		}
+	})
+	t.Run("sign-out", func(t *testing.T) {
+		replica := console(a, oldKey)
+		signer.dropSession(s)
+		if lookup(signer, cookie) != nil {
+			t.Error("the console that signed the session out accepts it")
+		}
+		if lookup(replica, cookie) == nil {
+			t.Error("another replica refuses the session: it shares no state")
+		}
+	})
+	t.Run("expiry", func(t *testing.T) {
+		_, fresh, err := signer.newSession(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Hour)
+		if lookup(signer, fresh) != nil {
+			t.Error("an expired session is accepted")
+		}
+	})
 }
 
 // ginTestContext returns a gin context for req.
@@ -271,5 +335,50 @@ func TestCookiesSecure(t *testing.T) {
 				t.Errorf("cookies %+v, want Secure %v", cookies, c.wantSecure)
 			}
 		})
+	}
+}
+
+func TestLoadSessionKeys(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first, second := strings.Repeat("a", 32), strings.Repeat("b", 40)
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+		wantErr    string
+	}{
+		{"one", first + "\n", []string{first}, ""},
+		{"rotation with comments and blank lines", "# new first\n  " + second + "  \n\n# old\n" + first, []string{second, first}, ""},
+		{"short", first + "\nshort\n", nil, "line 2: a secret of 5 bytes; want at least 32"},
+		{"none", "# nothing\n\n", nil, "holds no secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := LoadSessionKeys(write(tc.body))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, k := range keys {
+				got = append(got, string(k))
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("keys %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if _, err := LoadSessionKeys(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file is accepted")
 	}
 }

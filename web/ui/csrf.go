@@ -12,9 +12,26 @@ import (
 )
 
 // csrfToken returns the token the console's forms carry: an HMAC of the
-// session id, or of "anonymous" before a login, under the process's key.
+// session id, or of "anonymous" before a login, under the first session
+// key.
 func (cn *Console) csrfToken(s *consoleSession) string {
-	m := hmac.New(sha256.New, cn.key)
+	return csrfTokenWith(cn.keys.csrf[0], s)
+}
+
+// csrfValid reports whether got is the CSRF token of session s under one
+// of the session keys: a form rendered before a key rotation still posts.
+func (cn *Console) csrfValid(got string, s *consoleSession) bool {
+	for _, k := range cn.keys.csrf {
+		if hmac.Equal([]byte(got), []byte(csrfTokenWith(k, s))) {
+			return true
+		}
+	}
+	return false
+}
+
+// csrfTokenWith returns the CSRF token of session s under key.
+func csrfTokenWith(key []byte, s *consoleSession) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("csrf\x00"))
 	if s != nil {
 		m.Write([]byte(s.id))
@@ -52,8 +69,7 @@ func (cn *Console) checkForm(c *gin.Context) {
 		return
 	}
 	s := cn.session(c)
-	got := c.PostForm("csrf")
-	if !hmac.Equal([]byte(got), []byte(cn.csrfToken(s))) {
+	if !cn.csrfValid(c.PostForm("csrf"), s) {
 		cn.fail(c, http.StatusForbidden, "The form has expired: reload the page and try again.")
 		c.Abort()
 		return

@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS report_keys_mv;
+DROP TABLE IF EXISTS report_keys;
