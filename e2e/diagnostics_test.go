@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"github.com/syncwatch/syncwatch/collector"
 	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/diagnose/synth"
+	"github.com/syncwatch/syncwatch/digest"
+	"github.com/syncwatch/syncwatch/digest/diaginsights"
 	"github.com/syncwatch/syncwatch/internal/apptest"
 	"github.com/syncwatch/syncwatch/internal/apptest/contract"
 	"github.com/syncwatch/syncwatch/synclog"
@@ -182,6 +185,23 @@ func TestDiagnosticsAPI(t *testing.T) {
 			if strings.HasPrefix(c.target, "/ui/runs/young") && strings.Contains(w.Body.String(), `id="why"`) {
 				t.Errorf("a plain successful run has a why panel")
 			}
+		}
+	})
+	t.Run("digest insights", func(t *testing.T) {
+		ins, err := diaginsights.New(svc, "https://sw.example").Insights(context.Background(), digest.Scope{Sources: []string{"d1"}},
+			digest.Period{Kind: "daily", Start: end.Add(-24 * time.Hour), End: end})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, in := range ins {
+			if in.Kind == "anomaly" && in.SyncType == "prices" && strings.HasPrefix(in.Summary, "failure_rate: ") &&
+				in.Link == "https://sw.example/ui/diagnosis?source=d1&sync_type=prices" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the digest's insights lack the failure burst of d1/prices: %+v", ins)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/syncwatch/syncwatch/config"
 	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/digest"
+	"github.com/syncwatch/syncwatch/digest/diaginsights"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/notify"
@@ -188,7 +189,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	digestBuilder, digests, err := o.digests(reg, types, expected.ExpectedIntervals, store, channels, log)
+	digestBuilder, digests, err := o.digests(reg, types, expected.ExpectedIntervals, store, diag, channels, log)
 	if err != nil {
 		return err
 	}
@@ -333,9 +334,11 @@ func closeLogged(log logrus.FieldLogger, what string, f func() error) {
 
 // digests returns the builder of digests' content and, when this process
 // sends digests, their scheduler.
-func (o *serveOptions) digests(reg prometheus.Registerer, types synclog.SyncTypes, expected map[string]time.Duration, store *clickhouse.Store, channels map[string]notify.Channel, log logrus.FieldLogger) (*digest.Builder, *digest.Service, error) {
+func (o *serveOptions) digests(reg prometheus.Registerer, types synclog.SyncTypes, expected map[string]time.Duration, store *clickhouse.Store, diag *diagnose.Service, channels map[string]notify.Channel, log logrus.FieldLogger) (*digest.Builder, *digest.Service, error) {
 	b := digest.NewBuilder(store, digest.BuilderConfig{
 		SyncTypes: types.Names(), Expected: expected, ConsoleURL: o.notify.ConsoleURL, GrafanaURL: o.notify.GrafanaURL,
+		// Each digest carries the diagnostics' anomalies and forecasts.
+		Insights: diaginsights.New(diag, o.notify.ConsoleURL),
 	})
 	if !o.notify.Scheduler || len(o.notify.Digests) == 0 {
 		return b, nil, nil
