@@ -63,6 +63,10 @@ type diagnosticsScraper struct {
 	mu      sync.Mutex
 	at      time.Time
 	results []DiagnosticState
+	// err is the last computation's error, answered again until the
+	// interval has passed: a slow or failing diagnosis is not retried at
+	// every refresh.
+	err error
 }
 
 func (s *diagnosticsScraper) name() string { return "diagnostics" }
@@ -72,10 +76,13 @@ func (s *diagnosticsScraper) scrape(ctx context.Context, run *scrapeRun) ([]prom
 	defer s.mu.Unlock()
 	if s.at.IsZero() || run.now.Sub(s.at) >= s.interval {
 		res, err := s.src.DiagnosticStates(ctx, run.now)
-		if err != nil {
-			return nil, fmt.Errorf("diagnostics: %w", err)
+		s.at, s.err = run.now, err
+		if err == nil {
+			s.results = res
 		}
-		s.results, s.at = res, run.now
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("diagnostics: %w", s.err)
 	}
 	type agg struct {
 		detected map[string]int

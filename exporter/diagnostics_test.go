@@ -106,4 +106,10 @@ func TestDiagnosticsMetrics(t *testing.T) {
 			t.Errorf("after a failure the scrape lacks %s", want)
 		}
 	}
+	// A failure is not retried at every refresh, only after the interval.
+	calls := diag.calls
+	clk.Add(exporter.DefaultCacheTTL)
+	if body = scrape(); !strings.Contains(body, `syncwatch_exporter_scrape_success{scraper="diagnostics"} 0`) || diag.calls != calls {
+		t.Errorf("within the interval after a failure: %d more calls, want none, and the failure still shown", diag.calls-calls)
+	}
 }
