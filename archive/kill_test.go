@@ -48,6 +48,13 @@ func killHelper(role string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
+	// Close the engine before the process exits: libchdb's own exit
+	// handlers crash on an engine left open with background work.
+	defer func() {
+		if err := st.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "close:", err)
+		}
+	}()
 	d, err := archive.NewDirTarget(archiveDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
