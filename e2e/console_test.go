@@ -23,6 +23,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/auth"
 	"github.com/syncwatch/syncwatch/collector"
+	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/exporter"
 	"github.com/syncwatch/syncwatch/internal/app"
 	"github.com/syncwatch/syncwatch/internal/apptest"
@@ -99,6 +100,10 @@ func serve(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	batcher := collector.NewBatcher(spool, quarantine, store, collector.BatcherConfig{MaxAge: 20 * time.Millisecond}, log, metrics)
+	diag, err := diagnose.New(store, diagnose.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
 	tokens, err := auth.NewAuth([]auth.Token{
 		{Name: "ingest", Secret: ingestSecret, Roles: []auth.Role{auth.RoleIngest}},
 		{Name: "query", Secret: querySecret, Roles: []auth.Role{auth.RoleQuery}},
@@ -111,7 +116,7 @@ func serve(t *testing.T) *httptest.Server {
 		Console: &ui.Config{ExpectedIntervals: exporter.DefaultExpectedIntervals()},
 	}, app.Deps{
 		Log: log, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine, Storage: store, Metrics: metrics,
-		Registerer: reg, Gatherer: reg, Query: store, States: store,
+		Registerer: reg, Gatherer: reg, Query: store, States: store, Diagnose: diag,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -465,6 +470,37 @@ func TestConsoleInBrowser(t *testing.T) {
 		expect(ctx, chromedp.CSS("#daily"), "Price sync", "Product sync")
 		shot(ctx, "10-daily")
 		return nil
+	})
+	step("the diagnosis of a sync type and the why of a failed run", func(ctx context.Context) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/ui/diagnosis")); err != nil {
+			return err
+		}
+		expect(ctx, main, "Diagnosis", "Product sync")
+		if err := chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.CSS("#f-sync-type"), "products"),
+			submit(chromedp.CSS(`#filters button[type="submit"]`)),
+		); err != nil {
+			return err
+		}
+		if u := location(ctx); u.Path != "/ui/diagnosis" || u.Query().Get("sync_type") != "products" {
+			t.Errorf("the diagnosis form went to %s", u)
+		}
+		// A day of history is not enough to judge, and the page says so
+		// rather than guessing.
+		expect(ctx, main, "Anomalies of the last 7 days", "not enough history", "Likely causes, last 24 hours", "Forecasts")
+		shot(ctx, "11-diagnosis")
+		if err := chromedp.Do(ctx, submit(chromedp.CSS("#lang-switch"))); err != nil {
+			return err
+		}
+		expect(ctx, main, "诊断", "最近 7 天的异常", "历史数据不足", "可能的原因（最近 24 小时）", "预测")
+		absent(ctx, main, "Anomalies of the last 7 days")
+		shot(ctx, "12-diagnosis-zh")
+		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/ui/runs/e2e-products-fail-2")); err != nil {
+			return err
+		}
+		expect(ctx, chromedp.CSS("#why"), "原因")
+		shot(ctx, "13-run-why-zh")
+		return chromedp.Do(ctx, submit(chromedp.CSS("#lang-switch"))) // back to English
 	})
 	step("sign out", func(ctx context.Context) error {
 		if err := chromedp.Do(ctx, submit(chromedp.CSS("#logout"))); err != nil {
