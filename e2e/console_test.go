@@ -498,7 +498,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/ui/runs/e2e-products-fail-2")); err != nil {
 			return err
 		}
-		expect(ctx, chromedp.CSS("#why"), "原因")
+		expect(ctx, chromedp.CSS("#why"), "原因", "诊断")
+		expect(ctx, chromedp.CSS("#message"), "connection timeout after 4500 ms")
 		shot(ctx, "13-run-why-zh")
 		return chromedp.Do(ctx, submit(chromedp.CSS("#lang-switch"))) // back to English
 	})
