@@ -297,7 +297,7 @@ func (s *Store) RestoreMonth(ctx context.Context, table string, m archive.Month,
 	if err := s.eng.exec(ctx, `ALTER TABLE `+quoteIdent(table)+` ATTACH PARTITION ID {a_partition:String} FROM `+staging, Params{"a_partition": m.PartitionID()}); err != nil {
 		return false, fmt.Errorf("attach %s: %w", m, err)
 	}
-	return true, nil
+	return true, s.markMonth(ctx, table, m)
 }
 
 // checkRestoreKept refuses to restore a month that the table's TTL would
@@ -340,7 +340,23 @@ func (s *Store) DropMonth(ctx context.Context, table string, m archive.Month) er
 	}
 	// ALTER takes no bound parameters in its partition expression; id is
 	// six digits.
-	return s.eng.exec(ctx, `ALTER TABLE `+quoteIdent(table)+` DROP PARTITION ID '`+id+`'`, nil)
+	if err := s.eng.exec(ctx, `ALTER TABLE `+quoteIdent(table)+` DROP PARTITION ID '`+id+`'`, nil); err != nil {
+		return err
+	}
+	return s.markMonth(ctx, table, m)
+}
+
+// markMonth marks the diagnostics' summaries of a month of runs that was
+// dropped or restored stale.
+func (s *Store) markMonth(ctx context.Context, table string, m archive.Month) error {
+	if table != "runs" {
+		return nil
+	}
+	var days []string
+	for d := m.Start; d.Before(m.End()); d = d.AddDate(0, 0, 1) {
+		days = append(days, d.Format(time.DateOnly))
+	}
+	return s.markBaselines(ctx, `SELECT arrayJoin({m_days:Array(Date)}) AS day`, Params{"m_days": days})
 }
 
 // WriteBlob writes data as the whole object (or file) at dst.

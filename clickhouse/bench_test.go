@@ -497,6 +497,7 @@ func BenchmarkLargeDataset(b *testing.B) {
 	// The diagnostics (issue 16's targets: anomalies of every type over 7
 	// days p95 ≤ 500 ms, root cause of one type over 24 h ≤ 300 ms,
 	// forecasts ≤ 500 ms).
+	buildBenchBaselines(b, s, end)
 	diag, err := diagnose.New(s, diagnose.DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
@@ -534,4 +535,21 @@ func BenchmarkLargeDataset(b *testing.B) {
 			return err
 		})
 	})
+}
+
+// buildBenchBaselines summarises the dataset's days for the diagnostics,
+// as a running service does in the background, unless
+// SYNCWATCH_BENCH_BASELINES=off asks to measure the questions computing
+// every baseline day from the runs.
+func buildBenchBaselines(b *testing.B, s *Store, end time.Time) {
+	b.Helper()
+	if os.Getenv("SYNCWATCH_BENCH_BASELINES") == "off" {
+		return
+	}
+	t0 := time.Now()
+	n, err := s.BuildBaselines(context.Background(), end.AddDate(0, 0, -100), end)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("summarised %d days for the diagnostics in %s", n, time.Since(t0).Round(time.Millisecond))
 }

@@ -39,7 +39,7 @@ const (
 )
 
 // durationScoreQuery scores the window's terminal runs against the
-// successful runs before the window.
+// successful runs of the whole UTC days before the window's first day.
 //
 // The plain baseline is the last BaselineDays: the median and MAD of
 // durations and of record counts, and the number of runs (the history a
@@ -54,28 +54,24 @@ const (
 // {gain} times the MAD of its log-durations around their median; its runs
 // are judged against their slots unless a slot has fewer than {min_slot}
 // runs. Record counts are judged the same way, on their own.
+//
+// The medians are of the daily samples of the baselines (%[2]s: up to
+// baselineSample runs per type and day, the same at every computation);
+// the history count is exact.
 const durationScoreQuery = `WITH
+bl AS MATERIALIZED (
+  SELECT *, day >= {bfrom:Date} AS recent FROM (%[2]s)
+),
 spread AS MATERIALIZED (
-  SELECT source, sync_type, uniqExact(toHour(started_at)) >= 12 AS hourly,
-    countIf(status = 'success' AND duration_ms IS NOT NULL AND started_at >= {bfrom:DateTime64(3, 'UTC')}) AS n_recent,
-    least(1, {sample:UInt32} / greatest(countIf(status = 'success' AND duration_ms IS NOT NULL), 1)) AS keep
-  FROM runs
-  WHERE started_at >= {sfrom:DateTime64(3, 'UTC')} AND started_at < {since:DateTime64(3, 'UTC')} AND %[1]s
-  GROUP BY source, sync_type
+  SELECT source, sync_type, bitCount(groupBitOr(hour_mask)) >= 12 AS hourly, sumIf(timed_success, recent) AS n_recent
+  FROM bl GROUP BY source, sync_type
 ),
 base AS MATERIALIZED (
   SELECT b.source AS source, b.sync_type AS sync_type,
-    if(sp.hourly, toHour(b.started_at), 0) AS hour, toDayOfWeek(b.started_at) AS wd,
-    b.d AS d, b.ld AS ld, b.c AS c, b.lc AS lc, b.recent AS recent
-  FROM (
-    SELECT source, sync_type, started_at, cityHash64(run_id) %% 1000000 AS draw, duration_ms / 1000 AS d, ` + logDuration + ` AS ld,
-      toFloat64(total_count) AS c, ` + logRecords + ` AS lc, started_at >= {bfrom:DateTime64(3, 'UTC')} AS recent
-    FROM runs
-    WHERE started_at >= {sfrom:DateTime64(3, 'UTC')} AND started_at < {since:DateTime64(3, 'UTC')}
-      AND status = 'success' AND duration_ms IS NOT NULL AND %[1]s
-  ) AS b
+    if(sp.hourly, toHour(b.xs), 0) AS hour, toDayOfWeek(b.xs) AS wd,
+    b.xd AS d, log(greatest(b.xd, 0.001)) AS ld, b.xc AS c, log(b.xc + 1) AS lc, b.recent AS recent
+  FROM (SELECT source, sync_type, recent, x.2 AS xs, x.3 AS xd, x.4 AS xc FROM bl ARRAY JOIN durations AS x) AS b
   INNER JOIN spread AS sp ON sp.source = b.source AND sp.sync_type = b.sync_type
-  WHERE b.draw < 1000000 * sp.keep
 ),
 hours AS MATERIALIZED (
   SELECT source, sync_type, hour, count() AS nh, quantileExact(0.5)(ld) AS hmed, quantileExact(0.5)(lc) AS hcmed
@@ -167,21 +163,22 @@ WHERE kind != '' OR idx + {latest:UInt32} > total
 ORDER BY source, sync_type, started_at DESC
 LIMIT {limit:UInt32} BY source, sync_type` + finalSettings + `, enable_materialized_cte = 1`
 
-// baselineSample bounds the baseline runs per type the duration scores
-// are computed from.
-const baselineSample = 4096
-
 // DurationScores scores the window's terminal runs against their type's
 // baseline; see durationScoreQuery.
 func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]diagnose.ScoredRun, error) {
 	c := q.Config
+	pl, err := s.planBaselines(ctx, minTime(q.SeasonalFrom, q.BaselineFrom), q.Since)
+	if err != nil {
+		return nil, fmt.Errorf("duration scores: %w", err)
+	}
 	p := Params{
-		"bfrom": q.BaselineFrom, "sfrom": minTime(q.SeasonalFrom, q.BaselineFrom), "since": q.Since, "until": q.Until,
+		"bfrom": utcDay(q.BaselineFrom).Format(time.DateOnly), "since": q.Since, "until": q.Until,
 		"min_slot": c.SeasonalMinSlotRuns, "min_history": c.MinHistory, "gain": c.SeasonalGain,
 		"floor_ratio": c.MADFloorRatio, "floor_sec": c.MADFloorSeconds, "z": c.ZThreshold,
-		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit, "sample": baselineSample,
+		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit,
 	}
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(durationScoreQuery, diagWhere(q.Filter, p, "f_")), p)
+	f := diagWhere(q.Filter, p, "f_")
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(durationScoreQuery, f, pl.rows(baselineTableNamed("run_baselines"), f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("duration scores: %w", err)
 	}
@@ -222,7 +219,8 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// failureSeriesQuery returns each type's baseline failures and the
+// failureSeriesQuery returns each type's baseline failures (the whole
+// days before the window's first day, from their summaries) and the
 // window's terminal runs in start order, as a string of flags and the
 // failed runs' places, ids and starts.
 const failureSeriesQuery = `SELECT source, sync_type, base_n, base_failed, flags, fail_idx, fail_ids, fail_starts FROM (
@@ -233,22 +231,26 @@ SELECT source, sync_type, base_n, base_failed,
   arrayFilter((id, f) -> f = 1, arrayMap(x -> x.3, w), fl) AS fail_ids,
   arrayFilter((t, f) -> f = 1, arrayMap(x -> x.1, w), fl) AS fail_starts
 FROM (
-  SELECT source, sync_type,
-    countIf(started_at < {since:DateTime64(3, 'UTC')}) AS base_n,
-    countIf(started_at < {since:DateTime64(3, 'UTC')} AND status = 'failed') AS base_failed,
-    arraySort(x -> (x.1, x.3), groupArrayIf((started_at, toUInt8(status = 'failed'), run_id), started_at >= {since:DateTime64(3, 'UTC')})) AS w
+  SELECT source, sync_type, sum(terminal) AS base_n, sum(failed) AS base_failed FROM (%[2]s) GROUP BY source, sync_type
+) AS b
+FULL OUTER JOIN (
+  SELECT source, sync_type, arraySort(x -> (x.1, x.3), groupArray((started_at, toUInt8(status = 'failed'), run_id))) AS w
   FROM runs FINAL
-  WHERE started_at >= {bfrom:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')}
-    AND ` + terminalCond + ` AND %s
+  WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND ` + terminalCond + ` AND %[1]s
   GROUP BY source, sync_type
-))
-ORDER BY source, sync_type` + finalSettings
+) AS n USING (source, sync_type))
+ORDER BY source, sync_type` + finalSettings + `, join_use_nulls = 0`
 
 // FailureSeries returns each type's failures in the window and its
 // baseline's failure count.
 func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnose.FailureSeries, error) {
-	p := Params{"bfrom": q.BaselineFrom, "since": q.Since, "until": q.Until}
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(failureSeriesQuery, diagWhere(q.Filter, p, "f_")), p)
+	pl, err := s.planBaselines(ctx, q.BaselineFrom, q.Since)
+	if err != nil {
+		return nil, fmt.Errorf("failure series: %w", err)
+	}
+	p := Params{"since": q.Since, "until": q.Until}
+	f := diagWhere(q.Filter, p, "f_")
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(failureSeriesQuery, f, pl.rows(baselineTableNamed("run_baselines"), f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("failure series: %w", err)
 	}
@@ -278,46 +280,61 @@ func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnos
 
 // gapsQuery finds each type's gaps between starts. The interval a type is
 // judged by is its configured one, else the median gap of its baseline
-// (with at least {min_history} starts). A kind of gap (late, too often,
-// overlapping) is flagged only for a type whose baseline has it in at
-// most one gap in a hundred: a job that starts at random, or overlaps by
-// design, has no cadence to break.
-const gapsQuery = `SELECT source, sync_type, median_gap, interval, starts, last_start,
+// (the whole days before the window's first day, with at least
+// {min_history} starts). A kind of gap (late, too often, overlapping) is
+// flagged only for a type whose baseline has it in at most one gap in a
+// hundred: a job that starts at random, or overlaps by design, has no
+// cadence to break. The median and the shares are of the daily samples of
+// the baselines; the window's gaps are all read, from its first day on
+// (the first start's previous is the baseline's last).
+const gapsQuery = `WITH
+base AS MATERIALIZED (
+  SELECT source, sync_type, sum(gap_count) AS starts, groupArrayArray(arrayMap(g -> (g.2, g.3), gaps)) AS sample,
+    max(last_start) AS b_last, argMax(last_end, last_start) AS b_last_end
+  FROM (%[2]s) GROUP BY source, sync_type
+),
+win AS (
+  SELECT source, sync_type, max(started_at) AS w_last,
+    arraySort(x -> (x.2, x.1), groupArrayIf((run_id, started_at, prev, gap, overlap), started_at >= {since:DateTime64(3, 'UTC')} AND has_prev)) AS cand
+  FROM (
+    SELECT r.source AS source, r.sync_type AS sync_type, r.run_id AS run_id, r.started_at AS started_at,
+      r.rn > 1 OR b.b_last > toDateTime64(0, 3, 'UTC') AS has_prev,
+      if(r.rn = 1, b.b_last, r.prev0) AS prev, if(r.rn = 1, b.b_last_end, r.prev_end0) AS prev_end,
+      dateDiff('millisecond', prev, r.started_at) / 1000 AS gap,
+      prev_end IS NOT NULL AND prev_end > r.started_at AS overlap
+    FROM (
+      SELECT source, sync_type, run_id, started_at,
+        lagInFrame(started_at) OVER w AS prev0, lagInFrame(completed_at) OVER w AS prev_end0, row_number() OVER w AS rn
+      FROM runs FINAL
+      WHERE started_at >= {dsince:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND %[1]s
+      WINDOW w AS (PARTITION BY source, sync_type ORDER BY started_at, run_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    ) AS r
+    LEFT JOIN base AS b ON b.source = r.source AND b.sync_type = r.sync_type
+  )
+  GROUP BY source, sync_type
+)
+SELECT source, sync_type, median_gap, interval, starts, last_start,
   arrayMap(x -> x.1, flagged) AS g_ids, arrayMap(x -> x.2, flagged) AS g_starts,
   arrayMap(x -> x.3, flagged) AS g_prev, arrayMap(x -> x.4, flagged) AS g_secs,
   arrayMap(x -> multiIf(x.5 AND overlap_ok, 'overlap', x.4 > interval * (1 + {grace:Float64}), 'late', 'too_often'), flagged) AS g_kinds
 FROM (
   SELECT source, sync_type, median_gap, interval, starts, last_start,
-    arrayCount(x -> x.4 > interval * (1 + {grace:Float64}), base) <= starts / 100 AS late_ok,
-    arrayCount(x -> x.4 < {often:Float64} * interval, base) <= starts / 100 AS often_ok,
-    arrayCount(x -> x.5, base) <= starts / 100 AS overlap_ok,
+    arrayCount(x -> x.1 > interval * (1 + {grace:Float64}), sample) <= length(sample) / 100 AS late_ok,
+    arrayCount(x -> x.1 < {often:Float64} * interval, sample) <= length(sample) / 100 AS often_ok,
+    arrayCount(x -> x.2 = 1, sample) <= length(sample) / 100 AS overlap_ok,
     arraySlice(arrayFilter(x -> interval > 0 AND (
       (late_ok AND x.4 > interval * (1 + {grace:Float64})) OR (often_ok AND x.4 < {often:Float64} * interval) OR (overlap_ok AND x.5)), cand),
       -{limit:UInt32}) AS flagged
   FROM (
-    SELECT source, sync_type,
-      quantileExactIf(0.5)(gap, started_at < {since:DateTime64(3, 'UTC')} AND has_prev) AS median_gap,
-      countIf(started_at < {since:DateTime64(3, 'UTC')} AND has_prev) AS starts,
-      max(started_at) AS last_start,
+    SELECT source, sync_type, starts, sample, cand,
+      if(length(sample) > 0, arrayReduce('quantileExact(0.5)', arrayMap(x -> x.1, sample)), 0) AS median_gap,
+      greatest(b_last, w_last) AS last_start,
       arrayElement(arrayMap(x -> toFloat64(x), {iv_secs:Array(String)}), indexOf({iv_types:Array(String)}, sync_type)) AS configured,
-      if(configured > 0, configured, if(starts >= {min_history:UInt32}, median_gap, 0)) AS interval,
-      groupArrayIf((run_id, started_at, prev, gap, overlap), started_at < {since:DateTime64(3, 'UTC')} AND has_prev) AS base,
-      groupArrayIf((run_id, started_at, prev, gap, overlap), started_at >= {since:DateTime64(3, 'UTC')} AND has_prev) AS cand
-    FROM (
-      SELECT source, sync_type, run_id, started_at,
-        lagInFrame(started_at) OVER w AS prev,
-        lagInFrame(completed_at) OVER w AS prev_end,
-        row_number() OVER w > 1 AS has_prev,
-        dateDiff('millisecond', prev, started_at) / 1000 AS gap,
-        prev_end IS NOT NULL AND prev_end > started_at AS overlap
-      FROM runs FINAL
-      WHERE started_at >= {bfrom:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND %s
-      WINDOW w AS (PARTITION BY source, sync_type ORDER BY started_at, run_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-    )
-    GROUP BY source, sync_type
+      if(configured > 0, configured, if(starts >= {min_history:UInt32}, median_gap, 0)) AS interval
+    FROM base FULL OUTER JOIN win USING (source, sync_type)
   )
 )
-ORDER BY source, sync_type` + finalSettings
+ORDER BY source, sync_type` + finalSettings + `, join_use_nulls = 0, enable_materialized_cte = 1`
 
 // Gaps returns each type's cadence in the window; see gapsQuery.
 func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeGaps, error) {
@@ -326,9 +343,14 @@ func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeG
 	for i, t := range types {
 		secs[i] = strconv.FormatFloat(q.Intervals[t].Seconds(), 'f', -1, 64)
 	}
-	p := Params{"bfrom": q.BaselineFrom, "since": q.Since, "until": q.Until, "grace": q.LateGrace, "often": q.TooOftenRatio,
+	pl, err := s.planBaselines(ctx, q.BaselineFrom, q.Since)
+	if err != nil {
+		return nil, fmt.Errorf("gaps: %w", err)
+	}
+	p := Params{"dsince": utcDay(q.Since), "since": q.Since, "until": q.Until, "grace": q.LateGrace, "often": q.TooOftenRatio,
 		"iv_types": types, "iv_secs": secs, "min_history": q.MinStarts, "limit": q.Limit}
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(gapsQuery, diagWhere(q.Filter, p, "f_")), p)
+	f := diagWhere(q.Filter, p, "f_")
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(gapsQuery, f, pl.rows(baselineTableNamed("run_baselines"), f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("gaps: %w", err)
 	}
@@ -392,18 +414,33 @@ func (s *Store) DailySeries(ctx context.Context, q diagnose.Window) ([]diagnose.
 }
 
 // fingerprintsQuery counts the error groups of the window's failed runs
-// of the filtered types, with when each was first seen since {seen_from}
-// and last seen before the window.
-const fingerprintsQuery = `SELECT fingerprint,
-  anyIf(message, started_at >= {since:DateTime64(3, 'UTC')} AND status = 'failed') AS message,
-  countIf(started_at >= {since:DateTime64(3, 'UTC')} AND status = 'failed') AS count,
-  min(started_at) AS first_seen,
-  maxIf(started_at, started_at < {since:DateTime64(3, 'UTC')}) AS last_before,
-  groupArrayIf(5)(run_id, started_at >= {since:DateTime64(3, 'UTC')} AND status = 'failed') AS examples
-FROM runs FINAL
-WHERE started_at >= {seen_from:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND fingerprint != 0 AND %[1]s
-  AND fingerprint IN (SELECT fingerprint FROM runs
-    WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND status = 'failed' AND %[1]s)
+// of the filtered types, with when each was first seen since the day of
+// {seen_from} and last seen before the window: from the errors' summaries
+// of the whole days before the window's first day, and from the runs of
+// that day on.
+const fingerprintsQuery = `WITH fps AS (
+  SELECT DISTINCT fingerprint FROM runs
+  WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND status = 'failed' AND fingerprint != 0 AND %[1]s
+)
+SELECT fingerprint, anyIf(msg, n > 0) AS message, sum(n) AS count, min(first) AS first_seen,
+  max(last) AS last_before, arraySlice(groupArrayArray(ex), 1, 5) AS examples
+FROM (
+  SELECT fingerprint,
+    anyIf(message, started_at >= {since:DateTime64(3, 'UTC')} AND status = 'failed') AS msg,
+    countIf(started_at >= {since:DateTime64(3, 'UTC')} AND status = 'failed') AS n,
+    min(started_at) AS first,
+    maxIf(started_at, started_at < {since:DateTime64(3, 'UTC')}) AS last,
+    groupArrayIf(5)(run_id, started_at >= {since:DateTime64(3, 'UTC')} AND status = 'failed') AS ex
+  FROM runs FINAL
+  WHERE started_at >= {dsince:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND fingerprint != 0 AND %[1]s
+    AND fingerprint IN (SELECT fingerprint FROM fps)
+  GROUP BY fingerprint
+  UNION ALL
+  SELECT fingerprint, '', toUInt64(0), min(first_seen), max(last_seen), []
+  FROM (%[2]s)
+  WHERE fingerprint IN (SELECT fingerprint FROM fps)
+  GROUP BY fingerprint
+)
 GROUP BY fingerprint
 HAVING count > 0
 ORDER BY count DESC, fingerprint
@@ -411,8 +448,13 @@ LIMIT {limit:UInt32}` + finalSettings
 
 // Fingerprints returns the error groups of the window's failed runs.
 func (s *Store) Fingerprints(ctx context.Context, q diagnose.CauseQuery) ([]diagnose.FingerprintCount, error) {
-	p := Params{"seen_from": q.SeenFrom, "since": q.Since, "until": q.Until, "limit": q.Limit}
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(fingerprintsQuery, diagWhere(q.Filter, p, "f_")), p)
+	pl, err := s.planBaselines(ctx, q.SeenFrom, q.Since)
+	if err != nil {
+		return nil, fmt.Errorf("fingerprints: %w", err)
+	}
+	p := Params{"dsince": utcDay(q.Since), "since": q.Since, "until": q.Until, "limit": q.Limit}
+	f := diagWhere(q.Filter, p, "f_")
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(fingerprintsQuery, f, pl.rows(baselineTableNamed("run_baseline_errors"), f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("fingerprints: %w", err)
 	}
@@ -431,18 +473,20 @@ func (s *Store) Fingerprints(ctx context.Context, q diagnose.CauseQuery) ([]diag
 	return rows, nil
 }
 
-// causeRuns classifies the terminal runs of the window and its baseline:
-// bad are the window's failed runs (or, with {slower_ms} > 0, those
-// slower than it), good the baseline's runs that did not fail (and were
-// not as slow), seen every baseline run.
+// causeRuns classifies the terminal runs of a slow window and its
+// baseline (the whole days before the window's first day): bad are the
+// window's runs slower than {slower_ms}, good the baseline's runs that
+// did not fail and were not as slow, seen every baseline run. The
+// summaries do not know durations by attribute, so this reads the runs.
 const causeRuns = `SELECT run_id, source, attributes,
-    toUInt8(ifNull(started_at >= {since:DateTime64(3, 'UTC')} AND if({slower_ms:Float64} > 0, duration_ms > {slower_ms:Float64}, status = 'failed'), 0)) AS is_bad,
-    toUInt8(ifNull(started_at < {since:DateTime64(3, 'UTC')} AND status != 'failed' AND ({slower_ms:Float64} = 0 OR duration_ms <= {slower_ms:Float64}), 0)) AS is_good,
-    toUInt8(started_at < {since:DateTime64(3, 'UTC')}) AS is_seen
+    toUInt8(ifNull(started_at >= {since:DateTime64(3, 'UTC')} AND duration_ms > {slower_ms:Float64}, 0)) AS is_bad,
+    toUInt8(ifNull(started_at < {dsince:DateTime64(3, 'UTC')} AND status != 'failed' AND duration_ms <= {slower_ms:Float64}, 0)) AS is_good,
+    toUInt8(started_at < {dsince:DateTime64(3, 'UTC')}) AS is_seen
   FROM runs FINAL
-  WHERE started_at >= {bfrom:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND ` + terminalCond + ` AND %s`
+  WHERE ((started_at >= {bfrom:DateTime64(3, 'UTC')} AND started_at < {dsince:DateTime64(3, 'UTC')})
+    OR (started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')})) AND ` + terminalCond + ` AND %s`
 
-const attributeCountsQuery = `SELECT key, value, countIf(is_bad) AS bad, countIf(is_good) AS good, countIf(is_seen) AS seen,
+const slowAttributeCountsQuery = `SELECT key, value, countIf(is_bad) AS bad, countIf(is_good) AS good, countIf(is_seen) AS seen,
   groupArrayIf(3)(run_id, is_bad = 1) AS examples
 FROM (` + causeRuns + `)
 ARRAY JOIN arrayConcat(CAST(mapKeys(attributes), 'Array(String)'), ['source']) AS key,
@@ -452,15 +496,56 @@ HAVING bad > 0
 ORDER BY bad DESC, key, value
 LIMIT 500` + finalSettings
 
-const causeTotalsQuery = `SELECT countIf(is_bad) AS bad, countIf(is_good) AS good FROM (` + causeRuns + `)` + finalSettings
+const slowCauseTotalsQuery = `SELECT countIf(is_bad) AS bad, countIf(is_good) AS good FROM (` + causeRuns + `)` + finalSettings
+
+// failedWindowRuns are the failed terminal runs of the window.
+const failedWindowRuns = `FROM runs FINAL
+  WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND status = 'failed' AND %[1]s`
+
+// attributeCountsQuery counts the attribute values (and the pseudo-key
+// source) of the window's failed runs, and of the good (not failed) and
+// seen terminal runs of the baseline (the whole days before the window's
+// first day) from the summaries: %[2]s the attributes', %[3]s the
+// types'.
+const attributeCountsQuery = `SELECT key, value, sum(b) AS bad, sum(g) AS good, sum(sn) AS seen, arraySlice(groupArrayArray(ex), 1, 3) AS examples
+FROM (
+  SELECT key, value, count() AS b, toUInt64(0) AS g, toUInt64(0) AS sn, groupArray(3)(run_id) AS ex
+  FROM (SELECT run_id, source, attributes ` + failedWindowRuns + `)
+  ARRAY JOIN arrayConcat(CAST(mapKeys(attributes), 'Array(String)'), ['source']) AS key,
+    arrayConcat(mapValues(attributes), [toString(source)]) AS value
+  GROUP BY key, value
+  UNION ALL
+  SELECT toString(key), value, toUInt64(0), good, seen, [] FROM (%[2]s)
+  UNION ALL
+  SELECT 'source', toString(source), toUInt64(0), toUInt64(terminal - failed), terminal, [] FROM (%[3]s)
+)
+GROUP BY key, value
+HAVING bad > 0
+ORDER BY bad DESC, key, value
+LIMIT 500` + finalSettings
+
+const causeTotalsQuery = `SELECT (SELECT count() ` + failedWindowRuns + `) AS bad,
+  (SELECT toUInt64(sum(terminal) - sum(failed)) FROM (%[3]s)) AS good` + finalSettings
 
 // AttributeCounts returns the attribute values of the window's bad runs
 // with their counts among the good and seen runs of the baseline, and the
 // totals.
 func (s *Store) AttributeCounts(ctx context.Context, q diagnose.CauseQuery) ([]diagnose.AttributeCount, diagnose.Totals, error) {
-	p := Params{"bfrom": q.BaselineFrom, "since": q.Since, "until": q.Until, "slower_ms": q.SlowerThan * 1000}
-	w := diagWhere(q.Filter, p, "f_")
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(attributeCountsQuery, w), p)
+	p := Params{"bfrom": utcDay(q.BaselineFrom), "dsince": utcDay(q.Since), "since": q.Since, "until": q.Until, "slower_ms": q.SlowerThan * 1000}
+	f := diagWhere(q.Filter, p, "f_")
+	var counts, totals string
+	if q.SlowerThan > 0 {
+		counts, totals = fmt.Sprintf(slowAttributeCountsQuery, f), fmt.Sprintf(slowCauseTotalsQuery, f)
+	} else {
+		pl, err := s.planBaselines(ctx, q.BaselineFrom, q.Since)
+		if err != nil {
+			return nil, diagnose.Totals{}, fmt.Errorf("attribute counts: %w", err)
+		}
+		attrs := pl.rows(baselineTableNamed("run_baseline_attributes"), f, p, "bl_")
+		types := pl.rows(baselineTableNamed("run_baselines"), f, p, "bt_")
+		counts, totals = fmt.Sprintf(attributeCountsQuery, f, attrs, types), fmt.Sprintf(causeTotalsQuery, f, attrs, types)
+	}
+	out, err := s.eng.selectRows(ctx, counts, p)
 	if err != nil {
 		return nil, diagnose.Totals{}, fmt.Errorf("attribute counts: %w", err)
 	}
@@ -468,7 +553,7 @@ func (s *Store) AttributeCounts(ctx context.Context, q diagnose.CauseQuery) ([]d
 	if err != nil {
 		return nil, diagnose.Totals{}, err
 	}
-	out, err = s.eng.selectRows(ctx, fmt.Sprintf(causeTotalsQuery, w), p)
+	out, err = s.eng.selectRows(ctx, totals, p)
 	if err != nil {
 		return nil, diagnose.Totals{}, fmt.Errorf("attribute totals: %w", err)
 	}

@@ -24,6 +24,7 @@ func BenchmarkDiagnoseQueries(b *testing.B) {
 	}
 	d := openLargeDataset(b, rows)
 	s, end := d.s, d.end
+	buildBenchBaselines(b, s, end)
 	ctx := context.Background()
 	cfg := diagnose.DefaultConfig()
 	since := end.Add(-7 * 24 * time.Hour)
@@ -39,6 +40,18 @@ func BenchmarkDiagnoseQueries(b *testing.B) {
 		{"failure-series-7d", func() error { _, err := s.FailureSeries(ctx, w); return err }},
 		{"gaps-7d", func() error {
 			_, err := s.Gaps(ctx, diagnose.GapQuery{Window: w, LateGrace: cfg.LateGrace, TooOftenRatio: cfg.TooOftenRatio, MinStarts: 8, Limit: 1000})
+			return err
+		}},
+		{"attribute-counts-24h", func() error {
+			rs := end.Add(-24 * time.Hour)
+			_, _, err := s.AttributeCounts(ctx, diagnose.CauseQuery{Window: diagnose.Window{Filter: diagnose.Filter{Sources: []string{"erp"}, SyncTypes: []string{"order"}},
+				Since: rs, Until: end, BaselineFrom: rs.AddDate(0, 0, -cfg.BaselineDays)}, SeenFrom: rs.AddDate(0, 0, -cfg.BaselineDays), Limit: 20})
+			return err
+		}},
+		{"fingerprints-24h", func() error {
+			rs := end.Add(-24 * time.Hour)
+			_, err := s.Fingerprints(ctx, diagnose.CauseQuery{Window: diagnose.Window{Filter: diagnose.Filter{Sources: []string{"erp"}, SyncTypes: []string{"order"}},
+				Since: rs, Until: end, BaselineFrom: rs.AddDate(0, 0, -cfg.BaselineDays)}, SeenFrom: rs.AddDate(0, 0, -cfg.BaselineDays), Limit: 20})
 			return err
 		}},
 		{"daily-series-28d", func() error {

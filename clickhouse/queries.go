@@ -548,6 +548,9 @@ func (s *Store) DeleteRuns(ctx context.Context, f runs.Filter, dryRun bool) (run
 	if err := s.rebuildActivity(ctx, `(SELECT DISTINCT source, sync_type, toDate(started_at) FROM `+tmp+`)`, nil); err != nil {
 		return runs.DeleteResult{}, err
 	}
+	if err := s.markBaselines(ctx, `SELECT DISTINCT toDate(started_at) AS day FROM `+tmp, nil); err != nil {
+		return runs.DeleteResult{}, err
+	}
 	return res, nil
 }
 

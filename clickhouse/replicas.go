@@ -370,6 +370,11 @@ WHERE started_at >= {from:DateTime64(3, 'UTC')} AND started_at < {to:DateTime64(
 AND concat(source, '/', sync_type, '/', toString(toDate(started_at))) IN {days:Array(String)}
 GROUP BY day, source, sync_type
 SETTINGS insert_deduplicate = 0`,
+		// The diagnostics' summaries of those days are stale: the rows
+		// deleted inserted no report to mark them.
+		`INSERT INTO run_baseline_marks (day, marked_at)
+SELECT DISTINCT toDate(splitByChar('/', d)[-1]) AS day, now64(3, 'UTC') FROM (SELECT arrayJoin({days:Array(String)}) AS d)
+SETTINGS insert_deduplicate = 0`,
 	} {
 		if err := s.eng.exec(ctx, stmt, p); err != nil {
 			return fmt.Errorf("remove what %d split runs left under later starts: %w", len(ids), err)

@@ -242,3 +242,144 @@ CREATE TABLE IF NOT EXISTS digest_deliveries ON CLUSTER syncwatch
 )
 ENGINE = Distributed('syncwatch', currentDatabase(), 'digest_deliveries_local', cityHash64(digest, channel));
 
+-- 000006_create_run_baselines.up.sql
+CREATE TABLE IF NOT EXISTS run_baselines_local ON CLUSTER syncwatch
+(
+    day           Date,
+    source        LowCardinality(String),
+    sync_type     LowCardinality(String),
+    computed_at   DateTime64(3, 'UTC'),
+    terminal      UInt64,
+    failed        UInt64,
+    timed_success UInt64,
+    starts        UInt64,
+    hour_mask     UInt32,
+    durations     Array(Tuple(draw UInt64, started_at DateTime64(3, 'UTC'), seconds Float64, records Float64)) CODEC(ZSTD(1)),
+    gap_count     UInt64,
+    gaps          Array(Tuple(draw UInt64, seconds Float64, overlap UInt8)) CODEC(ZSTD(1)),
+    last_start    DateTime64(3, 'UTC'),
+    last_end      Nullable(DateTime64(3, 'UTC'))
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, source, sync_type, computed_at)
+TTL day + INTERVAL 120 DAY
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS run_baselines ON CLUSTER syncwatch
+(
+    day           Date,
+    source        LowCardinality(String),
+    sync_type     LowCardinality(String),
+    computed_at   DateTime64(3, 'UTC'),
+    terminal      UInt64,
+    failed        UInt64,
+    timed_success UInt64,
+    starts        UInt64,
+    hour_mask     UInt32,
+    durations     Array(Tuple(draw UInt64, started_at DateTime64(3, 'UTC'), seconds Float64, records Float64)),
+    gap_count     UInt64,
+    gaps          Array(Tuple(draw UInt64, seconds Float64, overlap UInt8)),
+    last_start    DateTime64(3, 'UTC'),
+    last_end      Nullable(DateTime64(3, 'UTC'))
+)
+ENGINE = Distributed('syncwatch', currentDatabase(), 'run_baselines_local', rand());
+
+CREATE TABLE IF NOT EXISTS run_baseline_attributes_local ON CLUSTER syncwatch
+(
+    day         Date,
+    source      LowCardinality(String),
+    sync_type   LowCardinality(String),
+    computed_at DateTime64(3, 'UTC'),
+    key         LowCardinality(String),
+    value       String CODEC(ZSTD(1)),
+    good        UInt64,
+    seen        UInt64
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, source, sync_type, computed_at, key, value)
+TTL day + INTERVAL 120 DAY
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS run_baseline_attributes ON CLUSTER syncwatch
+(
+    day         Date,
+    source      LowCardinality(String),
+    sync_type   LowCardinality(String),
+    computed_at DateTime64(3, 'UTC'),
+    key         LowCardinality(String),
+    value       String,
+    good        UInt64,
+    seen        UInt64
+)
+ENGINE = Distributed('syncwatch', currentDatabase(), 'run_baseline_attributes_local', rand());
+
+CREATE TABLE IF NOT EXISTS run_baseline_errors_local ON CLUSTER syncwatch
+(
+    day         Date,
+    source      LowCardinality(String),
+    sync_type   LowCardinality(String),
+    computed_at DateTime64(3, 'UTC'),
+    fingerprint UInt64,
+    first_seen  DateTime64(3, 'UTC'),
+    last_seen   DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, source, sync_type, computed_at, fingerprint)
+TTL day + INTERVAL 120 DAY
+SETTINGS ttl_only_drop_parts = 1;
+
+CREATE TABLE IF NOT EXISTS run_baseline_errors ON CLUSTER syncwatch
+(
+    day         Date,
+    source      LowCardinality(String),
+    sync_type   LowCardinality(String),
+    computed_at DateTime64(3, 'UTC'),
+    fingerprint UInt64,
+    first_seen  DateTime64(3, 'UTC'),
+    last_seen   DateTime64(3, 'UTC')
+)
+ENGINE = Distributed('syncwatch', currentDatabase(), 'run_baseline_errors_local', rand());
+
+CREATE TABLE IF NOT EXISTS run_baseline_days_local ON CLUSTER syncwatch
+(
+    day         Date,
+    computed_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', computed_at)
+PARTITION BY toYYYYMM(day)
+ORDER BY day
+TTL day + INTERVAL 120 DAY;
+
+CREATE TABLE IF NOT EXISTS run_baseline_days ON CLUSTER syncwatch
+(
+    day         Date,
+    computed_at DateTime64(3, 'UTC')
+)
+ENGINE = Distributed('syncwatch', currentDatabase(), 'run_baseline_days_local', rand());
+
+CREATE TABLE IF NOT EXISTS run_baseline_marks_local ON CLUSTER syncwatch
+(
+    day       Date,
+    marked_at DateTime64(3, 'UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', marked_at)
+PARTITION BY toYYYYMM(day)
+ORDER BY day
+TTL day + INTERVAL 120 DAY;
+
+CREATE TABLE IF NOT EXISTS run_baseline_marks ON CLUSTER syncwatch
+(
+    day       Date,
+    marked_at DateTime64(3, 'UTC')
+)
+ENGINE = Distributed('syncwatch', currentDatabase(), 'run_baseline_marks_local', rand());
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS run_baseline_marks_mv ON CLUSTER syncwatch TO run_baseline_marks_local AS
+SELECT toDate(run_started_at) AS day, max(now64(3, 'UTC')) AS marked_at
+FROM reports_local AS reports
+WHERE toDate(run_started_at) < toDate(now64(3, 'UTC'))
+GROUP BY day;
+

@@ -255,12 +255,23 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}()
 
+	// The diagnostics' daily summaries are kept in the background; a
+	// question computes from the runs what is not summarised yet.
+	baselinesDone := make(chan struct{})
+	baselineCtx, stopBaselines := context.WithCancel(context.Background())
+	go func() {
+		defer close(baselinesDone)
+		diagnose.MaintainBaselines(baselineCtx, store, diagCfg, baselineInterval, log.WithField("component", "baselines"))
+	}()
+
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down: no new requests; flushing the batcher")
 	case err := <-serveErr:
 		log.WithError(err).Error("http server stopped")
 	}
+	stopBaselines()
+	<-baselinesDone
 	stopDigests()
 	<-digestsDone
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
@@ -290,6 +301,11 @@ func newHTTPServer(handler http.Handler) *http.Server {
 		MaxHeaderBytes: maxHeaderBytes,
 	}
 }
+
+// baselineInterval is how often the diagnostics' summaries are brought up
+// to date: a day is summarised a minute after it ends, and again after a
+// late report touches it.
+const baselineInterval = 10 * time.Minute
 
 // maxHeaderBytes bounds the request line and headers of one request.
 const maxHeaderBytes = 64 << 10
