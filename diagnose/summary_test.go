@@ -63,7 +63,9 @@ func TestSummaries(t *testing.T) {
 		{"regression", func() said { return anomaly(one(s.regressions(slowRuns(20, 5, 6, 7)))) },
 			"3 slow runs of 3 since 2026-03-02T05:00:00Z: 20s on average, expected about 10s",
 			"自 2026-03-02T05:00:00Z 起的 3 次运行中有 3 次耗时异常：平均耗时 20秒，预期约 10秒"},
-		{"too fast", func() said { return anomaly(one(s.durationAnomalies([]ScoredRun{run(KindTooFast, 1.5, 5430)}, status))) },
+		{"too fast", func() said {
+			return anomaly(one(s.durationAnomalies([]ScoredRun{run(KindTooFast, 1.5, 5430)}, status)))
+		},
 			"finished in 1.5s, expected about 1h30m30s", "仅耗时 1.5秒 即完成，预期约 1小时30分30秒"},
 		{"too small", func() said { return anomaly(one(s.durationAnomalies([]ScoredRun{run(KindTooSmall, 60, 62)}, status))) },
 			"succeeded with 300 records, usually about 12000", "运行成功但只处理了 300 条记录，通常约 12000 条"},
@@ -115,7 +117,9 @@ func TestSummaries(t *testing.T) {
 			"not enough history (1 of 7 days)", "历史数据不足（1/7 天）"},
 		{"no overrun", func() said { return said{"note", flat.Note, flat.NoteMessage} },
 			"not within 30 days", "30 天内不会达到"},
-		{"nothing to explain", func() said { return said{"note", "no failed or anomalously slow runs in the window", msg(msgNothingToSay)} },
+		{"nothing to explain", func() said {
+			return said{"note", "no failed or anomalously slow runs in the window", msg(msgNothingToSay)}
+		},
 			"no failed or anomalously slow runs in the window", "时间窗口内没有失败或耗时异常的运行"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
