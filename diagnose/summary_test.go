@@ -71,10 +71,10 @@ func TestSummaries(t *testing.T) {
 			"succeeded with 300 records, usually about 12000", "运行成功但只处理了 300 条记录，通常约 12000 条"},
 		{"failure burst", func() said { return anomaly(one(s.failureAnomalies(burst))) },
 			"3 failures in 3 runs against a baseline rate of 1.00% (p = 9.9e-07)",
-			"失败率异常：连续 3 次运行中失败 3 次，基线失败率 1.00%（p = 9.9e-07）"},
+			"连续 3 次运行中失败 3 次，基线失败率 1.00%（p = 9.9e-07）"},
 		{"failure rate of the window", func() said { return anomaly(one(s.failureAnomalies(window))) },
 			"3 failures in the window's 10 runs against a baseline rate of 1.00% (p = 0.00011)",
-			"失败率异常：时间窗口内 10 次运行中失败 3 次，基线失败率 1.00%（p = 0.00011）"},
+			"时间窗口内 10 次运行中失败 3 次，基线失败率 1.00%（p = 0.00011）"},
 		{"late", func() said {
 			return anomaly(one(s.cadenceAnomalies(gaps(Gap{RunID: "r1", Started: t0, Previous: t0.Add(-150 * time.Minute), Seconds: 9000, Kind: KindLate}), t0, t0)))
 		}, "no start for 2h30m0s, expected every 1h0m0s", "已 2小时30分 未启动，预期运行间隔 1小时"},
