@@ -66,12 +66,8 @@ func (s Source) Insights(ctx context.Context, scope digest.Scope, p digest.Perio
 		if len(out) == maxInsights {
 			break
 		}
-		summary := fmt.Sprintf("%s: %s", a.Kind, a.Summary)
-		if zh {
-			summary = kindsZH[a.Kind] + "：" + a.Message.Text(synclog.Chinese)
-		}
 		out = append(out, digest.Insight{Kind: "anomaly", SyncType: a.SyncType, Source: a.Source,
-			Summary: summary, Link: s.link(a.Source, a.SyncType)})
+			Summary: anomalySummary(a, zh), Link: s.link(a.Source, a.SyncType)})
 	}
 	fcs, err := s.svc.Forecasts(ctx, diagnose.ForecastQuery{Filter: f, Until: p.End})
 	if err != nil {
@@ -82,18 +78,30 @@ func (s Source) Insights(ctx context.Context, scope digest.Scope, p digest.Perio
 			if o.At == nil {
 				continue
 			}
-			limit := time.Duration(o.LimitSeconds * float64(time.Second))
-			summary := fmt.Sprintf("p95 duration expected to reach its %s (%s) around %s (%s to %s)",
-				o.Limit, limit, day(o.At), day(o.Earliest), day(o.Latest))
-			if zh {
-				summary = fmt.Sprintf("p95 耗时预计在 %s 前后达到%s（%s），区间 %s 至 %s",
-					day(o.At), limitsZH[o.Limit], diagnose.DurationText(limit, synclog.Chinese), day(o.Earliest), day(o.Latest))
-			}
 			out = append(out, digest.Insight{Kind: "forecast", SyncType: fc.SyncType, Source: fc.Source,
-				Summary: summary, Link: s.link(fc.Source, fc.SyncType)})
+				Summary: overrunSummary(o, zh), Link: s.link(fc.Source, fc.SyncType)})
 		}
 	}
 	return out, nil
+}
+
+// anomalySummary is an anomaly's line in a digest: its kind and summary.
+func anomalySummary(a diagnose.Anomaly, zh bool) string {
+	if zh {
+		return kindsZH[a.Kind] + "：" + a.Message.Text(synclog.Chinese)
+	}
+	return fmt.Sprintf("%s: %s", a.Kind, a.Summary)
+}
+
+// overrunSummary is a forecast overrun's line in a digest.
+func overrunSummary(o diagnose.Overrun, zh bool) string {
+	limit := time.Duration(o.LimitSeconds * float64(time.Second))
+	if zh {
+		return fmt.Sprintf("p95 耗时预计在 %s 前后达到%s（%s），区间 %s 至 %s",
+			day(o.At), limitsZH[o.Limit], diagnose.DurationText(limit, synclog.Chinese), day(o.Earliest), day(o.Latest))
+	}
+	return fmt.Sprintf("p95 duration expected to reach its %s (%s) around %s (%s to %s)",
+		o.Limit, limit, day(o.At), day(o.Earliest), day(o.Latest))
 }
 
 func (s Source) link(source, syncType string) string {
