@@ -62,8 +62,11 @@ type Anomaly struct {
 	Began    time.Time `json:"began"`
 	Detected time.Time `json:"detected"`
 	// Ongoing is true when the latest runs of the window still show it.
-	Ongoing  bool     `json:"ongoing"`
+	Ongoing bool `json:"ongoing"`
+	// Summary is one line for people, in English; Message is the same
+	// line before it is put into words (see In).
 	Summary  string   `json:"summary"`
+	Message  Message  `json:"-"`
 	Evidence Evidence `json:"evidence"`
 }
 
@@ -97,8 +100,9 @@ type TypeStatus struct {
 	MinHistory int    `json:"min_history"`
 	// Note says why durations were not judged, e.g. "not enough history
 	// (5 of 8 runs)"; empty when they were.
-	Note     string `json:"note,omitempty"`
-	Seasonal bool   `json:"seasonal"`
+	Note        string  `json:"note,omitempty"`
+	NoteMessage Message `json:"-"`
+	Seasonal    bool    `json:"seasonal"`
 	// FailureBaseline is p0 = (f+1)/(n+2) over the baseline, and
 	// ConsecutiveThreshold the adaptive consecutive-failure threshold
 	// ceil(ln α / ln p0) derived from it.
@@ -238,7 +242,8 @@ func (s *Service) Anomalies(ctx context.Context, q Query) (AnomalyReport, error)
 	})
 	for _, t := range types {
 		if t.History < uint64(s.cfg.MinHistory) {
-			t.Note = notEnough(t.History, s.cfg.MinHistory)
+			t.NoteMessage = msg(msgFewRuns, t.History, s.cfg.MinHistory)
+			t.Note = t.NoteMessage.english()
 		}
 		rep.Types = append(rep.Types, *t)
 	}
@@ -246,11 +251,6 @@ func (s *Service) Anomalies(ctx context.Context, q Query) (AnomalyReport, error)
 		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.SyncType, b.SyncType))
 	})
 	return rep, nil
-}
-
-// notEnough is the answer for a type with too little history.
-func notEnough(n uint64, of int) string {
-	return fmt.Sprintf("not enough history (%d of %d runs)", n, of)
 }
 
 // p0 is the smoothed baseline failure rate (f+1)/(n+2).
@@ -285,9 +285,9 @@ func (s *Service) durationAnomalies(scored []ScoredRun, status func(string, stri
 			case KindDuration:
 				slow = append(slow, r)
 			case KindTooFast:
-				out = append(out, s.runAnomaly(r, fmt.Sprintf("finished in %s, expected about %s", secs(r.Seconds), secs(r.Expected))))
+				out = append(out, s.runAnomaly(r, msg(msgTooFast, secs(r.Seconds), secs(r.Expected))))
 			case KindTooSmall:
-				a := s.runAnomaly(r, fmt.Sprintf("succeeded with %d records, usually about %.0f", r.Records, r.ExpectedRecords))
+				a := s.runAnomaly(r, msg(msgTooSmall, r.Records, r.ExpectedRecords))
 				a.Evidence.Value, a.Evidence.Expected, a.Evidence.Z = ptr(float64(r.Records)), ptr(r.ExpectedRecords), ptr(round2(r.RecordsZ))
 				out = append(out, a)
 			}
@@ -297,11 +297,11 @@ func (s *Service) durationAnomalies(scored []ScoredRun, status func(string, stri
 	return out
 }
 
-func (s *Service) runAnomaly(r ScoredRun, summary string) Anomaly {
+func (s *Service) runAnomaly(r ScoredRun, m Message) Anomaly {
 	return Anomaly{
 		Kind: r.Kind, Source: r.Source, SyncType: r.SyncType, RunID: r.RunID, Began: r.Started, Detected: r.Started,
 		Ongoing: r.Index+uint64(s.cfg.RegressionRuns) > r.Total,
-		Summary: summary,
+		Summary: m.english(), Message: m,
 		Evidence: Evidence{Value: ptr(round2(r.Seconds)), Expected: ptr(round2(r.Expected)), Z: ptr(round2(r.Z)),
 			Seasonal: r.Seasonal, RunIDs: []string{r.RunID}},
 	}
@@ -332,7 +332,7 @@ func (s *Service) regressions(slow []ScoredRun) []Anomaly {
 		}
 		if detected < 0 {
 			for _, r := range stretch {
-				out = append(out, s.runAnomaly(r, fmt.Sprintf("took %s, expected about %s (z %.1f)", secs(r.Seconds), secs(r.Expected), r.Z)))
+				out = append(out, s.runAnomaly(r, msg(msgDuration, secs(r.Seconds), secs(r.Expected), r.Z)))
 			}
 			continue
 		}
@@ -347,12 +347,12 @@ func (s *Service) regressions(slow []ScoredRun) []Anomaly {
 			exp += r.Expected
 		}
 		avg, expAvg := sum/float64(len(stretch)), exp/float64(len(stretch))
+		m := msg(msgRegression, len(stretch), last.Index-first.Index+1, instant(first.Started), secs(avg), secs(expAvg))
 		out = append(out, Anomaly{
 			Kind: KindRegression, Source: first.Source, SyncType: first.SyncType, RunID: first.RunID,
 			Began: first.Started, Detected: stretch[detected].Started,
 			Ongoing: last.Index+maxStep > last.Total,
-			Summary: fmt.Sprintf("%d slow runs of %d since %s: %s on average, expected about %s",
-				len(stretch), last.Index-first.Index+1, first.Started.UTC().Format(time.RFC3339), secs(avg), secs(expAvg)),
+			Summary: m.english(), Message: m,
 			Evidence: Evidence{Value: ptr(round2(avg)), Expected: ptr(round2(expAvg)), Z: ptr(round2(first.Z)), Seasonal: first.Seasonal,
 				K: ptr(uint64(len(stretch))), N: ptr(last.Index - first.Index + 1), RunIDs: ids},
 		})
@@ -404,11 +404,12 @@ func (s *Service) failureAnomalies(fs FailureSeries) []Anomaly {
 			}
 			ids = append(ids, r.RunID)
 		}
+		m := msg(msgFailureBurst, b.k, b.n, 100*p0, b.p)
 		out = append(out, Anomaly{
 			Kind: KindFailureRate, Source: fs.Source, SyncType: fs.SyncType, RunID: first.RunID,
 			Began: first.Started, Detected: fs.Failures[b.detected].Started,
-			Ongoing:  last.Index+s.cfg.RegressionRuns > total,
-			Summary:  fmt.Sprintf("%d failures in %d runs against a baseline rate of %.2f%% (p = %.2g)", b.k, b.n, 100*p0, b.p),
+			Ongoing: last.Index+s.cfg.RegressionRuns > total,
+			Summary: m.english(), Message: m,
 			Evidence: Evidence{K: ptr(uint64(b.k)), N: ptr(uint64(b.n)), P0: ptr(p0), PValue: ptr(b.p), RunIDs: ids},
 		})
 	}
@@ -424,10 +425,11 @@ func (s *Service) failureAnomalies(fs FailureSeries) []Anomaly {
 		for _, r := range fs.Failures[:min(5, k)] {
 			ids = append(ids, r.RunID)
 		}
+		m := msg(msgFailureWindow, k, total, 100*p0, p)
 		out = append(out, Anomaly{
 			Kind: KindFailureRate, Source: fs.Source, SyncType: fs.SyncType, RunID: fs.Failures[0].RunID,
 			Began: fs.Failures[0].Started, Detected: fs.Failures[k-1].Started, Ongoing: true,
-			Summary:  fmt.Sprintf("%d failures in the window's %d runs against a baseline rate of %.2f%% (p = %.2g)", k, total, 100*p0, p),
+			Summary: m.english(), Message: m,
 			Evidence: Evidence{K: ptr(uint64(k)), N: ptr(uint64(total)), P0: ptr(p0), PValue: ptr(p), RunIDs: ids},
 		})
 	}
@@ -449,12 +451,13 @@ func (s *Service) cadenceAnomalies(tg TypeGaps, until, now time.Time) []Anomaly 
 		switch g.Kind {
 		case KindLate:
 			a.Detected = g.Previous.Add(time.Duration((1 + s.cfg.LateGrace) * float64(iv)))
-			a.Summary = fmt.Sprintf("no start for %s, expected every %s", secs(g.Seconds), iv)
+			a.Message = msg(msgLate, secs(g.Seconds), span(iv))
 		case KindTooOften:
-			a.Summary = fmt.Sprintf("started %s after the previous run, expected every %s", secs(g.Seconds), iv)
+			a.Message = msg(msgTooOften, secs(g.Seconds), span(iv))
 		case KindOverlap:
-			a.Summary = "started before the previous run ended"
+			a.Message = msg(msgOverlap)
 		}
+		a.Summary = a.Message.english()
 		out = append(out, a)
 	}
 	end := until
@@ -463,9 +466,10 @@ func (s *Service) cadenceAnomalies(tg TypeGaps, until, now time.Time) []Anomaly 
 	}
 	if !tg.LastStart.IsZero() && end.Sub(tg.LastStart) > time.Duration((1+s.cfg.LateGrace)*float64(iv)) {
 		gap := end.Sub(tg.LastStart)
+		m := msg(msgLate, span(gap.Round(time.Second)), span(iv))
 		out = append(out, Anomaly{Kind: KindLate, Source: tg.Source, SyncType: tg.SyncType, Began: tg.LastStart,
 			Detected: tg.LastStart.Add(time.Duration((1 + s.cfg.LateGrace) * float64(iv))), Ongoing: true,
-			Summary:  fmt.Sprintf("no start for %s, expected every %s", gap.Round(time.Second), iv),
+			Summary: m.english(), Message: m,
 			Evidence: Evidence{Value: ptr(round2(gap.Seconds())), Expected: ptr(round2(tg.Interval))}})
 	}
 	return out
@@ -473,14 +477,14 @@ func (s *Service) cadenceAnomalies(tg TypeGaps, until, now time.Time) []Anomaly 
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
-// secs renders seconds as a duration rounded for reading.
-func secs(v float64) string {
+// secs is seconds as a duration rounded for reading.
+func secs(v float64) span {
 	d := time.Duration(v * float64(time.Second))
 	switch {
 	case d >= time.Minute:
-		return d.Round(time.Second).String()
+		return span(d.Round(time.Second))
 	case d >= time.Second:
-		return d.Round(100 * time.Millisecond).String()
+		return span(d.Round(100 * time.Millisecond))
 	}
-	return d.Round(time.Millisecond).String()
+	return span(d.Round(time.Millisecond))
 }

@@ -126,7 +126,7 @@ func TestCheckWindow(t *testing.T) {
 			t.Errorf("window %s – %s: %v, want an error naming %s", c.since, c.until, err, c.param)
 		}
 	}
-	if notEnough(5, 8) != "not enough history (5 of 8 runs)" {
-		t.Error(notEnough(5, 8))
+	if m := msg(msgFewRuns, 5, 8).english(); m != "not enough history (5 of 8 runs)" {
+		t.Error(m)
 	}
 }

@@ -61,6 +61,8 @@ type Overrun struct {
 	Earliest     *time.Time `json:"earliest"`
 	Latest       *time.Time `json:"latest"`
 	Note         string     `json:"note,omitempty"`
+	// NoteMessage is Note before it is put into words.
+	NoteMessage Message `json:"-"`
 }
 
 // Forecast is one type's forecast.
@@ -68,10 +70,12 @@ type Forecast struct {
 	Source   string `json:"source"`
 	SyncType string `json:"sync_type"`
 	// Days counts the days with terminal runs it was fitted on.
-	Days     int       `json:"days"`
-	Note     string    `json:"note,omitempty"`
-	Trends   []Trend   `json:"trends"`
-	Overruns []Overrun `json:"overruns"`
+	Days int    `json:"days"`
+	Note string `json:"note,omitempty"`
+	// NoteMessage is Note before it is put into words.
+	NoteMessage Message   `json:"-"`
+	Trends      []Trend   `json:"trends"`
+	Overruns    []Overrun `json:"overruns"`
 	// History are the daily values the trends were fitted on, oldest
 	// first, for a chart.
 	History []DailyPoint `json:"history"`
@@ -120,7 +124,8 @@ func (s *Service) forecast(k typeKey, pts []DailyPoint, until time.Time) Forecas
 	slices.SortFunc(pts, func(a, b DailyPoint) int { return a.Day.Compare(b.Day) })
 	f := Forecast{Source: k.source, SyncType: k.syncType, Days: len(pts), Trends: []Trend{}, Overruns: []Overrun{}, History: pts}
 	if len(pts) < minForecastDays {
-		f.Note = fmt.Sprintf("not enough history (%d of %d days)", len(pts), minForecastDays)
+		f.NoteMessage = msg(msgFewDays, len(pts), minForecastDays)
+		f.Note = f.NoteMessage.english()
 		return f
 	}
 	last := until.Add(-24 * time.Hour)
@@ -181,7 +186,8 @@ func overrun(name string, limit float64, ft fit, last time.Time) Overrun {
 	}
 	if o.At == nil {
 		o.Earliest, o.Latest = nil, nil
-		o.Note = fmt.Sprintf("not within %d days", overrunHorizon)
+		o.NoteMessage = msg(msgNotWithin, overrunHorizon)
+		o.Note = o.NoteMessage.english()
 	}
 	return o
 }

@@ -34,9 +34,12 @@ type CauseRequest struct {
 
 // Hint is one ranked explanation with its evidence.
 type Hint struct {
-	Rank    int    `json:"rank"`
-	Kind    string `json:"kind"`
-	Summary string `json:"summary"`
+	Rank int    `json:"rank"`
+	Kind string `json:"kind"`
+	// Summary is one line for people, in English; Message is the same
+	// line before it is put into words (see In).
+	Summary string  `json:"summary"`
+	Message Message `json:"-"`
 	// Key and Value name an attribute hint's value, New marks a value
 	// never seen in the baseline; Fingerprint and State ("new" or
 	// "regressed") a fingerprint hint's error group; Scope and Types a
@@ -61,13 +64,15 @@ type RootCause struct {
 	// Bad says which runs were explained: "failed", or "slow" when the
 	// window had no failures but a duration regression; Bad and Good
 	// count them and the baseline's good runs.
-	BadRuns string     `json:"bad_runs"`
-	Bad     uint64     `json:"bad"`
-	Good    uint64     `json:"good"`
-	Scope   string     `json:"scope"`
-	Note    string     `json:"note,omitempty"`
-	Hints   []Hint     `json:"hints"`
-	Began   *time.Time `json:"began,omitempty"`
+	BadRuns string `json:"bad_runs"`
+	Bad     uint64 `json:"bad"`
+	Good    uint64 `json:"good"`
+	Scope   string `json:"scope"`
+	Note    string `json:"note,omitempty"`
+	// NoteMessage is Note before it is put into words.
+	NoteMessage Message    `json:"-"`
+	Hints       []Hint     `json:"hints"`
+	Began       *time.Time `json:"began,omitempty"`
 }
 
 // RootCause explains the bad runs of a type in a window: the error
@@ -129,7 +134,8 @@ func (s *Service) RootCause(ctx context.Context, req CauseRequest) (RootCause, e
 		}
 		if len(slow) == 0 {
 			rc.BadRuns = ""
-			rc.Note = "no failed or anomalously slow runs in the window"
+			rc.NoteMessage = msg(msgNothingToSay)
+			rc.Note = rc.NoteMessage.english()
 			return rc, nil
 		}
 		cut := slow[0].Seconds
@@ -177,7 +183,7 @@ func (s *Service) RootCause(ctx context.Context, req CauseRequest) (RootCause, e
 	hints = append(hints, s.fingerprintHints(fps, req.Since)...)
 	if began != nil {
 		rc.Began = began
-		hints = append(hints, Hint{Kind: HintOnset, At: began, Summary: "began at " + began.UTC().Format(time.RFC3339)})
+		hints = append(hints, onsetHint(*began))
 	}
 	for i := range hints {
 		hints[i].Rank = i + 1
@@ -203,15 +209,21 @@ func (s *Service) scopeHint(req CauseRequest, broken map[typeKey]bool) (Hint, bo
 	slices.Sort(sameType)
 	switch {
 	case len(sameSource) > 0:
-		return Hint{Kind: HintScope, Scope: ScopeSupplier, Types: sameSource,
-			Summary:  fmt.Sprintf("supplier-wide: %d other types of the source failed in the same window (%s)", len(sameSource), strings.Join(sameSource, ", ")),
+		m := msg(msgScopeSupplier, len(sameSource), names(sameSource))
+		return Hint{Kind: HintScope, Scope: ScopeSupplier, Types: sameSource, Summary: m.english(), Message: m,
 			Evidence: Evidence{K: ptr(uint64(len(sameSource)))}}, true
 	case len(sameType) > 0:
-		return Hint{Kind: HintScope, Scope: ScopeType, Types: sameType,
-			Summary:  fmt.Sprintf("type-wide: the same type of %d other sources failed in the same window (%s)", len(sameType), strings.Join(sameType, ", ")),
+		m := msg(msgScopeType, len(sameType), names(sameType))
+		return Hint{Kind: HintScope, Scope: ScopeType, Types: sameType, Summary: m.english(), Message: m,
 			Evidence: Evidence{K: ptr(uint64(len(sameType)))}}, true
 	}
 	return Hint{}, false
+}
+
+// onsetHint says when the bad runs began.
+func onsetHint(began time.Time) Hint {
+	m := msg(msgOnset, instant(began))
+	return Hint{Kind: HintOnset, At: &began, Summary: m.english(), Message: m}
 }
 
 // attributeHints ranks the attribute values over-represented in the bad
@@ -245,12 +257,12 @@ func (s *Service) attributeHints(attrs []AttributeCount, t Totals) []Hint {
 	hints := make([]Hint, 0, len(cands))
 	for _, c := range cands {
 		isNew := c.a.Seen == 0
-		summary := fmt.Sprintf("%s=%s on %d of %d bad runs and %d of %d good ones (lift %.1f, p = %.2g)",
-			c.a.Key, c.a.Value, c.a.Bad, t.Bad, c.a.Good, t.Good, c.lift, c.p)
+		id := msgAttribute
 		if isNew {
-			summary = "new value " + summary
+			id = msgAttributeNew
 		}
-		hints = append(hints, Hint{Kind: HintAttribute, Key: c.a.Key, Value: c.a.Value, New: isNew, Summary: summary,
+		m := msg(id, c.a.Key, c.a.Value, c.a.Bad, t.Bad, c.a.Good, t.Good, c.lift, c.p)
+		hints = append(hints, Hint{Kind: HintAttribute, Key: c.a.Key, Value: c.a.Value, New: isNew, Summary: m.english(), Message: m,
 			Evidence: Evidence{K: ptr(c.a.Bad), N: ptr(t.Bad), Good: ptr(c.a.Good), GoodN: ptr(t.Good),
 				PValue: ptr(c.p), Lift: ptr(round2(c.lift)), RunIDs: c.a.Examples}})
 	}
@@ -273,18 +285,19 @@ func (s *Service) fingerprintHints(fps []FingerprintCount, since time.Time) []Hi
 	var hints []Hint
 	quiet := since.AddDate(0, 0, -s.cfg.QuietDays)
 	for _, f := range fps {
-		state := ""
+		var state, id string
 		switch {
 		case !f.FirstSeen.Before(since):
-			state = "new"
+			state, id = "new", msgFingerprintNew
 		case f.LastBefore.IsZero() || f.LastBefore.Before(quiet):
-			state = "regressed"
+			state, id = "regressed", msgFingerprintBack
 		default:
 			continue
 		}
 		first := f.FirstSeen
+		m := msg(id, f.Count, f.Message)
 		hints = append(hints, Hint{Kind: HintFingerprint, Fingerprint: fmt.Sprintf("%016x", f.Fingerprint), State: state, At: &first,
-			Summary:  fmt.Sprintf("%s error on %d failed runs: %s", state, f.Count, f.Message),
+			Summary: m.english(), Message: m,
 			Evidence: Evidence{K: ptr(f.Count), RunIDs: f.Examples}})
 	}
 	slices.SortStableFunc(hints, func(a, b Hint) int { return cmp.Compare(*b.Evidence.K, *a.Evidence.K) })

@@ -36,8 +36,9 @@ type Reader interface {
 // this package depends on it being there.
 type Insights interface {
 	// Insights returns the anomalies and forecasts of the runs of scope
-	// in p.
-	Insights(ctx context.Context, scope Scope, p Period) ([]Insight, error)
+	// in p, their summaries in lang (config.LangEnglish or
+	// config.LangChinese).
+	Insights(ctx context.Context, scope Scope, p Period, lang string) ([]Insight, error)
 }
 
 // Insight is one anomaly or forecast a digest reports.
@@ -263,7 +264,7 @@ func (b *Builder) Build(ctx context.Context, req Request) (*Content, error) {
 		}
 	}
 	if b.insights != nil {
-		ins, err := b.insights.Insights(ctx, req.Scope, p)
+		ins, err := b.insights.Insights(ctx, req.Scope, p, req.Language)
 		if err != nil {
 			return nil, fmt.Errorf("digest %s: insights: %w", req.Name, err)
 		}

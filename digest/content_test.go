@@ -298,11 +298,13 @@ func golden(t *testing.T, path, body string) {
 // insights stands for the diagnostics of issue 16 behind the optional
 // port.
 type insights struct {
-	got []digest.Insight
-	err error
+	got  []digest.Insight
+	err  error
+	lang string
 }
 
-func (i *insights) Insights(_ context.Context, scope digest.Scope, p digest.Period) ([]digest.Insight, error) {
+func (i *insights) Insights(_ context.Context, scope digest.Scope, p digest.Period, lang string) ([]digest.Insight, error) {
+	i.lang = lang
 	return i.got, i.err
 }
 
@@ -317,8 +319,8 @@ func TestInsightsSeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Empty || len(c.Insights) != 1 {
-		t.Fatalf("empty %v, insights %v", c.Empty, c.Insights)
+	if c.Empty || len(c.Insights) != 1 || ins.lang != "zh" {
+		t.Fatalf("empty %v, insights %v asked in %q", c.Empty, c.Insights, ins.lang)
 	}
 	if md := c.Markdown(); !strings.Contains(md, "#### 异常与预测\n- [异常] prices ran 3× slower than usual at 14:00 [控制台](https://sw.example.com/ui/runs?sync_type=prices)") {
 		t.Errorf("markdown:\n%s", md)

@@ -488,17 +488,23 @@ func TestConsoleInBrowser(t *testing.T) {
 		// A day of history is not enough to judge, and the page says so
 		// rather than guessing.
 		expect(ctx, main, "Anomalies of the last 7 days", "not enough history", "Likely causes, last 24 hours", "Forecasts")
+		// The two timeouts are one error group new in the day: a hint.
+		expect(ctx, chromedp.CSS("#hints"), "new error on 2 failed runs: connection timeout")
 		shot(ctx, "11-diagnosis")
 		if err := chromedp.Do(ctx, submit(chromedp.CSS("#lang-switch"))); err != nil {
 			return err
 		}
 		expect(ctx, main, "诊断", "最近 7 天的异常", "历史数据不足", "可能的原因（最近 24 小时）", "预测")
 		absent(ctx, main, "Anomalies of the last 7 days")
+		// The hints' summaries follow the page's language too.
+		expect(ctx, chromedp.CSS("#hints"), "新出现的错误，涉及 2 次失败运行：connection timeout")
+		absent(ctx, chromedp.CSS("#hints"), "new error", "failed runs")
 		shot(ctx, "12-diagnosis-zh")
 		if err := chromedp.Do(ctx, chromedp.Navigate(ts.URL+"/ui/runs/e2e-products-fail-2")); err != nil {
 			return err
 		}
-		expect(ctx, chromedp.CSS("#why"), "原因", "诊断")
+		expect(ctx, chromedp.CSS("#why"), "原因", "诊断", "新出现的错误，涉及 2 次失败运行")
+		absent(ctx, chromedp.CSS("#why"), "new error")
 		expect(ctx, chromedp.CSS("#message"), "connection timeout after 4500 ms")
 		shot(ctx, "13-run-why-zh")
 		return chromedp.Do(ctx, submit(chromedp.CSS("#lang-switch"))) // back to English

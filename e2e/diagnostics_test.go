@@ -70,16 +70,18 @@ func TestDiagnosticsAPI(t *testing.T) {
 	}
 	env.WaitDrained(t, time.Minute)
 
-	get := func(t *testing.T, target string, out any) {
+	getIn := func(t *testing.T, target string, h http.Header, out any) []byte {
 		t.Helper()
-		w := contract.Call(t, env.Handler(), http.MethodGet, target, contract.Options{})
+		w := contract.Call(t, env.Handler(), http.MethodGet, target, contract.Options{Header: h})
 		if w.Code != http.StatusOK {
 			t.Fatalf("%s: %d %s", target, w.Code, w.Body)
 		}
 		if err := json.Unmarshal(w.Body.Bytes(), out); err != nil {
 			t.Fatal(err)
 		}
+		return w.Body.Bytes()
 	}
+	get := func(t *testing.T, target string, out any) { t.Helper(); getIn(t, target, nil, out) }
 
 	var burst diagnose.Anomaly
 	t.Run("anomalies", func(t *testing.T) {
@@ -157,6 +159,57 @@ func TestDiagnosticsAPI(t *testing.T) {
 			t.Errorf("a plain successful run has a diagnosis: %+v", ok.Diagnosis)
 		}
 	})
+	t.Run("in Chinese", func(t *testing.T) {
+		// English stays the default, word for word; lang=zh or a Chinese
+		// Accept-Language words the summaries and notes in Chinese.
+		anomalies := "/api/v1/diagnostics/anomalies?source=d1,young&kind=failure_rate&since=" + end.Add(-23*time.Hour).Format(time.RFC3339) +
+			"&until=" + end.Add(time.Hour).Format(time.RFC3339)
+		var en, zh, accepted api.AnomaliesResponse
+		plain := getIn(t, anomalies, nil, &en)
+		if english := getIn(t, anomalies+"&lang=en", nil, &en); !bytes.Equal(plain, english) {
+			t.Errorf("lang=en differs from the default:\n%s\n%s", english, plain)
+		}
+		getIn(t, anomalies+"&lang=zh", nil, &zh)
+		getIn(t, anomalies, http.Header{"Accept-Language": {"zh-CN,zh;q=0.9,en;q=0.8"}}, &accepted)
+		for _, rep := range []api.AnomaliesResponse{zh, accepted} {
+			if len(rep.Anomalies) != len(en.Anomalies) {
+				t.Fatalf("%d anomalies in Chinese, %d in English", len(rep.Anomalies), len(en.Anomalies))
+			}
+			for i, a := range rep.Anomalies {
+				if e := en.Anomalies[i]; !strings.Contains(e.Summary, " failures in ") || !strings.Contains(a.Summary, "次运行中失败") ||
+					!strings.Contains(a.Summary, "基线失败率") || a.RunID != e.RunID {
+					t.Errorf("anomaly %d: %q in Chinese, %q in English", i, a.Summary, e.Summary)
+				}
+			}
+			found := false
+			for _, ts := range rep.Types {
+				found = found || ts.Source == "young" && ts.Note == "历史数据不足（3/8 次运行）"
+			}
+			if !found {
+				t.Errorf("young/stock lacks its Chinese note: %+v", rep.Types)
+			}
+		}
+		var rc diagnose.RootCause
+		getIn(t, "/api/v1/diagnostics/root-cause?source=d1&sync_type=prices&lang=zh", nil, &rc)
+		var fp, onset bool
+		for _, h := range rc.Hints {
+			fp = fp || h.Kind == diagnose.HintFingerprint && strings.HasPrefix(h.Summary, "新出现的错误，涉及 ") && strings.Contains(h.Summary, "503")
+			onset = onset || h.Kind == diagnose.HintOnset && strings.HasPrefix(h.Summary, "开始于 ")
+		}
+		if !fp || !onset {
+			t.Errorf("hints in Chinese lack the new 503 error or the onset: %+v", rc.Hints)
+		}
+		var fc api.ForecastsResponse
+		getIn(t, "/api/v1/diagnostics/forecasts?source=d1&sync_type=prices&lang=zh", nil, &fc)
+		if len(fc.Forecasts) != 1 || len(fc.Forecasts[0].Overruns) != 1 || fc.Forecasts[0].Overruns[0].Note != "30 天内不会达到" {
+			t.Errorf("forecast in Chinese: %+v", fc.Forecasts)
+		}
+		var failed api.RunDetailResponse
+		getIn(t, "/api/v1/runs/"+burst.Evidence.RunIDs[1]+"?lang=zh", nil, &failed)
+		if failed.Diagnosis == nil || len(failed.Diagnosis.Anomalies) == 0 || !strings.Contains(failed.Diagnosis.Anomalies[0].Summary, "次运行中失败") {
+			t.Errorf("a failed run's diagnosis in Chinese: %+v", failed.Diagnosis)
+		}
+	})
 	t.Run("console", func(t *testing.T) {
 		for _, c := range []struct {
 			target string
@@ -164,12 +217,12 @@ func TestDiagnosticsAPI(t *testing.T) {
 			want   []string
 		}{
 			{"/ui/diagnosis?sync_type=prices&source=d1", 200, []string{`id="anomalies"`, "Failure burst", "ongoing", `id="hints"`, "new error", "Forecasts", "not within 30 days"}},
-			{"/ui/diagnosis?sync_type=prices&source=d1&lang=zh", 200, []string{"集中失败", "可能的原因", "预测", "30 天内不会达到"}},
+			{"/ui/diagnosis?sync_type=prices&source=d1&lang=zh", 200, []string{"集中失败", "次运行中失败", "基线失败率", "可能的原因", "新出现的错误，涉及 ", "开始于 ", "预测", "30 天内不会达到"}},
 			{"/ui/diagnosis?sync_type=stock&source=young", 200, []string{"not enough history (0 / 8)", `id="no-anomalies"`}},
 			{"/ui/diagnosis", 200, []string{`id="filters"`}},
 			{"/ui/diagnosis?sync_type=shoes", 400, []string{"sync_type"}},
 			{"/ui/runs/" + burst.Evidence.RunIDs[1], 200, []string{`id="why"`, "Failure burst", `id="hints"`}},
-			{"/ui/runs/" + burst.Evidence.RunIDs[1] + "?lang=zh", 200, []string{`id="why"`, "原因", "集中失败"}},
+			{"/ui/runs/" + burst.Evidence.RunIDs[1] + "?lang=zh", 200, []string{`id="why"`, "原因", "集中失败", "次运行中失败", "新出现的错误，涉及 "}},
 			{"/ui/runs/young-e", 200, []string{`id="run-id"`}},
 		} {
 			w := env.Do(http.MethodGet, c.target, nil, nil)
@@ -188,20 +241,22 @@ func TestDiagnosticsAPI(t *testing.T) {
 		}
 	})
 	t.Run("digest insights", func(t *testing.T) {
-		ins, err := diaginsights.New(svc, "https://sw.example").Insights(context.Background(), digest.Scope{Sources: []string{"d1"}},
-			digest.Period{Kind: "daily", Start: end.Add(-24 * time.Hour), End: end})
-		if err != nil {
-			t.Fatal(err)
-		}
-		found := false
-		for _, in := range ins {
-			if in.Kind == "anomaly" && in.SyncType == "prices" && strings.HasPrefix(in.Summary, "failure_rate: ") &&
-				in.Link == "https://sw.example/ui/diagnosis?source=d1&sync_type=prices" {
-				found = true
+		for lang, prefix := range map[string]string{"en": "failure_rate: ", "zh": "集中失败：连续 "} {
+			ins, err := diaginsights.New(svc, "https://sw.example").Insights(context.Background(), digest.Scope{Sources: []string{"d1"}},
+				digest.Period{Kind: "daily", Start: end.Add(-24 * time.Hour), End: end}, lang)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if !found {
-			t.Errorf("the digest's insights lack the failure burst of d1/prices: %+v", ins)
+			found := false
+			for _, in := range ins {
+				if in.Kind == "anomaly" && in.SyncType == "prices" && strings.HasPrefix(in.Summary, prefix) &&
+					in.Link == "https://sw.example/ui/diagnosis?source=d1&sync_type=prices" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("the digest's insights in %s lack the failure burst of d1/prices: %+v", lang, ins)
+			}
 		}
 	})
 	t.Run("refused", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/syncwatch/syncwatch/diagnose"
 	"github.com/syncwatch/syncwatch/digest"
+	"github.com/syncwatch/syncwatch/synclog"
 )
 
 // maxInsights bounds the anomalies one digest lists.
@@ -34,10 +35,23 @@ func New(svc *diagnose.Service, consoleURL string) Source {
 
 var _ digest.Insights = Source{}
 
+// kindsZH name the kinds of anomaly in a Chinese digest, as the console
+// does.
+var kindsZH = map[diagnose.Kind]string{
+	diagnose.KindRegression: "性能退化", diagnose.KindDuration: "运行缓慢", diagnose.KindTooFast: "过快完成",
+	diagnose.KindTooSmall: "记录过少", diagnose.KindFailureRate: "集中失败", diagnose.KindLate: "延迟",
+	diagnose.KindTooOften: "过于频繁", diagnose.KindOverlap: "运行重叠",
+}
+
+// limitsZH name the limits of an overrun in a Chinese digest.
+var limitsZH = map[string]string{"max_runtime": "最长运行时间", "interval": "运行间隔"}
+
 // Insights returns the notable anomalies detected in the period (its last
 // MaxWindow when longer) and the overruns the forecasts at its end
-// expect within 30 days.
-func (s Source) Insights(ctx context.Context, scope digest.Scope, p digest.Period) ([]digest.Insight, error) {
+// expect within 30 days, worded in lang (the digest's language: en or
+// zh).
+func (s Source) Insights(ctx context.Context, scope digest.Scope, p digest.Period, lang string) ([]digest.Insight, error) {
+	zh := synclog.Language(lang) == synclog.Chinese
 	f := diagnose.Filter{Sources: scope.Sources, SyncTypes: scope.SyncTypes}
 	since := p.Start
 	if max := s.svc.Config().MaxWindow; p.End.Sub(since) > max {
@@ -53,7 +67,7 @@ func (s Source) Insights(ctx context.Context, scope digest.Scope, p digest.Perio
 			break
 		}
 		out = append(out, digest.Insight{Kind: "anomaly", SyncType: a.SyncType, Source: a.Source,
-			Summary: fmt.Sprintf("%s: %s", a.Kind, a.Summary), Link: s.link(a.Source, a.SyncType)})
+			Summary: anomalySummary(a, zh), Link: s.link(a.Source, a.SyncType)})
 	}
 	fcs, err := s.svc.Forecasts(ctx, diagnose.ForecastQuery{Filter: f, Until: p.End})
 	if err != nil {
@@ -65,12 +79,29 @@ func (s Source) Insights(ctx context.Context, scope digest.Scope, p digest.Perio
 				continue
 			}
 			out = append(out, digest.Insight{Kind: "forecast", SyncType: fc.SyncType, Source: fc.Source,
-				Summary: fmt.Sprintf("p95 duration expected to reach its %s (%s) around %s (%s to %s)",
-					o.Limit, time.Duration(o.LimitSeconds*float64(time.Second)), day(o.At), day(o.Earliest), day(o.Latest)),
-				Link: s.link(fc.Source, fc.SyncType)})
+				Summary: overrunSummary(o, zh), Link: s.link(fc.Source, fc.SyncType)})
 		}
 	}
 	return out, nil
+}
+
+// anomalySummary is an anomaly's line in a digest: its kind and summary.
+func anomalySummary(a diagnose.Anomaly, zh bool) string {
+	if zh {
+		return kindsZH[a.Kind] + "：" + a.Message.Text(synclog.Chinese)
+	}
+	return fmt.Sprintf("%s: %s", a.Kind, a.Summary)
+}
+
+// overrunSummary is a forecast overrun's line in a digest.
+func overrunSummary(o diagnose.Overrun, zh bool) string {
+	limit := time.Duration(o.LimitSeconds * float64(time.Second))
+	if zh {
+		return fmt.Sprintf("p95 耗时预计在 %s 前后达到%s（%s），区间 %s 至 %s",
+			day(o.At), limitsZH[o.Limit], diagnose.DurationText(limit, synclog.Chinese), day(o.Earliest), day(o.Latest))
+	}
+	return fmt.Sprintf("p95 duration expected to reach its %s (%s) around %s (%s to %s)",
+		o.Limit, limit, day(o.At), day(o.Earliest), day(o.Latest))
 }
 
 func (s Source) link(source, syncType string) string {

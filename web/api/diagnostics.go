@@ -156,7 +156,9 @@ func diagFailed(c *gin.Context, what string, err error) {
 	QueryFailed(c, what, err)
 }
 
-// handleAnomalies serves GET /api/v1/diagnostics/anomalies.
+// handleAnomalies serves GET /api/v1/diagnostics/anomalies. The
+// summaries and notes of the diagnostics are in the answer's language
+// (lang, else Accept-Language; English by default), as display names are.
 func (a *API) handleAnomalies(c *gin.Context) {
 	q, perr := ParseAnomaliesRequest(c.Request.URL.RawQuery, a.env())
 	if !paramsOK(c, perr) || !a.diagnosticsAvailable(c) {
@@ -169,7 +171,7 @@ func (a *API) handleAnomalies(c *gin.Context) {
 		diagFailed(c, "the anomalies", err)
 		return
 	}
-	c.JSON(http.StatusOK, rep)
+	c.JSON(http.StatusOK, rep.In(langOf(c)))
 }
 
 // handleForecasts serves GET /api/v1/diagnostics/forecasts.
@@ -185,7 +187,7 @@ func (a *API) handleForecasts(c *gin.Context) {
 		diagFailed(c, "the forecasts", err)
 		return
 	}
-	c.JSON(http.StatusOK, ForecastsResponse{Forecasts: orEmpty(fs)})
+	c.JSON(http.StatusOK, ForecastsResponse{Forecasts: orEmpty(diagnose.ForecastsIn(fs, langOf(c)))})
 }
 
 // handleRootCause serves GET /api/v1/diagnostics/root-cause.
@@ -201,5 +203,5 @@ func (a *API) handleRootCause(c *gin.Context) {
 		diagFailed(c, "the root cause", err)
 		return
 	}
-	c.JSON(http.StatusOK, rc)
+	c.JSON(http.StatusOK, rc.In(langOf(c)))
 }

@@ -131,7 +131,7 @@ func (a *API) handleRun(c *gin.Context) {
 		return
 	}
 	resp := runDetailOf(d, langOf(c))
-	resp.Diagnosis = a.diagnoseRun(ctx, c, d.Run)
+	resp.Diagnosis = a.diagnoseRun(ctx, c, d.Run).In(langOf(c))
 	c.JSON(http.StatusOK, resp)
 }
 

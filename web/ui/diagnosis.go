@@ -80,16 +80,21 @@ func (cn *Console) handleDiagnosis(c *gin.Context) {
 		cn.queryFailed(c, "the anomalies", err)
 		return
 	}
+	lang := langOf(c)
+	rep = rep.In(lang)
 	p.Anomalies, p.Types = rep.Anomalies, rep.Types
-	if p.Forecasts, err = cn.diag.Forecasts(ctx, diagnose.ForecastQuery{Filter: f, Until: now}); err != nil {
+	fs, err := cn.diag.Forecasts(ctx, diagnose.ForecastQuery{Filter: f, Until: now})
+	if err != nil {
 		cn.queryFailed(c, "the forecasts", err)
 		return
 	}
+	p.Forecasts = diagnose.ForecastsIn(fs, lang)
 	rc, err := cn.diag.RootCause(ctx, req)
 	if err != nil {
 		cn.queryFailed(c, "the root cause", err)
 		return
 	}
+	rc = rc.In(lang)
 	p.Cause = &rc
 	p.APIURL = "/api/v1/diagnostics/anomalies?" + url.Values{"sync_type": {req.SyncType}, "source": v["source"]}.Encode()
 	cn.render(c, http.StatusOK, "diagnosis", "Diagnosis", "diagnosis", p)

@@ -362,7 +362,7 @@ func (cn *Console) handleRun(c *gin.Context) {
 			// The run was read: show it without its diagnosis.
 			web.Log(c).WithError(err).WithField("run_id", id).Warn("console: diagnosis of the run failed")
 		}
-		p.Diagnosis = diag
+		p.Diagnosis = diag.In(langOf(c))
 		p.DiagnosisURL = consolePath + "/diagnosis?" + url.Values{"sync_type": {d.Run.SyncType}, "source": {d.Run.Source}}.Encode()
 	}
 	cn.render(c, http.StatusOK, "run", "Run", "runs", p)
