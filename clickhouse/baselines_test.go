@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -133,4 +134,95 @@ func TestBaselinesAreACache(t *testing.T) {
 		t.Fatalf("rebuilt %d days after the delete (%v), want one", n, err)
 	}
 	sameAnswers(t, "summarised again after the delete", diagnosisAnswers(t, s, since, until), fromRuns)
+}
+
+// TestGaps checks the cadence question on a store, from the runs and from
+// the summaries: a late start, one too soon and one overlapping its
+// predecessor of a type with an hourly baseline, and a late start of a
+// type with no baseline, judged by its configured interval.
+func TestGaps(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	today := utcDay(time.Now())
+	since, until := today.AddDate(0, 0, -3), today.AddDate(0, 0, -1)
+	var reps []synclog.Report
+	run := func(source, syncType string, start time.Time, took time.Duration) {
+		id := fmt.Sprintf("gap-%s-%s-%d", source, syncType, start.UnixMilli())
+		c := start.Add(took)
+		r := synclog.Report{RunID: id, EventID: id + "-1", Source: source, SyncType: syncType, Status: synclog.StatusSuccess,
+			StartedAt: start, CompletedAt: &c, TotalCount: 5, SuccessCount: 5}
+		r.Normalize(c.Add(time.Second))
+		r.RunStartedAt = start
+		reps = append(reps, r)
+	}
+	late := since.Add(10 * time.Hour) // 3 h after the start before it
+	soon := since.Add(20*time.Hour + 10*time.Minute)
+	overlap := since.Add(30*time.Hour + 30*time.Second)
+	for at := today.AddDate(0, 0, -20); at.Before(until); at = at.Add(time.Hour) {
+		if at.After(late.Add(-3*time.Hour)) && at.Before(late) {
+			continue
+		}
+		run("erp", "stock", at, time.Minute)
+	}
+	run("erp", "stock", late, time.Minute)
+	run("erp", "stock", soon, time.Minute)
+	run("erp", "stock", overlap, time.Minute)
+	orderLate := since.Add(12 * time.Hour)
+	for at := since; at.Before(until); at = at.Add(time.Hour) {
+		if at.After(orderLate.Add(-4*time.Hour)) && at.Before(orderLate) {
+			continue
+		}
+		run("shopify", "order", at, time.Minute)
+	}
+	for len(reps) > 0 {
+		n := min(500, len(reps))
+		if err := s.InsertReports(ctx, reps[:n]); err != nil {
+			t.Fatal(err)
+		}
+		reps = reps[n:]
+	}
+	q := diagnose.GapQuery{Window: diagnose.Window{Since: since, Until: until, BaselineFrom: since.AddDate(0, 0, -10)},
+		Intervals: map[string]time.Duration{"order": time.Hour}, LateGrace: 0.5, TooOftenRatio: 0.25, MinStarts: 8, Limit: 100}
+	want := map[string][]diagnose.Gap{
+		"erp/stock": {
+			{Started: late, Previous: late.Add(-3 * time.Hour), Seconds: 3 * 3600, Kind: diagnose.KindLate},
+			{Started: soon, Previous: soon.Add(-10 * time.Minute), Seconds: 600, Kind: diagnose.KindTooOften},
+			{Started: overlap, Previous: overlap.Add(-30 * time.Second), Seconds: 30, Kind: diagnose.KindOverlap},
+		},
+		"shopify/order": {
+			{Started: orderLate, Previous: orderLate.Add(-4 * time.Hour), Seconds: 4 * 3600, Kind: diagnose.KindLate},
+		},
+	}
+	check := func(what string) {
+		t.Helper()
+		got, err := s.Gaps(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 {
+			t.Fatalf("%s: %d types %+v, want 2", what, len(got), got)
+		}
+		for _, tg := range got {
+			key := tg.Source + "/" + tg.SyncType
+			if tg.Interval != 3600 {
+				t.Errorf("%s: %s judged by an interval of %gs, want 3600", what, key, tg.Interval)
+			}
+			if len(tg.Gaps) != len(want[key]) {
+				t.Errorf("%s: %s gaps %+v, want %+v", what, key, tg.Gaps, want[key])
+				continue
+			}
+			for i, g := range tg.Gaps {
+				w := want[key][i]
+				if !g.Started.Equal(w.Started) || !g.Previous.Equal(w.Previous) || g.Seconds != w.Seconds || g.Kind != w.Kind {
+					t.Errorf("%s: %s gap %d: %+v, want %+v", what, key, i, g, w)
+				}
+			}
+		}
+	}
+	check("from the runs")
+	time.Sleep(baselineMargin + 500*time.Millisecond)
+	if _, err := s.BuildBaselines(ctx, today.AddDate(0, 0, -30), today); err != nil {
+		t.Fatal(err)
+	}
+	check("from the summaries")
 }

@@ -38,8 +38,11 @@ const (
 	logRecords  = `log(total_count + 1)`
 )
 
-// durationScoreQuery scores the window's terminal runs against the
-// successful runs of the whole UTC days before the window's first day.
+// typeBaselineQuery computes each type's duration and record-count
+// baselines from the successful runs of the whole UTC days before the
+// window's first day (%[2]s: the daily samples of the baselines, up to
+// baselineSample runs per type and day, the same at every computation;
+// the history count is exact).
 //
 // The plain baseline is the last BaselineDays: the median and MAD of
 // durations and of record counts, and the number of runs (the history a
@@ -48,137 +51,154 @@ const (
 // The seasonal baseline is the last SeasonalWeeks, in log space: the
 // median log-duration of each hour of the day (when the type runs in at
 // least 12 different hours; else one slot), then the median of what is
-// left per weekday, and the MAD of the pooled residuals, widened by the
-// uncertainty of the two slot medians, sqrt(1 + π/2·(1/n_hour +
-// 1/n_weekday)). A type is seasonal when that residual MAD is at most
-// {gain} times the MAD of its log-durations around their median; its runs
-// are judged against their slots unless a slot has fewer than {min_slot}
-// runs. Record counts are judged the same way, on their own.
+// left per weekday, and the MAD of the pooled residuals. A type is
+// seasonal when that residual MAD is at most {gain} times the MAD of its
+// log-durations around their median; its runs are judged against their
+// slots unless a slot has fewer than {min_slot} runs. Record counts are
+// judged the same way, on their own.
 //
-// The medians are of the daily samples of the baselines (%[2]s: up to
-// baselineSample runs per type and day, the same at every computation);
-// the history count is exact.
-const durationScoreQuery = `WITH
-bl AS MATERIALIZED (
-  SELECT *, day >= {bfrom:Date} AS recent FROM (%[2]s)
-),
-spread AS MATERIALIZED (
-  SELECT source, sync_type, bitCount(groupBitOr(hour_mask)) >= 12 AS hourly, sumIf(timed_success, recent) AS n_recent
-  FROM bl GROUP BY source, sync_type
-),
-base AS MATERIALIZED (
-  SELECT b.source AS source, b.sync_type AS sync_type,
-    if(sp.hourly, toHour(b.xs), 0) AS hour, toDayOfWeek(b.xs) AS wd,
-    b.xd AS d, log(greatest(b.xd, 0.001)) AS ld, b.xc AS c, log(b.xc + 1) AS lc, b.recent AS recent
-  FROM (SELECT source, sync_type, recent, x.2 AS xs, x.3 AS xd, x.4 AS xc FROM bl ARRAY JOIN durations AS x) AS b
-  INNER JOIN spread AS sp ON sp.source = b.source AND sp.sync_type = b.sync_type
-),
-hours AS MATERIALIZED (
-  SELECT source, sync_type, hour, count() AS nh, quantileExact(0.5)(ld) AS hmed, quantileExact(0.5)(lc) AS hcmed
-  FROM base GROUP BY source, sync_type, hour
-),
-r1 AS MATERIALIZED (
-  SELECT b.source AS source, b.sync_type AS sync_type, b.wd AS wd, b.ld - h.hmed AS r, b.lc - h.hcmed AS rc, h.nh AS nh
-  FROM base AS b INNER JOIN hours AS h ON h.source = b.source AND h.sync_type = b.sync_type AND h.hour = b.hour
-),
-wds AS MATERIALIZED (
-  SELECT source, sync_type, wd, count() AS nd, quantileExact(0.5)(r) AS dmed, quantileExact(0.5)(rc) AS dcmed
-  FROM r1 GROUP BY source, sync_type, wd
-),
-resid AS (
-  SELECT r1.source AS source, r1.sync_type AS sync_type,
-    groupArrayIf(r1.r - w.dmed, r1.nh >= {min_slot:UInt32} AND w.nd >= {min_slot:UInt32}) AS res,
-    groupArrayIf(r1.rc - w.dcmed, r1.nh >= {min_slot:UInt32} AND w.nd >= {min_slot:UInt32}) AS cres
-  FROM r1 INNER JOIN wds AS w ON w.source = r1.source AND w.sync_type = r1.sync_type AND w.wd = r1.wd
-  GROUP BY source, sync_type
-),
-plain AS (
-  SELECT source, sync_type,
-    groupArrayIf(d, recent) AS ds, length(ds) AS n,
-    arrayReduce('quantileExact(0.5)', ds) AS med,
-    arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x - med), ds)) AS mad,
-    groupArrayIf(c, recent) AS cs,
-    arrayReduce('quantileExact(0.5)', cs) AS cmed,
-    arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x - cmed), cs)) AS cmad,
-    groupArray(ld) AS lds,
-    arrayReduce('quantileExact(0.5)', lds) AS lmed,
-    arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x - lmed), lds)) AS lmad,
-    groupArray(lc) AS lcs,
-    arrayReduce('quantileExact(0.5)', lcs) AS lcmed,
-    arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x - lcmed), lcs)) AS lcmad
-  FROM base GROUP BY source, sync_type
-),
-types AS MATERIALIZED (
-  SELECT p.source AS source, p.sync_type AS sync_type, sp.n_recent AS n, p.med AS med, p.mad AS mad, p.cmed AS cmed, p.cmad AS cmad,
-    arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x), r.res)) AS rmad,
-    arrayReduce('quantileExact(0.5)', arrayMap(x -> abs(x), r.cres)) AS rcmad,
-    length(r.res) >= {min_history:UInt32} AND rmad <= {gain:Float64} * p.lmad AS seasonal,
-    length(r.cres) >= {min_history:UInt32} AND rcmad <= {gain:Float64} * p.lcmad AS cseasonal
-  FROM plain AS p INNER JOIN resid AS r ON r.source = p.source AND r.sync_type = p.sync_type
-  INNER JOIN spread AS sp ON sp.source = p.source AND sp.sync_type = p.sync_type
+// Each step is a window over the previous one, so that every sample is
+// read once: the embedded engine evaluates a CTE again at each reference.
+const typeBaselineQuery = `SELECT source, sync_type, any(hourly) AS hourly, any(n) AS n,
+  any(med) AS plain_med, quantileExactIf(0.5)(abs(d - med), recent) AS mad,
+  any(cmed) AS plain_cmed, quantileExactIf(0.5)(abs(c - cmed), recent) AS cmad,
+  quantileExact(0.5)(abs(ld - lmed)) AS lmad, quantileExact(0.5)(abs(lc - lcmed)) AS lcmad,
+  countIf(slotted) AS slotted_runs,
+  quantileExactIf(0.5)(abs(r - dmed), slotted) AS rmad, quantileExactIf(0.5)(abs(rc - dcmed), slotted) AS rcmad,
+  slotted_runs >= {min_history:UInt32} AND rmad <= {gain:Float64} * lmad AS seasonal,
+  slotted_runs >= {min_history:UInt32} AND rcmad <= {gain:Float64} * lcmad AS cseasonal,
+  arraySort(groupUniqArray((hour, hmed, hcmed, nh))) AS hours,
+  arraySort(groupUniqArray((wd, dmed, dcmed, nd))) AS wdays
+FROM (
+  SELECT *, ld - hmed AS r, lc - hcmed AS rc,
+    quantileExact(0.5)(r) OVER (PARTITION BY source, sync_type, wd) AS dmed,
+    quantileExact(0.5)(rc) OVER (PARTITION BY source, sync_type, wd) AS dcmed,
+    count() OVER (PARTITION BY source, sync_type, wd) AS nd,
+    nh >= {min_slot:UInt32} AND nd >= {min_slot:UInt32} AS slotted
+  FROM (
+    SELECT *,
+      quantileExact(0.5)(ld) OVER (PARTITION BY source, sync_type, hour) AS hmed,
+      quantileExact(0.5)(lc) OVER (PARTITION BY source, sync_type, hour) AS hcmed,
+      count() OVER (PARTITION BY source, sync_type, hour) AS nh,
+      quantileExact(0.5)(ld) OVER (PARTITION BY source, sync_type) AS lmed,
+      quantileExact(0.5)(lc) OVER (PARTITION BY source, sync_type) AS lcmed,
+      quantileExactIf(0.5)(d, recent) OVER (PARTITION BY source, sync_type) AS med,
+      quantileExactIf(0.5)(c, recent) OVER (PARTITION BY source, sync_type) AS cmed
+    FROM (
+      SELECT source, sync_type, hourly, n, recent,
+        if(hourly, toHour(x.2), 0) AS hour, toDayOfWeek(x.2) AS wd,
+        x.3 AS d, log(greatest(x.3, 0.001)) AS ld, x.4 AS c, log(x.4 + 1) AS lc
+      FROM (
+        SELECT source, sync_type, durations, day >= {bfrom:Date} AS recent,
+          bitCount(groupBitOr(hour_mask) OVER (PARTITION BY source, sync_type)) >= 12 AS hourly,
+          sum(if(recent, timed_success, 0)) OVER (PARTITION BY source, sync_type) AS n
+        FROM (%[2]s)
+      )
+      ARRAY JOIN durations AS x
+    )
+  )
 )
-SELECT source, sync_type, run_id, status, started_at, idx AS index, total, history, seconds, expected, z, seasonal,
+GROUP BY source, sync_type` + finalSettings
+
+// durationScoreQuery scores the window's terminal runs against their
+// type's baseline (typeBaselineQuery's, given as arrays: the type of
+// source i and sync type j of {t_sources} and {t_types} is number
+// {t_grid}[(i-1)·len(t_types) + j] (0: none; two look-ups on the columns'
+// dictionaries rather than a comparison per run), the other t_ arrays hold
+// a value per type, the h_ arrays 24 per type and the d_ arrays 7). A run of a type without a
+// baseline, or in a slot of fewer than {min_slot} runs, is judged against
+// the plain baseline; the seasonal scale is widened by the uncertainty of
+// its two slot medians, sqrt(1 + π/2·(1/n_hour + 1/n_weekday)).
+const durationScoreQuery = `SELECT source, sync_type, run_id, status, started_at, idx AS index, total, history, seconds, expected, z, seasonal,
   records, expected_records, records_z, kind
 FROM (
-  SELECT w.source AS source, w.sync_type AS sync_type, w.run_id AS run_id, w.status AS status, w.started_at AS started_at,
-    w.idx AS idx, w.total AS total, t.n AS history, w.d AS seconds, w.c AS records,
-    t.seasonal AND h.nh >= {min_slot:UInt32} AND dd.nd >= {min_slot:UInt32} AS seasonal,
-    t.cseasonal AND h.nh >= {min_slot:UInt32} AND dd.nd >= {min_slot:UInt32} AS cseasonal,
-    sqrt(1 + 1.5708 * (1 / greatest(h.nh, 1) + 1 / greatest(dd.nd, 1))) AS widen,
-    h.hmed + dd.dmed AS elog,
-    h.hcmed + dd.dcmed AS eclog,
-    if(seasonal, exp(elog), t.med) AS expected,
+  SELECT source, sync_type, run_id, status, started_at, idx, total, d AS seconds, c AS records,
+    indexOf({t_sources:Array(String)}, source) AS si, indexOf({t_types:Array(String)}, sync_type) AS yi,
+    if(si = 0 OR yi = 0, 0, {t_grid:Array(UInt64)}[(si - 1) * length({t_types:Array(String)}) + yi]) AS ti,
+    {t_n:Array(UInt64)}[ti] AS history,
+    (ti - 1) * 24 + if({t_hourly:Array(UInt8)}[ti] = 1, toHour(started_at), 0) + 1 AS hi,
+    (ti - 1) * 7 + toDayOfWeek(started_at) AS wi,
+    {h_n:Array(UInt64)}[hi] AS nh, {d_n:Array(UInt64)}[wi] AS nd,
+    {t_seasonal:Array(UInt8)}[ti] = 1 AND nh >= {min_slot:UInt32} AND nd >= {min_slot:UInt32} AS seasonal,
+    {t_cseasonal:Array(UInt8)}[ti] = 1 AND nh >= {min_slot:UInt32} AND nd >= {min_slot:UInt32} AS cseasonal,
+    sqrt(1 + 1.5708 * (1 / greatest(nh, 1) + 1 / greatest(nd, 1))) AS widen,
+    {h_med:Array(Float64)}[hi] + {d_med:Array(Float64)}[wi] AS elog,
+    {h_cmed:Array(Float64)}[hi] + {d_cmed:Array(Float64)}[wi] AS eclog,
+    {t_med:Array(Float64)}[ti] AS med, {t_cmed:Array(Float64)}[ti] AS cmed,
+    if(seasonal, exp(elog), med) AS expected,
     if(seasonal,
-      0.6745 * (w.ld - elog) / greatest(t.rmad * widen, log(1 + {floor_ratio:Float64}), log(1 + {floor_sec:Float64} / exp(elog))),
-      0.6745 * (w.d - t.med) / greatest(t.mad, {floor_ratio:Float64} * t.med, {floor_sec:Float64})) AS z,
-    if(cseasonal, exp(eclog) - 1, t.cmed) AS expected_records,
+      0.6745 * (ld - elog) / greatest({t_rmad:Array(Float64)}[ti] * widen, log(1 + {floor_ratio:Float64}), log(1 + {floor_sec:Float64} / exp(elog))),
+      0.6745 * (d - med) / greatest({t_mad:Array(Float64)}[ti], {floor_ratio:Float64} * med, {floor_sec:Float64})) AS z,
+    if(cseasonal, exp(eclog) - 1, cmed) AS expected_records,
     if(cseasonal,
-      0.6745 * (w.lc - eclog) / greatest(t.rcmad * widen, log(1 + {floor_ratio:Float64})),
-      0.6745 * (w.c - t.cmed) / greatest(t.cmad, {floor_ratio:Float64} * t.cmed, 1)) AS records_z,
-    multiIf(t.n < {min_history:UInt32}, '',
+      0.6745 * (lc - eclog) / greatest({t_rcmad:Array(Float64)}[ti] * widen, log(1 + {floor_ratio:Float64})),
+      0.6745 * (c - cmed) / greatest({t_cmad:Array(Float64)}[ti], {floor_ratio:Float64} * cmed, 1)) AS records_z,
+    multiIf(history < {min_history:UInt32}, '',
       z > {z:Float64}, 'duration',
-      w.status = 'success' AND records_z < -{z:Float64} AND w.c < {small:Float64} * expected_records, 'too_small',
-      z < -{z:Float64} AND w.d < {fast:Float64} * expected, 'too_fast',
+      status = 'success' AND records_z < -{z:Float64} AND c < {small:Float64} * expected_records, 'too_small',
+      z < -{z:Float64} AND d < {fast:Float64} * expected, 'too_fast',
       '') AS kind
   FROM (
-    SELECT r.source AS source, r.sync_type AS sync_type, r.run_id AS run_id, r.status AS status, r.started_at AS started_at,
-      r.d AS d, r.ld AS ld, r.c AS c, r.lc AS lc, if(sp.hourly, toHour(r.started_at), 0) AS hour, toDayOfWeek(r.started_at) AS wd,
-      r.idx AS idx, r.total AS total
-    FROM (
-      SELECT source, sync_type, run_id, toString(status) AS status, started_at,
-        duration_ms / 1000 AS d, ` + logDuration + ` AS ld, toFloat64(total_count) AS c, ` + logRecords + ` AS lc,
-        row_number() OVER (PARTITION BY source, sync_type ORDER BY started_at, run_id) AS idx,
-        count() OVER (PARTITION BY source, sync_type) AS total
-      FROM runs FINAL
-      WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')}
-        AND ` + terminalCond + ` AND duration_ms IS NOT NULL AND %[1]s
-    ) AS r
-    LEFT JOIN spread AS sp ON sp.source = r.source AND sp.sync_type = r.sync_type
-  ) AS w
-  LEFT JOIN types AS t ON t.source = w.source AND t.sync_type = w.sync_type
-  LEFT JOIN hours AS h ON h.source = w.source AND h.sync_type = w.sync_type AND h.hour = w.hour
-  LEFT JOIN wds AS dd ON dd.source = w.source AND dd.sync_type = w.sync_type AND dd.wd = w.wd
+    SELECT source, sync_type, run_id, toString(status) AS status, started_at,
+      duration_ms / 1000 AS d, ` + logDuration + ` AS ld, toFloat64(total_count) AS c, ` + logRecords + ` AS lc,
+      row_number() OVER (PARTITION BY source, sync_type ORDER BY started_at, run_id) AS idx,
+      count() OVER (PARTITION BY source, sync_type) AS total
+    FROM runs FINAL
+    WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')}
+      AND ` + terminalCond + ` AND duration_ms IS NOT NULL AND %[1]s
+  )
 )
 WHERE kind != '' OR idx + {latest:UInt32} > total
 ORDER BY source, sync_type, started_at DESC
-LIMIT {limit:UInt32} BY source, sync_type` + finalSettings + `, enable_materialized_cte = 1`
+LIMIT {limit:UInt32} BY source, sync_type` + finalSettings
+
+// typeBaseline is a row of typeBaselineQuery.
+type typeBaseline struct {
+	Source    string  `json:"source"`
+	SyncType  string  `json:"sync_type"`
+	Hourly    uint8   `json:"hourly"`
+	N         uint64  `json:"n"`
+	Med       float64 `json:"plain_med"`
+	MAD       float64 `json:"mad"`
+	CMed      float64 `json:"plain_cmed"`
+	CMAD      float64 `json:"cmad"`
+	RMAD      float64 `json:"rmad"`
+	RCMAD     float64 `json:"rcmad"`
+	Seasonal  uint8   `json:"seasonal"`
+	CSeasonal uint8   `json:"cseasonal"`
+	// Hours and Wdays are (slot, median log-duration, median log-records,
+	// runs) of each hour of the day (0-23; only 0 unless hourly) and
+	// weekday (1-7) with runs.
+	Hours [][4]float64 `json:"hours"`
+	Wdays [][4]float64 `json:"wdays"`
+}
 
 // DurationScores scores the window's terminal runs against their type's
-// baseline; see durationScoreQuery.
+// baseline: typeBaselineQuery computes the baselines, durationScoreQuery
+// judges the runs.
 func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]diagnose.ScoredRun, error) {
 	c := q.Config
 	pl, err := s.planBaselines(ctx, minTime(q.SeasonalFrom, q.BaselineFrom), q.Since)
 	if err != nil {
 		return nil, fmt.Errorf("duration scores: %w", err)
 	}
-	p := Params{
-		"bfrom": utcDay(q.BaselineFrom).Format(time.DateOnly), "since": q.Since, "until": q.Until,
-		"min_slot": c.SeasonalMinSlotRuns, "min_history": c.MinHistory, "gain": c.SeasonalGain,
-		"floor_ratio": c.MADFloorRatio, "floor_sec": c.MADFloorSeconds, "z": c.ZThreshold,
-		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit,
-	}
+	p := Params{"bfrom": utcDay(q.BaselineFrom).Format(time.DateOnly), "min_slot": c.SeasonalMinSlotRuns,
+		"min_history": c.MinHistory, "gain": c.SeasonalGain}
 	f := diagWhere(q.Filter, p, "f_")
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(durationScoreQuery, f, pl.rows(baselineTableNamed("run_baselines"), f, p, "bl_")), p)
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(typeBaselineQuery, f, pl.rows(baselineTableNamed("run_baselines"), f, p, "bl_")), p)
+	if err != nil {
+		return nil, fmt.Errorf("duration baselines: %w", err)
+	}
+	types, err := decodeRows[typeBaseline](out)
+	if err != nil {
+		return nil, err
+	}
+	p = Params{"since": q.Since, "until": q.Until,
+		"min_slot": c.SeasonalMinSlotRuns, "min_history": c.MinHistory,
+		"floor_ratio": c.MADFloorRatio, "floor_sec": c.MADFloorSeconds, "z": c.ZThreshold,
+		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit}
+	baselineParams(types, p)
+	out, err = s.eng.selectRows(ctx, fmt.Sprintf(durationScoreQuery, diagWhere(q.Filter, p, "f_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("duration scores: %w", err)
 	}
@@ -203,6 +223,55 @@ func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]di
 		res[i] = sr
 	}
 	return res, nil
+}
+
+// baselineParams lays the types' baselines out as durationScoreQuery's
+// array parameters; a slot without runs has no runs and medians of 0.
+func baselineParams(types []typeBaseline, p Params) {
+	n := len(types)
+	var sources, syncTypes []string
+	si, yi := map[string]int{}, map[string]int{}
+	for _, t := range types {
+		if _, ok := si[t.Source]; !ok {
+			si[t.Source] = len(sources)
+			sources = append(sources, t.Source)
+		}
+		if _, ok := yi[t.SyncType]; !ok {
+			yi[t.SyncType] = len(syncTypes)
+			syncTypes = append(syncTypes, t.SyncType)
+		}
+	}
+	grid := make([]uint64, len(sources)*len(syncTypes))
+	var hourly, seasonal, cseasonal []uint8
+	var hist, hN, dN []uint64
+	var med, mad, cmed, cmad, rmad, rcmad []float64
+	hMed, hCMed := make([]float64, 24*n), make([]float64, 24*n)
+	dMed, dCMed := make([]float64, 7*n), make([]float64, 7*n)
+	hN, dN = make([]uint64, 24*n), make([]uint64, 7*n)
+	for i, t := range types {
+		grid[si[t.Source]*len(syncTypes)+yi[t.SyncType]] = uint64(i + 1)
+		hourly, seasonal, cseasonal = append(hourly, t.Hourly), append(seasonal, t.Seasonal), append(cseasonal, t.CSeasonal)
+		hist = append(hist, t.N)
+		med, mad, cmed, cmad = append(med, t.Med), append(mad, t.MAD), append(cmed, t.CMed), append(cmad, t.CMAD)
+		rmad, rcmad = append(rmad, t.RMAD), append(rcmad, t.RCMAD)
+		for _, h := range t.Hours {
+			if k := i*24 + int(h[0]); h[0] >= 0 && h[0] < 24 {
+				hMed[k], hCMed[k], hN[k] = h[1], h[2], uint64(h[3])
+			}
+		}
+		for _, d := range t.Wdays {
+			if k := i*7 + int(d[0]) - 1; d[0] >= 1 && d[0] <= 7 {
+				dMed[k], dCMed[k], dN[k] = d[1], d[2], uint64(d[3])
+			}
+		}
+	}
+	for k, v := range map[string]any{
+		"t_sources": orEmpty(sources), "t_types": orEmpty(syncTypes), "t_grid": grid, "t_hourly": hourly, "t_seasonal": seasonal, "t_cseasonal": cseasonal, "t_n": hist,
+		"t_med": med, "t_mad": mad, "t_cmed": cmed, "t_cmad": cmad, "t_rmad": rmad, "t_rcmad": rcmad,
+		"h_med": hMed, "h_cmed": hCMed, "h_n": hN, "d_med": dMed, "d_cmed": dCMed, "d_n": dN,
+	} {
+		p[k] = v
+	}
 }
 
 func deref(v *float64) float64 {
@@ -288,20 +357,39 @@ func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnos
 // the baselines; the window's gaps are all read, from its first day on
 // (the first start's previous is the baseline's last).
 const gapsQuery = `WITH
-base AS MATERIALIZED (
-  SELECT source, sync_type, sum(gap_count) AS starts, groupArrayArray(arrayMap(g -> (g.2, g.3), gaps)) AS sample,
-    max(last_start) AS b_last, argMax(last_end, last_start) AS b_last_end
-  FROM (%[2]s) GROUP BY source, sync_type
+base AS (
+  SELECT source, sync_type, starts, median_gap, interval, b_last, b_last_end, toUInt8(1) AS in_base,
+    arrayCount(x -> x.1 > interval * (1 + {grace:Float64}), sample) <= length(sample) / 100 AS late_ok,
+    arrayCount(x -> x.1 < {often:Float64} * interval, sample) <= length(sample) / 100 AS often_ok,
+    arrayCount(x -> x.2 = 1, sample) <= length(sample) / 100 AS overlap_ok
+  FROM (
+    SELECT source, sync_type, sum(gap_count) AS starts, groupArrayArray(arrayMap(g -> (g.2, g.3), gaps)) AS sample,
+      max(last_start) AS b_last, argMax(last_end, last_start) AS b_last_end,
+      if(length(sample) > 0, arrayReduce('quantileExact(0.5)', arrayMap(x -> x.1, sample)), 0) AS median_gap,
+      ` + configuredInterval + ` AS configured,
+      if(configured > 0, configured, if(starts >= {min_history:UInt32}, median_gap, 0)) AS interval
+    FROM (%[2]s) GROUP BY source, sync_type
+  )
 ),
+-- The window's gaps, only those flagged kept: a type without a baseline
+-- is judged by its configured interval alone.
 win AS (
   SELECT source, sync_type, max(started_at) AS w_last,
-    arraySort(x -> (x.2, x.1), groupArrayIf((run_id, started_at, prev, gap, overlap), started_at >= {since:DateTime64(3, 'UTC')} AND has_prev)) AS cand
+    arraySlice(arraySort(x -> (x.2, x.1), groupArrayIf((run_id, started_at, prev, gap, kind), kind != '')), -{limit:UInt32}) AS flagged
   FROM (
     SELECT r.source AS source, r.sync_type AS sync_type, r.run_id AS run_id, r.started_at AS started_at,
+      b.in_base = 1 AS known,
       r.rn > 1 OR b.b_last > toDateTime64(0, 3, 'UTC') AS has_prev,
       if(r.rn = 1, b.b_last, r.prev0) AS prev, if(r.rn = 1, b.b_last_end, r.prev_end0) AS prev_end,
       dateDiff('millisecond', prev, r.started_at) / 1000 AS gap,
-      prev_end IS NOT NULL AND prev_end > r.started_at AS overlap
+      prev_end IS NOT NULL AND prev_end > r.started_at AS overlap,
+      if(known, b.interval, ` + configuredInterval + `) AS interval,
+      NOT known OR b.late_ok AS late_ok, NOT known OR b.often_ok AS often_ok, NOT known OR b.overlap_ok AS overlap_ok,
+      multiIf(r.started_at < {since:DateTime64(3, 'UTC')} OR NOT has_prev OR interval <= 0, '',
+        overlap AND overlap_ok, 'overlap',
+        late_ok AND gap > interval * (1 + {grace:Float64}), 'late',
+        often_ok AND gap < {often:Float64} * interval, 'too_often',
+        '') AS kind
     FROM (
       SELECT source, sync_type, run_id, started_at,
         lagInFrame(started_at) OVER w AS prev0, lagInFrame(completed_at) OVER w AS prev_end0, row_number() OVER w AS rn
@@ -313,28 +401,16 @@ win AS (
   )
   GROUP BY source, sync_type
 )
-SELECT source, sync_type, median_gap, interval, starts, last_start,
+SELECT source, sync_type, median_gap, if(in_base = 1, b.interval, ` + configuredInterval + `) AS interval, starts,
+  greatest(b_last, w_last) AS last_start,
   arrayMap(x -> x.1, flagged) AS g_ids, arrayMap(x -> x.2, flagged) AS g_starts,
-  arrayMap(x -> x.3, flagged) AS g_prev, arrayMap(x -> x.4, flagged) AS g_secs,
-  arrayMap(x -> multiIf(x.5 AND overlap_ok, 'overlap', x.4 > interval * (1 + {grace:Float64}), 'late', 'too_often'), flagged) AS g_kinds
-FROM (
-  SELECT source, sync_type, median_gap, interval, starts, last_start,
-    arrayCount(x -> x.1 > interval * (1 + {grace:Float64}), sample) <= length(sample) / 100 AS late_ok,
-    arrayCount(x -> x.1 < {often:Float64} * interval, sample) <= length(sample) / 100 AS often_ok,
-    arrayCount(x -> x.2 = 1, sample) <= length(sample) / 100 AS overlap_ok,
-    arraySlice(arrayFilter(x -> interval > 0 AND (
-      (late_ok AND x.4 > interval * (1 + {grace:Float64})) OR (often_ok AND x.4 < {often:Float64} * interval) OR (overlap_ok AND x.5)), cand),
-      -{limit:UInt32}) AS flagged
-  FROM (
-    SELECT source, sync_type, starts, sample, cand,
-      if(length(sample) > 0, arrayReduce('quantileExact(0.5)', arrayMap(x -> x.1, sample)), 0) AS median_gap,
-      greatest(b_last, w_last) AS last_start,
-      arrayElement(arrayMap(x -> toFloat64(x), {iv_secs:Array(String)}), indexOf({iv_types:Array(String)}, sync_type)) AS configured,
-      if(configured > 0, configured, if(starts >= {min_history:UInt32}, median_gap, 0)) AS interval
-    FROM base FULL OUTER JOIN win USING (source, sync_type)
-  )
-)
-ORDER BY source, sync_type` + finalSettings + `, join_use_nulls = 0, enable_materialized_cte = 1`
+  arrayMap(x -> x.3, flagged) AS g_prev, arrayMap(x -> x.4, flagged) AS g_secs, arrayMap(x -> x.5, flagged) AS g_kinds
+FROM base AS b FULL OUTER JOIN win USING (source, sync_type)
+ORDER BY source, sync_type` + finalSettings + `, join_use_nulls = 0`
+
+// configuredInterval is the configured interval of a run's sync type in
+// seconds, 0 when none is.
+const configuredInterval = `arrayElement(arrayMap(x -> toFloat64(x), {iv_secs:Array(String)}), indexOf({iv_types:Array(String)}, sync_type))`
 
 // Gaps returns each type's cadence in the window; see gapsQuery.
 func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeGaps, error) {

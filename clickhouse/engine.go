@@ -77,6 +77,12 @@ func encodeParam(v any) (string, error) {
 		}
 		b.WriteByte(']')
 		return b.String(), nil
+	case []float64:
+		return encodeList(x, func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }), nil
+	case []uint64:
+		return encodeList(x, func(v uint64) string { return strconv.FormatUint(v, 10) }), nil
+	case []uint8:
+		return encodeList(x, func(v uint8) string { return strconv.FormatUint(uint64(v), 10) }), nil
 	case time.Time:
 		return formatTime(x), nil
 	case int:
@@ -96,6 +102,20 @@ func encodeParam(v any) (string, error) {
 		return "0", nil
 	}
 	return "", fmt.Errorf("unsupported type %T", v)
+}
+
+// encodeList renders a list of numbers as an array parameter.
+func encodeList[T any](xs []T, format func(T) string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(format(x))
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // formatTime renders t as a DateTime64(3, 'UTC') value.
