@@ -42,8 +42,9 @@ type baselineTable struct {
 	stats   func(keep, look, filter string) string
 }
 
-var baselineTables = []baselineTable{
-	{name: "run_baselines",
+// The summary tables: of types, of attribute values, of errors.
+var (
+	typeSummaries = baselineTable{name: "run_baselines",
 		columns: "day, source, sync_type, terminal, failed, timed_success, starts, hour_mask, durations, gap_count, gaps, last_start, last_end",
 		stats: func(keep, look, filter string) string {
 			return `SELECT toDate(started_at) AS day, source, sync_type,
@@ -69,8 +70,8 @@ FROM (
 )
 WHERE ` + keep + `
 GROUP BY day, source, sync_type`
-		}},
-	{name: "run_baseline_attributes",
+		}}
+	attributeSummaries = baselineTable{name: "run_baseline_attributes",
 		columns: "day, source, sync_type, key, value, good, seen",
 		stats: func(keep, _, filter string) string {
 			return `SELECT toDate(started_at) AS day, source, sync_type, key, value,
@@ -79,25 +80,16 @@ FROM runs FINAL
 ARRAY JOIN CAST(mapKeys(attributes), 'Array(String)') AS key, mapValues(attributes) AS value
 WHERE (` + keep + `) AND ` + terminalCond + ` AND ` + filter + `
 GROUP BY day, source, sync_type, key, value`
-		}},
-	{name: "run_baseline_errors",
+		}}
+	errorSummaries = baselineTable{name: "run_baseline_errors",
 		columns: "day, source, sync_type, fingerprint, first_seen, last_seen",
 		stats: func(keep, _, filter string) string {
 			return `SELECT toDate(started_at) AS day, source, sync_type, fingerprint, min(started_at) AS first_seen, max(started_at) AS last_seen
 FROM runs FINAL
 WHERE (` + keep + `) AND fingerprint != 0 AND ` + filter + `
 GROUP BY day, source, sync_type, fingerprint`
-		}},
-}
-
-func baselineTableNamed(name string) baselineTable {
-	for _, t := range baselineTables {
-		if t.name == name {
-			return t
-		}
-	}
-	panic("clickhouse: no baseline table " + name)
-}
+		}}
+)
 
 // baselinePlan says where a question's baseline days come from: the
 // summaries of the fresh days (with the computation to read), and the
@@ -264,7 +256,7 @@ func (s *Store) buildBaselineDays(ctx context.Context, from, to time.Time) (int,
 	p := Params{"from": from, "to": to, "look": from.Add(-gapLookback), "at": row.At}
 	keep := "started_at >= {from:DateTime64(3, 'UTC')} AND started_at < {to:DateTime64(3, 'UTC')}"
 	look := "started_at >= {look:DateTime64(3, 'UTC')} AND started_at < {to:DateTime64(3, 'UTC')}"
-	for _, t := range baselineTables {
+	for _, t := range []baselineTable{typeSummaries, attributeSummaries, errorSummaries} {
 		// insert_deduplicate off: a computation equal to an earlier one
 		// (computed_at aside) is still this computation's.
 		q := `INSERT INTO ` + t.name + ` (` + t.columns + `, computed_at)

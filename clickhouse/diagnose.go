@@ -185,7 +185,7 @@ func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]di
 	p := Params{"bfrom": utcDay(q.BaselineFrom).Format(time.DateOnly), "min_slot": c.SeasonalMinSlotRuns,
 		"min_history": c.MinHistory, "gain": c.SeasonalGain}
 	f := diagWhere(q.Filter, p, "f_")
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(typeBaselineQuery, f, pl.rows(baselineTableNamed("run_baselines"), f, p, "bl_")), p)
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(typeBaselineQuery, f, pl.rows(typeSummaries, f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("duration baselines: %w", err)
 	}
@@ -242,31 +242,31 @@ func baselineParams(types []typeBaseline, p Params) {
 		}
 	}
 	grid := make([]uint64, len(sources)*len(syncTypes))
-	var hourly, seasonal, cseasonal []uint8
-	var hist, hN, dN []uint64
-	var med, mad, cmed, cmad, rmad, rcmad []float64
-	hMed, hCMed := make([]float64, 24*n), make([]float64, 24*n)
-	dMed, dCMed := make([]float64, 7*n), make([]float64, 7*n)
-	hN, dN = make([]uint64, 24*n), make([]uint64, 7*n)
+	hourly, seasonal, cseasonal := make([]uint8, n), make([]uint8, n), make([]uint8, n)
+	hist := make([]uint64, n)
+	med, mad, cmed, cmad, rmad, rcmad := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+	hMed, hCMed, hN := make([]float64, 24*n), make([]float64, 24*n), make([]uint64, 24*n)
+	dMed, dCMed, dN := make([]float64, 7*n), make([]float64, 7*n), make([]uint64, 7*n)
 	for i, t := range types {
 		grid[si[t.Source]*len(syncTypes)+yi[t.SyncType]] = uint64(i + 1)
-		hourly, seasonal, cseasonal = append(hourly, t.Hourly), append(seasonal, t.Seasonal), append(cseasonal, t.CSeasonal)
-		hist = append(hist, t.N)
-		med, mad, cmed, cmad = append(med, t.Med), append(mad, t.MAD), append(cmed, t.CMed), append(cmad, t.CMAD)
-		rmad, rcmad = append(rmad, t.RMAD), append(rcmad, t.RCMAD)
+		hourly[i], seasonal[i], cseasonal[i], hist[i] = t.Hourly, t.Seasonal, t.CSeasonal, t.N
+		med[i], mad[i], cmed[i], cmad[i], rmad[i], rcmad[i] = t.Med, t.MAD, t.CMed, t.CMAD, t.RMAD, t.RCMAD
 		for _, h := range t.Hours {
-			if k := i*24 + int(h[0]); h[0] >= 0 && h[0] < 24 {
+			if h[0] >= 0 && h[0] < 24 {
+				k := i*24 + int(h[0])
 				hMed[k], hCMed[k], hN[k] = h[1], h[2], uint64(h[3])
 			}
 		}
 		for _, d := range t.Wdays {
-			if k := i*7 + int(d[0]) - 1; d[0] >= 1 && d[0] <= 7 {
+			if d[0] >= 1 && d[0] <= 7 {
+				k := i*7 + int(d[0]) - 1
 				dMed[k], dCMed[k], dN[k] = d[1], d[2], uint64(d[3])
 			}
 		}
 	}
 	for k, v := range map[string]any{
-		"t_sources": orEmpty(sources), "t_types": orEmpty(syncTypes), "t_grid": grid, "t_hourly": hourly, "t_seasonal": seasonal, "t_cseasonal": cseasonal, "t_n": hist,
+		"t_sources": orEmpty(sources), "t_types": orEmpty(syncTypes), "t_grid": grid,
+		"t_hourly": hourly, "t_seasonal": seasonal, "t_cseasonal": cseasonal, "t_n": hist,
 		"t_med": med, "t_mad": mad, "t_cmed": cmed, "t_cmad": cmad, "t_rmad": rmad, "t_rcmad": rcmad,
 		"h_med": hMed, "h_cmed": hCMed, "h_n": hN, "d_med": dMed, "d_cmed": dCMed, "d_n": dN,
 	} {
@@ -319,7 +319,7 @@ func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnos
 	}
 	p := Params{"since": q.Since, "until": q.Until}
 	f := diagWhere(q.Filter, p, "f_")
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(failureSeriesQuery, f, pl.rows(baselineTableNamed("run_baselines"), f, p, "bl_")), p)
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(failureSeriesQuery, f, pl.rows(typeSummaries, f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("failure series: %w", err)
 	}
@@ -426,7 +426,7 @@ func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeG
 	p := Params{"dsince": utcDay(q.Since), "since": q.Since, "until": q.Until, "grace": q.LateGrace, "often": q.TooOftenRatio,
 		"iv_types": types, "iv_secs": secs, "min_history": q.MinStarts, "limit": q.Limit}
 	f := diagWhere(q.Filter, p, "f_")
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(gapsQuery, f, pl.rows(baselineTableNamed("run_baselines"), f, p, "bl_")), p)
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(gapsQuery, f, pl.rows(typeSummaries, f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("gaps: %w", err)
 	}
@@ -530,7 +530,7 @@ func (s *Store) Fingerprints(ctx context.Context, q diagnose.CauseQuery) ([]diag
 	}
 	p := Params{"dsince": utcDay(q.Since), "since": q.Since, "until": q.Until, "limit": q.Limit}
 	f := diagWhere(q.Filter, p, "f_")
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(fingerprintsQuery, f, pl.rows(baselineTableNamed("run_baseline_errors"), f, p, "bl_")), p)
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(fingerprintsQuery, f, pl.rows(errorSummaries, f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("fingerprints: %w", err)
 	}
@@ -617,8 +617,8 @@ func (s *Store) AttributeCounts(ctx context.Context, q diagnose.CauseQuery) ([]d
 		if err != nil {
 			return nil, diagnose.Totals{}, fmt.Errorf("attribute counts: %w", err)
 		}
-		attrs := pl.rows(baselineTableNamed("run_baseline_attributes"), f, p, "bl_")
-		types := pl.rows(baselineTableNamed("run_baselines"), f, p, "bt_")
+		attrs := pl.rows(attributeSummaries, f, p, "bl_")
+		types := pl.rows(typeSummaries, f, p, "bt_")
 		counts, totals = fmt.Sprintf(attributeCountsQuery, f, attrs, types), fmt.Sprintf(causeTotalsQuery, f, attrs, types)
 	}
 	out, err := s.eng.selectRows(ctx, counts, p)
