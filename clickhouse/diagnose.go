@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,14 +102,14 @@ FROM (
 GROUP BY source, sync_type` + finalSettings
 
 // durationScoreQuery scores the window's terminal runs against their
-// type's baseline (typeBaselineQuery's, given as arrays: the type of
-// source i and sync type j of {t_sources} and {t_types} is number
-// {t_grid}[(i-1)·len(t_types) + j] (0: none; two look-ups on the columns'
-// dictionaries rather than a comparison per run), the other t_ arrays hold
-// a value per type, the h_ arrays 24 per type and the d_ arrays 7). A run of a type without a
-// baseline, or in a slot of fewer than {min_slot} runs, is judged against
-// the plain baseline; the seasonal scale is widened by the uncertainty of
-// its two slot medians, sqrt(1 + π/2·(1/n_hour + 1/n_weekday)).
+// type's baseline, which the store lays out per type and slot (hour of
+// the day and weekday) as array parameters: the type of source i and sync
+// type j of {t_sources} and {t_types} is number {t_grid}[(i-1)·len(t_types)
+// + j] (0: none; two look-ups on the columns' dictionaries rather than a
+// comparison per run); {t_n} holds its history, and the x_ (durations)
+// and c_ (record counts) arrays, per slot, whether the slot judges in log
+// space (seasonal), its centre, scale and expected value. Each run costs
+// a few look-ups and a division.
 const durationScoreQuery = `SELECT source, sync_type, run_id, status, started_at, idx AS index, total, history, seconds, expected, z, seasonal,
   records, expected_records, records_z, kind
 FROM (
@@ -116,23 +117,12 @@ FROM (
     indexOf({t_sources:Array(String)}, source) AS si, indexOf({t_types:Array(String)}, sync_type) AS yi,
     if(si = 0 OR yi = 0, 0, {t_grid:Array(UInt64)}[(si - 1) * length({t_types:Array(String)}) + yi]) AS ti,
     {t_n:Array(UInt64)}[ti] AS history,
-    (ti - 1) * 24 + if({t_hourly:Array(UInt8)}[ti] = 1, toHour(started_at), 0) + 1 AS hi,
-    (ti - 1) * 7 + toDayOfWeek(started_at) AS wi,
-    {h_n:Array(UInt64)}[hi] AS nh, {d_n:Array(UInt64)}[wi] AS nd,
-    {t_seasonal:Array(UInt8)}[ti] = 1 AND nh >= {min_slot:UInt32} AND nd >= {min_slot:UInt32} AS seasonal,
-    {t_cseasonal:Array(UInt8)}[ti] = 1 AND nh >= {min_slot:UInt32} AND nd >= {min_slot:UInt32} AS cseasonal,
-    sqrt(1 + 1.5708 * (1 / greatest(nh, 1) + 1 / greatest(nd, 1))) AS widen,
-    {h_med:Array(Float64)}[hi] + {d_med:Array(Float64)}[wi] AS elog,
-    {h_cmed:Array(Float64)}[hi] + {d_cmed:Array(Float64)}[wi] AS eclog,
-    {t_med:Array(Float64)}[ti] AS med, {t_cmed:Array(Float64)}[ti] AS cmed,
-    if(seasonal, exp(elog), med) AS expected,
-    if(seasonal,
-      0.6745 * (ld - elog) / greatest({t_rmad:Array(Float64)}[ti] * widen, log(1 + {floor_ratio:Float64}), log(1 + {floor_sec:Float64} / exp(elog))),
-      0.6745 * (d - med) / greatest({t_mad:Array(Float64)}[ti], {floor_ratio:Float64} * med, {floor_sec:Float64})) AS z,
-    if(cseasonal, exp(eclog) - 1, cmed) AS expected_records,
-    if(cseasonal,
-      0.6745 * (lc - eclog) / greatest({t_rcmad:Array(Float64)}[ti] * widen, log(1 + {floor_ratio:Float64})),
-      0.6745 * (c - cmed) / greatest({t_cmad:Array(Float64)}[ti], {floor_ratio:Float64} * cmed, 1)) AS records_z,
+    if(ti = 0, 0, (ti - 1) * 168 + toHour(started_at) * 7 + toDayOfWeek(started_at)) AS k,
+    {x_log:Array(UInt8)}[k] = 1 AS seasonal,
+    {x_expected:Array(Float64)}[k] AS expected,
+    if(k = 0, 0, 0.6745 * (if(seasonal, ld, d) - {x_center:Array(Float64)}[k]) / {x_scale:Array(Float64)}[k]) AS z,
+    {c_expected:Array(Float64)}[k] AS expected_records,
+    if(k = 0, 0, 0.6745 * (if({c_log:Array(UInt8)}[k] = 1, lc, c) - {c_center:Array(Float64)}[k]) / {c_scale:Array(Float64)}[k]) AS records_z,
     multiIf(history < {min_history:UInt32}, '',
       z > {z:Float64}, 'duration',
       status = 'success' AND records_z < -{z:Float64} AND c < {small:Float64} * expected_records, 'too_small',
@@ -193,11 +183,9 @@ func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]di
 	if err != nil {
 		return nil, err
 	}
-	p = Params{"since": q.Since, "until": q.Until,
-		"min_slot": c.SeasonalMinSlotRuns, "min_history": c.MinHistory,
-		"floor_ratio": c.MADFloorRatio, "floor_sec": c.MADFloorSeconds, "z": c.ZThreshold,
+	p = Params{"since": q.Since, "until": q.Until, "min_history": c.MinHistory, "z": c.ZThreshold,
 		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit}
-	baselineParams(types, p)
+	baselineParams(types, c, p)
 	out, err = s.eng.selectRows(ctx, fmt.Sprintf(durationScoreQuery, diagWhere(q.Filter, p, "f_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("duration scores: %w", err)
@@ -226,8 +214,13 @@ func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]di
 }
 
 // baselineParams lays the types' baselines out as durationScoreQuery's
-// array parameters; a slot without runs has no runs and medians of 0.
-func baselineParams(types []typeBaseline, p Params) {
+// array parameters. A run is judged against its hour and weekday slots
+// when its type is seasonal and both slots hold at least MinSlot runs, in
+// log space, with the residual MAD widened by the uncertainty of the two
+// slot medians, sqrt(1 + π/2·(1/n_hour + 1/n_weekday)); otherwise against
+// the plain median and MAD. Each scale is floored at FloorRatio of the
+// expected value (and, for durations, at FloorSeconds).
+func baselineParams(types []typeBaseline, c diagnose.Config, p Params) {
 	n := len(types)
 	var sources, syncTypes []string
 	si, yi := map[string]int{}, map[string]int{}
@@ -241,34 +234,60 @@ func baselineParams(types []typeBaseline, p Params) {
 			syncTypes = append(syncTypes, t.SyncType)
 		}
 	}
-	grid := make([]uint64, len(sources)*len(syncTypes))
-	hourly, seasonal, cseasonal := make([]uint8, n), make([]uint8, n), make([]uint8, n)
-	hist := make([]uint64, n)
-	med, mad, cmed, cmad, rmad, rcmad := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	hMed, hCMed, hN := make([]float64, 24*n), make([]float64, 24*n), make([]uint64, 24*n)
-	dMed, dCMed, dN := make([]float64, 7*n), make([]float64, 7*n), make([]uint64, 7*n)
+	grid, hist := make([]uint64, len(sources)*len(syncTypes)), make([]uint64, n)
+	const slots = 24 * 7
+	xLog, cLog := make([]uint8, slots*n), make([]uint8, slots*n)
+	xCenter, xScale, xExpected := make([]float64, slots*n), make([]float64, slots*n), make([]float64, slots*n)
+	cCenter, cScale, cExpected := make([]float64, slots*n), make([]float64, slots*n), make([]float64, slots*n)
+	logFloor := math.Log1p(c.MADFloorRatio)
 	for i, t := range types {
 		grid[si[t.Source]*len(syncTypes)+yi[t.SyncType]] = uint64(i + 1)
-		hourly[i], seasonal[i], cseasonal[i], hist[i] = t.Hourly, t.Seasonal, t.CSeasonal, t.N
-		med[i], mad[i], cmed[i], cmad[i], rmad[i], rcmad[i] = t.Med, t.MAD, t.CMed, t.CMAD, t.RMAD, t.RCMAD
+		hist[i] = t.N
+		var hours [24][3]float64 // median log-duration, median log-records, runs
 		for _, h := range t.Hours {
 			if h[0] >= 0 && h[0] < 24 {
-				k := i*24 + int(h[0])
-				hMed[k], hCMed[k], hN[k] = h[1], h[2], uint64(h[3])
+				hours[int(h[0])] = [3]float64{h[1], h[2], h[3]}
 			}
 		}
+		var wdays [8][3]float64
 		for _, d := range t.Wdays {
 			if d[0] >= 1 && d[0] <= 7 {
-				k := i*7 + int(d[0]) - 1
-				dMed[k], dCMed[k], dN[k] = d[1], d[2], uint64(d[3])
+				wdays[int(d[0])] = [3]float64{d[1], d[2], d[3]}
+			}
+		}
+		plainScale := max(t.MAD, c.MADFloorRatio*t.Med, c.MADFloorSeconds)
+		plainCScale := max(t.CMAD, c.MADFloorRatio*t.CMed, 1)
+		for hour := range 24 {
+			h := hours[hour]
+			if t.Hourly == 0 {
+				h = hours[0]
+			}
+			for wd := 1; wd <= 7; wd++ {
+				d := wdays[wd]
+				k := i*slots + hour*7 + wd - 1
+				slotted := h[2] >= float64(c.SeasonalMinSlotRuns) && d[2] >= float64(c.SeasonalMinSlotRuns)
+				widen := math.Sqrt(1 + 1.5708*(1/max(h[2], 1)+1/max(d[2], 1)))
+				if t.Seasonal == 1 && slotted {
+					elog := h[0] + d[0]
+					xLog[k], xCenter[k], xExpected[k] = 1, elog, math.Exp(elog)
+					xScale[k] = max(t.RMAD*widen, logFloor, math.Log1p(c.MADFloorSeconds/math.Exp(elog)))
+				} else {
+					xCenter[k], xExpected[k], xScale[k] = t.Med, t.Med, plainScale
+				}
+				if t.CSeasonal == 1 && slotted {
+					eclog := h[1] + d[1]
+					cLog[k], cCenter[k], cExpected[k] = 1, eclog, math.Exp(eclog)-1
+					cScale[k] = max(t.RCMAD*widen, logFloor)
+				} else {
+					cCenter[k], cExpected[k], cScale[k] = t.CMed, t.CMed, plainCScale
+				}
 			}
 		}
 	}
 	for k, v := range map[string]any{
-		"t_sources": orEmpty(sources), "t_types": orEmpty(syncTypes), "t_grid": grid,
-		"t_hourly": hourly, "t_seasonal": seasonal, "t_cseasonal": cseasonal, "t_n": hist,
-		"t_med": med, "t_mad": mad, "t_cmed": cmed, "t_cmad": cmad, "t_rmad": rmad, "t_rcmad": rcmad,
-		"h_med": hMed, "h_cmed": hCMed, "h_n": hN, "d_med": dMed, "d_cmed": dCMed, "d_n": dN,
+		"t_sources": orEmpty(sources), "t_types": orEmpty(syncTypes), "t_grid": grid, "t_n": hist,
+		"x_log": xLog, "x_center": xCenter, "x_scale": xScale, "x_expected": xExpected,
+		"c_log": cLog, "c_center": cCenter, "c_scale": cScale, "c_expected": cExpected,
 	} {
 		p[k] = v
 	}
@@ -289,25 +308,24 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // failureSeriesQuery returns each type's baseline failures (the whole
-// days before the window's first day, from their summaries) and the
-// window's terminal runs in start order, as a string of flags and the
-// failed runs' places, ids and starts.
-const failureSeriesQuery = `SELECT source, sync_type, base_n, base_failed, flags, fail_idx, fail_ids, fail_starts FROM (
-SELECT source, sync_type, base_n, base_failed,
-  arrayMap(x -> x.2, w) AS fl,
-  arrayStringConcat(arrayMap(x -> toString(x), fl)) AS flags,
-  arrayFilter((i, f) -> f = 1, arrayEnumerate(w), fl) AS fail_idx,
-  arrayFilter((id, f) -> f = 1, arrayMap(x -> x.3, w), fl) AS fail_ids,
-  arrayFilter((t, f) -> f = 1, arrayMap(x -> x.1, w), fl) AS fail_starts
+// days before the window's first day, from their summaries), the number of
+// the window's terminal runs and its failed runs with their places in
+// start order (the store writes the flags from them).
+const failureSeriesQuery = `SELECT source, sync_type, base_n, base_failed, total,
+  arraySort(failed) AS f, arrayMap(x -> x.1, f) AS fail_idx, arrayMap(x -> x.2, f) AS fail_ids, arrayMap(x -> x.3, f) AS fail_starts
 FROM (
   SELECT source, sync_type, sum(terminal) AS base_n, sum(failed) AS base_failed FROM (%[2]s) GROUP BY source, sync_type
 ) AS b
 FULL OUTER JOIN (
-  SELECT source, sync_type, arraySort(x -> (x.1, x.3), groupArray((started_at, toUInt8(status = 'failed'), run_id))) AS w
-  FROM runs FINAL
-  WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND ` + terminalCond + ` AND %[1]s
+  SELECT source, sync_type, max(idx) AS total, groupArrayIf((idx, run_id, started_at), status = 'failed') AS failed
+  FROM (
+    SELECT source, sync_type, run_id, started_at, status,
+      row_number() OVER (PARTITION BY source, sync_type ORDER BY started_at, run_id) AS idx
+    FROM runs FINAL
+    WHERE started_at >= {since:DateTime64(3, 'UTC')} AND started_at < {until:DateTime64(3, 'UTC')} AND ` + terminalCond + ` AND %[1]s
+  )
   GROUP BY source, sync_type
-) AS n USING (source, sync_type))
+) AS n USING (source, sync_type)
 ORDER BY source, sync_type` + finalSettings + `, join_use_nulls = 0`
 
 // FailureSeries returns each type's failures in the window and its
@@ -325,6 +343,7 @@ func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnos
 	}
 	rows, err := decodeRows[struct {
 		diagnose.FailureSeries
+		Total  int         `json:"total"`
 		Idx    []int       `json:"fail_idx"`
 		IDs    []string    `json:"fail_ids"`
 		Starts []time.Time `json:"fail_starts"`
@@ -338,10 +357,16 @@ func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnos
 		if len(r.IDs) != len(r.Idx) || len(r.Starts) != len(r.Idx) {
 			return nil, fmt.Errorf("failure series: %d places, %d ids, %d starts", len(r.Idx), len(r.IDs), len(r.Starts))
 		}
+		flags := []byte(strings.Repeat("0", r.Total))
 		fs.Failures = make([]diagnose.FailedRun, len(r.Idx))
-		for j := range r.Idx {
-			fs.Failures[j] = diagnose.FailedRun{Index: r.Idx[j], RunID: r.IDs[j], Started: r.Starts[j].UTC()}
+		for j, at := range r.Idx {
+			if at < 1 || at > r.Total {
+				return nil, fmt.Errorf("failure series: failed run %s at place %d of %d", r.IDs[j], at, r.Total)
+			}
+			flags[at-1] = '1'
+			fs.Failures[j] = diagnose.FailedRun{Index: at, RunID: r.IDs[j], Started: r.Starts[j].UTC()}
 		}
+		fs.Flags = string(flags)
 		res[i] = fs
 	}
 	return res, nil
