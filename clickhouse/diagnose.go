@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,9 +12,10 @@ import (
 	"github.com/syncwatch/syncwatch/diagnose"
 )
 
-// The store answers the diagnose package's questions: every median, MAD,
-// quantile, gap and count is computed here, where the runs are; the
-// service gets the flagged runs and the counts.
+// The store answers the diagnose package's questions: every run is judged
+// in ClickHouse, where the runs are, and the service gets the flagged runs
+// and the counts. The duration baselines' medians are the one thing the
+// store takes in Go, from the daily samples (baseline_stats.go).
 
 // diagWhere renders a diagnosis filter over runs, adding its values to p
 // under the prefix.
@@ -38,68 +38,6 @@ const (
 	logDuration = `log(greatest(duration_ms, 1) / 1000)`
 	logRecords  = `log(total_count + 1)`
 )
-
-// typeBaselineQuery computes each type's duration and record-count
-// baselines from the successful runs of the whole UTC days before the
-// window's first day (%[2]s: the daily samples of the baselines, up to
-// baselineSample runs per type and day, the same at every computation;
-// the history count is exact).
-//
-// The plain baseline is the last BaselineDays: the median and MAD of
-// durations and of record counts, and the number of runs (the history a
-// type needs before it is judged).
-//
-// The seasonal baseline is the last SeasonalWeeks, in log space: the
-// median log-duration of each hour of the day (when the type runs in at
-// least 12 different hours; else one slot), then the median of what is
-// left per weekday, and the MAD of the pooled residuals. A type is
-// seasonal when that residual MAD is at most {gain} times the MAD of its
-// log-durations around their median; its runs are judged against their
-// slots unless a slot has fewer than {min_slot} runs. Record counts are
-// judged the same way, on their own.
-//
-// Each step is a window over the previous one, so that every sample is
-// read once: the embedded engine evaluates a CTE again at each reference.
-const typeBaselineQuery = `SELECT source, sync_type, any(hourly) AS hourly, any(n) AS n,
-  any(med) AS plain_med, quantileExactIf(0.5)(abs(d - med), recent) AS mad,
-  any(cmed) AS plain_cmed, quantileExactIf(0.5)(abs(c - cmed), recent) AS cmad,
-  quantileExact(0.5)(abs(ld - lmed)) AS lmad, quantileExact(0.5)(abs(lc - lcmed)) AS lcmad,
-  countIf(slotted) AS slotted_runs,
-  quantileExactIf(0.5)(abs(r - dmed), slotted) AS rmad, quantileExactIf(0.5)(abs(rc - dcmed), slotted) AS rcmad,
-  slotted_runs >= {min_history:UInt32} AND rmad <= {gain:Float64} * lmad AS seasonal,
-  slotted_runs >= {min_history:UInt32} AND rcmad <= {gain:Float64} * lcmad AS cseasonal,
-  arraySort(groupUniqArray((hour, hmed, hcmed, nh))) AS hours,
-  arraySort(groupUniqArray((wd, dmed, dcmed, nd))) AS wdays
-FROM (
-  SELECT *, ld - hmed AS r, lc - hcmed AS rc,
-    quantileExact(0.5)(r) OVER (PARTITION BY source, sync_type, wd) AS dmed,
-    quantileExact(0.5)(rc) OVER (PARTITION BY source, sync_type, wd) AS dcmed,
-    count() OVER (PARTITION BY source, sync_type, wd) AS nd,
-    nh >= {min_slot:UInt32} AND nd >= {min_slot:UInt32} AS slotted
-  FROM (
-    SELECT *,
-      quantileExact(0.5)(ld) OVER (PARTITION BY source, sync_type, hour) AS hmed,
-      quantileExact(0.5)(lc) OVER (PARTITION BY source, sync_type, hour) AS hcmed,
-      count() OVER (PARTITION BY source, sync_type, hour) AS nh,
-      quantileExact(0.5)(ld) OVER (PARTITION BY source, sync_type) AS lmed,
-      quantileExact(0.5)(lc) OVER (PARTITION BY source, sync_type) AS lcmed,
-      quantileExactIf(0.5)(d, recent) OVER (PARTITION BY source, sync_type) AS med,
-      quantileExactIf(0.5)(c, recent) OVER (PARTITION BY source, sync_type) AS cmed
-    FROM (
-      SELECT source, sync_type, hourly, n, recent,
-        if(hourly, toHour(x.2), 0) AS hour, toDayOfWeek(x.2) AS wd,
-        x.3 AS d, log(greatest(x.3, 0.001)) AS ld, x.4 AS c, log(x.4 + 1) AS lc
-      FROM (
-        SELECT source, sync_type, durations, day >= {bfrom:Date} AS recent,
-          bitCount(groupBitOr(hour_mask) OVER (PARTITION BY source, sync_type)) >= 12 AS hourly,
-          sum(if(recent, timed_success, 0)) OVER (PARTITION BY source, sync_type) AS n
-        FROM (%[2]s)
-      )
-      ARRAY JOIN durations AS x
-    )
-  )
-)
-GROUP BY source, sync_type` + finalSettings
 
 // durationScoreQuery scores the window's terminal runs against their
 // type's baseline, which the store lays out per type and slot (hour of
@@ -142,46 +80,28 @@ WHERE kind != '' OR idx + {latest:UInt32} > total
 ORDER BY source, sync_type, started_at DESC
 LIMIT {limit:UInt32} BY source, sync_type` + finalSettings
 
-// typeBaseline is a row of typeBaselineQuery.
-type typeBaseline struct {
-	Source    string  `json:"source"`
-	SyncType  string  `json:"sync_type"`
-	Hourly    uint8   `json:"hourly"`
-	N         uint64  `json:"n"`
-	Med       float64 `json:"plain_med"`
-	MAD       float64 `json:"mad"`
-	CMed      float64 `json:"plain_cmed"`
-	CMAD      float64 `json:"cmad"`
-	RMAD      float64 `json:"rmad"`
-	RCMAD     float64 `json:"rcmad"`
-	Seasonal  uint8   `json:"seasonal"`
-	CSeasonal uint8   `json:"cseasonal"`
-	// Hours and Wdays are (slot, median log-duration, median log-records,
-	// runs) of each hour of the day (0-23; only 0 unless hourly) and
-	// weekday (1-7) with runs.
-	Hours [][4]float64 `json:"hours"`
-	Wdays [][4]float64 `json:"wdays"`
-}
-
 // DurationScores scores the window's terminal runs against their type's
-// baseline: typeBaselineQuery computes the baselines, durationScoreQuery
-// judges the runs.
+// baseline: typeSamplesQuery reads the baselines' samples, typeBaselines
+// computes the medians, durationScoreQuery judges the runs.
 func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]diagnose.ScoredRun, error) {
 	c := q.Config
 	pl, err := s.planBaselines(ctx, minTime(q.SeasonalFrom, q.BaselineFrom), q.Since)
 	if err != nil {
 		return nil, fmt.Errorf("duration scores: %w", err)
 	}
-	p := Params{"bfrom": utcDay(q.BaselineFrom).Format(time.DateOnly), "min_slot": c.SeasonalMinSlotRuns,
-		"min_history": c.MinHistory, "gain": c.SeasonalGain}
+	p := Params{"bfrom": utcDay(q.BaselineFrom).Format(time.DateOnly)}
 	f := diagWhere(q.Filter, p, "f_")
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(typeBaselineQuery, f, pl.rows(typeSummaries, f, p, "bl_")), p)
+	out, err := s.eng.selectRows(ctx, fmt.Sprintf(typeSamplesQuery, f, pl.rows(typeSummaries, f, p, "bl_")), p)
 	if err != nil {
 		return nil, fmt.Errorf("duration baselines: %w", err)
 	}
-	types, err := decodeRows[typeBaseline](out)
+	samples, err := decodeRows[typeSamples](out)
 	if err != nil {
 		return nil, err
+	}
+	types := make([]typeBaseline, len(samples))
+	for i, ts := range samples {
+		types[i] = ts.baseline(c)
 	}
 	p = Params{"since": q.Since, "until": q.Until, "min_history": c.MinHistory, "z": c.ZThreshold,
 		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit}
@@ -211,86 +131,6 @@ func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]di
 		res[i] = sr
 	}
 	return res, nil
-}
-
-// baselineParams lays the types' baselines out as durationScoreQuery's
-// array parameters. A run is judged against its hour and weekday slots
-// when its type is seasonal and both slots hold at least MinSlot runs, in
-// log space, with the residual MAD widened by the uncertainty of the two
-// slot medians, sqrt(1 + π/2·(1/n_hour + 1/n_weekday)); otherwise against
-// the plain median and MAD. Each scale is floored at FloorRatio of the
-// expected value (and, for durations, at FloorSeconds).
-func baselineParams(types []typeBaseline, c diagnose.Config, p Params) {
-	n := len(types)
-	var sources, syncTypes []string
-	si, yi := map[string]int{}, map[string]int{}
-	for _, t := range types {
-		if _, ok := si[t.Source]; !ok {
-			si[t.Source] = len(sources)
-			sources = append(sources, t.Source)
-		}
-		if _, ok := yi[t.SyncType]; !ok {
-			yi[t.SyncType] = len(syncTypes)
-			syncTypes = append(syncTypes, t.SyncType)
-		}
-	}
-	grid, hist := make([]uint64, len(sources)*len(syncTypes)), make([]uint64, n)
-	const slots = 24 * 7
-	xLog, cLog := make([]uint8, slots*n), make([]uint8, slots*n)
-	xCenter, xScale, xExpected := make([]float64, slots*n), make([]float64, slots*n), make([]float64, slots*n)
-	cCenter, cScale, cExpected := make([]float64, slots*n), make([]float64, slots*n), make([]float64, slots*n)
-	logFloor := math.Log1p(c.MADFloorRatio)
-	for i, t := range types {
-		grid[si[t.Source]*len(syncTypes)+yi[t.SyncType]] = uint64(i + 1)
-		hist[i] = t.N
-		var hours [24][3]float64 // median log-duration, median log-records, runs
-		for _, h := range t.Hours {
-			if h[0] >= 0 && h[0] < 24 {
-				hours[int(h[0])] = [3]float64{h[1], h[2], h[3]}
-			}
-		}
-		var wdays [8][3]float64
-		for _, d := range t.Wdays {
-			if d[0] >= 1 && d[0] <= 7 {
-				wdays[int(d[0])] = [3]float64{d[1], d[2], d[3]}
-			}
-		}
-		plainScale := max(t.MAD, c.MADFloorRatio*t.Med, c.MADFloorSeconds)
-		plainCScale := max(t.CMAD, c.MADFloorRatio*t.CMed, 1)
-		for hour := range 24 {
-			h := hours[hour]
-			if t.Hourly == 0 {
-				h = hours[0]
-			}
-			for wd := 1; wd <= 7; wd++ {
-				d := wdays[wd]
-				k := i*slots + hour*7 + wd - 1
-				slotted := h[2] >= float64(c.SeasonalMinSlotRuns) && d[2] >= float64(c.SeasonalMinSlotRuns)
-				widen := math.Sqrt(1 + 1.5708*(1/max(h[2], 1)+1/max(d[2], 1)))
-				if t.Seasonal == 1 && slotted {
-					elog := h[0] + d[0]
-					xLog[k], xCenter[k], xExpected[k] = 1, elog, math.Exp(elog)
-					xScale[k] = max(t.RMAD*widen, logFloor, math.Log1p(c.MADFloorSeconds/math.Exp(elog)))
-				} else {
-					xCenter[k], xExpected[k], xScale[k] = t.Med, t.Med, plainScale
-				}
-				if t.CSeasonal == 1 && slotted {
-					eclog := h[1] + d[1]
-					cLog[k], cCenter[k], cExpected[k] = 1, eclog, math.Exp(eclog)-1
-					cScale[k] = max(t.RCMAD*widen, logFloor)
-				} else {
-					cCenter[k], cExpected[k], cScale[k] = t.CMed, t.CMed, plainCScale
-				}
-			}
-		}
-	}
-	for k, v := range map[string]any{
-		"t_sources": orEmpty(sources), "t_types": orEmpty(syncTypes), "t_grid": grid, "t_n": hist,
-		"x_log": xLog, "x_center": xCenter, "x_scale": xScale, "x_expected": xExpected,
-		"c_log": cLog, "c_center": cCenter, "c_scale": cScale, "c_expected": cExpected,
-	} {
-		p[k] = v
-	}
 }
 
 func deref(v *float64) float64 {
