@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/syncwatch/syncwatch/diagnose"
 )
 
@@ -486,20 +488,28 @@ func (s *Store) AttributeCounts(ctx context.Context, q diagnose.CauseQuery) ([]d
 		types := pl.rows(typeSummaries, f, p, "bt_")
 		counts, totals = fmt.Sprintf(attributeCountsQuery, f, attrs, types), fmt.Sprintf(causeTotalsQuery, f, attrs, types)
 	}
-	out, err := s.eng.selectRows(ctx, counts, p)
-	if err != nil {
-		return nil, diagnose.Totals{}, fmt.Errorf("attribute counts: %w", err)
-	}
-	rows, err := decodeRows[diagnose.AttributeCount](out)
-	if err != nil {
-		return nil, diagnose.Totals{}, err
-	}
-	out, err = s.eng.selectRows(ctx, totals, p)
-	if err != nil {
-		return nil, diagnose.Totals{}, fmt.Errorf("attribute totals: %w", err)
-	}
-	tot, err := decodeRows[diagnose.Totals](out)
-	if err != nil {
+	// The counts and the totals read the same rows independently: ask
+	// them at once.
+	var rows []diagnose.AttributeCount
+	var tot []diagnose.Totals
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		out, err := s.eng.selectRows(gctx, counts, p)
+		if err != nil {
+			return fmt.Errorf("attribute counts: %w", err)
+		}
+		rows, err = decodeRows[diagnose.AttributeCount](out)
+		return err
+	})
+	g.Go(func() error {
+		out, err := s.eng.selectRows(gctx, totals, p)
+		if err != nil {
+			return fmt.Errorf("attribute totals: %w", err)
+		}
+		tot, err = decodeRows[diagnose.Totals](out)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, diagnose.Totals{}, err
 	}
 	if len(tot) != 1 {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // The kinds of hint, in the order of their usual rank.
@@ -152,17 +154,28 @@ func (s *Service) RootCause(ctx context.Context, req CauseRequest) (RootCause, e
 		}
 	}
 
-	attrs, totals, err := s.store.AttributeCounts(ctx, cq)
-	if err != nil {
+	// The attribute counts and the fingerprints read the same window
+	// independently: ask them at once.
+	var (
+		attrs  []AttributeCount
+		totals Totals
+		fps    []FingerprintCount
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		attrs, totals, err = s.store.AttributeCounts(gctx, cq)
+		return err
+	})
+	if rc.BadRuns == "failed" {
+		g.Go(func() (err error) {
+			fps, err = s.store.Fingerprints(gctx, cq)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return RootCause{}, fmt.Errorf("root cause: %w", err)
 	}
 	rc.Bad, rc.Good = totals.Bad, totals.Good
-	var fps []FingerprintCount
-	if rc.BadRuns == "failed" {
-		if fps, err = s.store.Fingerprints(ctx, cq); err != nil {
-			return RootCause{}, fmt.Errorf("root cause: %w", err)
-		}
-	}
 
 	// A scope hint ranks first, unless a value never seen before is on
 	// nearly every bad run: that is the more specific explanation (a
