@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -115,11 +116,12 @@ func mad(xs []float64, m float64) float64 {
 }
 
 // baseline computes the type's baseline from its samples.
-func (ts typeSamples) baseline(c diagnose.Config) typeBaseline {
+func (ts typeSamples) baseline(c diagnose.Config) (typeBaseline, error) {
 	b := typeBaseline{Source: ts.Source, SyncType: ts.SyncType, Hourly: ts.Hourly == 1, N: ts.N}
 	n := len(ts.MS)
 	if len(ts.Hour) != n || len(ts.Wday) != n || len(ts.C) != n || len(ts.Recent) != n {
-		return b
+		return b, fmt.Errorf("samples of %s/%s: %d durations, %d hours, %d weekdays, %d counts, %d flags",
+			ts.Source, ts.SyncType, n, len(ts.Hour), len(ts.Wday), len(ts.C), len(ts.Recent))
 	}
 	// Seconds and records, and in log space as the scores take them
 	// (logDuration, logRecords).
@@ -169,7 +171,7 @@ func (ts typeSamples) baseline(c diagnose.Config) typeBaseline {
 	lmad, lcmad := mad(ld, median(slices.Clone(ld))), mad(lc, median(slices.Clone(lc)))
 	b.Seasonal = len(res) >= c.MinHistory && b.RMAD <= c.SeasonalGain*lmad
 	b.CSeason = len(cres) >= c.MinHistory && b.RCMAD <= c.SeasonalGain*lcmad
-	return b
+	return b, nil
 }
 
 // baselineParams lays the types' baselines out as durationScoreQuery's

@@ -103,7 +103,9 @@ func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]di
 	}
 	types := make([]typeBaseline, len(samples))
 	for i, ts := range samples {
-		types[i] = ts.baseline(c)
+		if types[i], err = ts.baseline(c); err != nil {
+			return nil, fmt.Errorf("duration baselines: %w", err)
+		}
 	}
 	p = Params{"since": q.Since, "until": q.Until, "min_history": c.MinHistory, "z": c.ZThreshold,
 		"small": c.TooSmallRatio, "fast": c.TooFastRatio, "latest": q.Latest, "limit": q.Limit}
