@@ -181,29 +181,23 @@ func (ts typeSamples) baseline(c diagnose.Config) (typeBaseline, error) {
 // with the residual MAD widened by the uncertainty of the two slot
 // medians, sqrt(1 + π/2·(1/n_hour + 1/n_weekday)); otherwise against the
 // plain median and MAD. Each scale is floored at MADFloorRatio of the
-// expected value (and, for durations, at MADFloorSeconds).
-func baselineParams(types []typeBaseline, c diagnose.Config, p Params) {
+// expected value (and, for durations, at MADFloorSeconds). The layout is
+// returned too: the store reads a flagged run's expected values and
+// history from it by the slot and type the query returns.
+func baselineParams(types []typeBaseline, c diagnose.Config, p Params) slotLayout {
 	n := len(types)
-	var sources, syncTypes []string
-	si, yi := map[string]int{}, map[string]int{}
-	for _, t := range types {
-		if _, ok := si[t.Source]; !ok {
-			si[t.Source] = len(sources)
-			sources = append(sources, t.Source)
-		}
-		if _, ok := yi[t.SyncType]; !ok {
-			yi[t.SyncType] = len(syncTypes)
-			syncTypes = append(syncTypes, t.SyncType)
-		}
+	pairs := make([][2]string, n)
+	for i, t := range types {
+		pairs[i] = [2]string{t.Source, t.SyncType}
 	}
-	grid, hist := make([]uint64, len(sources)*len(syncTypes)), make([]uint64, n)
+	typeNumbers(pairs, p)
+	hist := make([]uint64, n)
 	const slots = 24 * 7
 	xLog, cLog := make([]uint8, slots*n), make([]uint8, slots*n)
 	xCenter, xScale, xExpected := make([]float64, slots*n), make([]float64, slots*n), make([]float64, slots*n)
 	cCenter, cScale, cExpected := make([]float64, slots*n), make([]float64, slots*n), make([]float64, slots*n)
 	logFloor, minSlot := math.Log1p(c.MADFloorRatio), float64(c.SeasonalMinSlotRuns)
 	for i, t := range types {
-		grid[si[t.Source]*len(syncTypes)+yi[t.SyncType]] = uint64(i + 1)
 		hist[i] = t.N
 		plainScale := max(t.MAD, c.MADFloorRatio*t.Med, c.MADFloorSeconds)
 		plainCScale := max(t.CMAD, c.MADFloorRatio*t.CMed, 1)
@@ -234,10 +228,59 @@ func baselineParams(types []typeBaseline, c diagnose.Config, p Params) {
 		}
 	}
 	for k, v := range map[string]any{
-		"t_sources": orEmpty(sources), "t_types": orEmpty(syncTypes), "t_grid": grid, "t_n": hist,
+		"t_n":   hist,
 		"x_log": xLog, "x_center": xCenter, "x_scale": xScale, "x_expected": xExpected,
 		"c_log": cLog, "c_center": cCenter, "c_scale": cScale, "c_expected": cExpected,
 	} {
 		p[k] = v
 	}
+	return slotLayout{history: hist, seasonal: xLog, expected: xExpected, expectedRecords: cExpected}
 }
+
+// slotLayout is what the store reads back of baselineParams' arrays: per
+// type (from 1) its history, per slot (from 1) whether durations are
+// judged in log space and the expected duration and record count.
+type slotLayout struct {
+	history                   []uint64
+	seasonal                  []uint8
+	expected, expectedRecords []float64
+}
+
+// at returns element i (from 1) of xs, or the zero value for 0 or beyond,
+// as arrayElement does.
+func at[T any](xs []T, i uint64) T {
+	var zero T
+	if i == 0 || i > uint64(len(xs)) {
+		return zero
+	}
+	return xs[i-1]
+}
+
+// typeNumbers numbers the types (source, sync type) from 1 for a query:
+// runTypeNumber is a run's number, 0 for a type not among them. The values
+// go into p: the distinct sources and sync types, and the grid of their
+// numbers, so that a run costs two look-ups on the columns' dictionaries
+// rather than a comparison per type.
+func typeNumbers(pairs [][2]string, p Params) {
+	var sources, syncTypes []string
+	si, yi := map[string]int{}, map[string]int{}
+	for _, t := range pairs {
+		if _, ok := si[t[0]]; !ok {
+			si[t[0]] = len(sources)
+			sources = append(sources, t[0])
+		}
+		if _, ok := yi[t[1]]; !ok {
+			yi[t[1]] = len(syncTypes)
+			syncTypes = append(syncTypes, t[1])
+		}
+	}
+	grid := make([]uint64, len(sources)*len(syncTypes))
+	for i, t := range pairs {
+		grid[si[t[0]]*len(syncTypes)+yi[t[1]]] = uint64(i + 1)
+	}
+	p["t_sources"], p["t_types"], p["t_grid"] = orEmpty(sources), orEmpty(syncTypes), grid
+}
+
+// runTypeNumber is a run's number among typeNumbers' types.
+const runTypeNumber = `if(indexOf({t_sources:Array(String)}, source) = 0 OR indexOf({t_types:Array(String)}, sync_type) = 0, 0,
+  {t_grid:Array(UInt64)}[(indexOf({t_sources:Array(String)}, source) - 1) * length({t_types:Array(String)}) + indexOf({t_types:Array(String)}, sync_type)])`

@@ -56,7 +56,9 @@ var (
   countIf(has_prev) AS gap_count,
   groupArraySortedIf(` + strconv.Itoa(baselineSample) + `)((draw, gap, overlap), has_prev) AS gaps,
   max(started_at) AS last_start,
-  argMax(completed_at, (started_at, run_id)) AS last_end
+  -- The last start's end, NULL while it runs (argMax skips a NULL value;
+  -- a tuple is never NULL).
+  argMax(tuple(completed_at), (started_at, run_id)).1 AS last_end
 FROM (
   SELECT started_at, run_id, source, sync_type, ` + terminalCond + ` AS terminal, toString(status) AS st,
     duration_ms, total_count, completed_at, cityHash64(run_id) AS draw,

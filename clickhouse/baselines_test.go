@@ -137,9 +137,15 @@ func TestBaselinesAreACache(t *testing.T) {
 }
 
 // TestGaps checks the cadence question on a store, from the runs and from
-// the summaries: a late start, one too soon and one overlapping its
-// predecessor of a type with an hourly baseline, and a late start of a
-// type with no baseline, judged by its configured interval.
+// the summaries, and again with the window's days kept: a late start, one
+// too soon and one overlapping its predecessor of a type with an hourly
+// baseline, a late start of a type with no baseline, judged by its
+// configured interval, and, across the window's midnight, a late start and
+// an overlap (the store judges those gaps itself, joining the days). The
+// baseline's last run is still running and the one before it ended after
+// the window's first start: the previous run has no end, so that start
+// overlaps nothing (the baseline's last end once skipped the running
+// run's missing end and took the run before it's).
 func TestGaps(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
@@ -151,18 +157,29 @@ func TestGaps(t *testing.T) {
 		c := start.Add(took)
 		r := synclog.Report{RunID: id, EventID: id + "-1", Source: source, SyncType: syncType, Status: synclog.StatusSuccess,
 			StartedAt: start, CompletedAt: &c, TotalCount: 5, SuccessCount: 5}
-		r.Normalize(c.Add(time.Second))
+		if took < 0 { // still running
+			r.Status, r.CompletedAt, r.SuccessCount = synclog.StatusProcessing, nil, 0
+		}
+		r.Normalize(start.Add(time.Second))
 		r.RunStartedAt = start
 		reps = append(reps, r)
 	}
 	late := since.Add(10 * time.Hour) // 3 h after the start before it
 	soon := since.Add(20*time.Hour + 10*time.Minute)
 	overlap := since.Add(30*time.Hour + 30*time.Second)
+	midnight := since.AddDate(0, 0, 1) // 3 h after the start before it
 	for at := today.AddDate(0, 0, -20); at.Before(until); at = at.Add(time.Hour) {
-		if at.After(late.Add(-3*time.Hour)) && at.Before(late) {
+		if at.After(late.Add(-3*time.Hour)) && at.Before(late) || at.After(midnight.Add(-3*time.Hour)) && at.Before(midnight) {
 			continue
 		}
-		run("erp", "stock", at, time.Minute)
+		took := time.Minute
+		switch at {
+		case since.Add(-2 * time.Hour):
+			took = 150 * time.Minute // ends half an hour into the window
+		case since.Add(-time.Hour):
+			took = -1 // still running
+		}
+		run("erp", "stock", at, took)
 	}
 	run("erp", "stock", late, time.Minute)
 	run("erp", "stock", soon, time.Minute)
@@ -172,7 +189,11 @@ func TestGaps(t *testing.T) {
 		if at.After(orderLate.Add(-4*time.Hour)) && at.Before(orderLate) {
 			continue
 		}
-		run("shopify", "order", at, time.Minute)
+		took := time.Minute
+		if at.Equal(midnight.Add(-time.Hour)) {
+			took = 90 * time.Minute // the next day's first start overlaps it
+		}
+		run("shopify", "order", at, took)
 	}
 	for len(reps) > 0 {
 		n := min(500, len(reps))
@@ -187,10 +208,12 @@ func TestGaps(t *testing.T) {
 		"erp/stock": {
 			{Started: late, Previous: late.Add(-3 * time.Hour), Seconds: 3 * 3600, Kind: diagnose.KindLate},
 			{Started: soon, Previous: soon.Add(-10 * time.Minute), Seconds: 600, Kind: diagnose.KindTooOften},
+			{Started: midnight, Previous: midnight.Add(-3 * time.Hour), Seconds: 3 * 3600, Kind: diagnose.KindLate},
 			{Started: overlap, Previous: overlap.Add(-30 * time.Second), Seconds: 30, Kind: diagnose.KindOverlap},
 		},
 		"shopify/order": {
 			{Started: orderLate, Previous: orderLate.Add(-4 * time.Hour), Seconds: 4 * 3600, Kind: diagnose.KindLate},
+			{Started: midnight, Previous: midnight.Add(-time.Hour), Seconds: 3600, Kind: diagnose.KindOverlap},
 		},
 	}
 	check := func(what string) {
@@ -225,4 +248,15 @@ func TestGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("from the summaries")
+	check("with the window's days kept")
+	if s.window.days.Len() == 0 {
+		t.Fatal("no day of the window was kept")
+	}
+	// A window that starts within its first day, after the late start of
+	// erp/stock: the day is read (and kept) whole, its gaps before the
+	// window left out.
+	q.Since = late.Add(30 * time.Minute)
+	want["erp/stock"] = want["erp/stock"][1:]
+	check("from within the first day")
+	check("from within the first day, kept")
 }

@@ -78,6 +78,9 @@ type Store struct {
 	eng engine
 	cfg Config
 	log logrus.FieldLogger
+	// window keeps the diagnostics' answers of whole past days
+	// (window_days.go); nil keeps none.
+	window *windowCache
 }
 
 // Open connects to the server named by cfg.DSN, or starts the embedded
@@ -112,7 +115,11 @@ func Open(ctx context.Context, cfg Config, log logrus.FieldLogger) (*Store, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Store{eng: eng, cfg: cfg, log: log}, nil
+	window, err := newWindowCache(windowCacheEntries)
+	if err != nil {
+		return nil, errors.Join(err, eng.close())
+	}
+	return &Store{eng: eng, cfg: cfg, log: log, window: window}, nil
 }
 
 // embeddedPath is where the embedded engine keeps its data in dataDir.
