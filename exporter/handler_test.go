@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,36 +106,45 @@ type exposition struct {
 // it with Prometheus's own parser of its content type.
 func parse(t *testing.T, rec *httptest.ResponseRecorder) exposition {
 	t.Helper()
+	e, err := parseErr(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// parseErr is parse for goroutines other than the test's.
+func parseErr(rec *httptest.ResponseRecorder) (exposition, error) {
+	e := exposition{meta: map[string]string{}, samples: map[string]float64{}}
 	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		return e, fmt.Errorf("status %d: %s", rec.Code, rec.Body)
 	}
 	body := rec.Body.Bytes()
 	if rec.Header().Get("Content-Encoding") == "gzip" {
 		r := bytes.NewReader(body)
 		z, err := gzip.NewReader(r)
 		if err != nil {
-			t.Fatal(err)
+			return e, err
 		}
 		z.Multistream(false)
 		if body, err = io.ReadAll(z); err != nil {
-			t.Fatalf("gunzip: %v", err)
+			return e, fmt.Errorf("gunzip: %w", err)
 		}
 		if r.Len() != 0 {
-			t.Fatalf("%d bytes after the gzip member", r.Len())
+			return e, fmt.Errorf("%d bytes after the gzip member", r.Len())
 		}
 	}
 	p, err := textparse.New(body, rec.Header().Get("Content-Type"), labels.NewSymbolTable(), textparse.ParserOptions{})
 	if err != nil {
-		t.Fatal(err)
+		return e, err
 	}
-	e := exposition{meta: map[string]string{}, samples: map[string]float64{}}
 	for {
 		entry, err := p.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return e, nil
 		}
 		if err != nil {
-			t.Fatalf("parse: %v", err)
+			return e, fmt.Errorf("parse: %w", err)
 		}
 		switch entry {
 		case textparse.EntryType:
@@ -148,12 +159,11 @@ func parse(t *testing.T, rec *httptest.ResponseRecorder) exposition {
 			p.Labels(&l)
 			_, _, v := p.Series()
 			if _, dup := e.samples[l.String()]; dup {
-				t.Errorf("series %s twice", l)
+				return e, fmt.Errorf("series %s twice", l)
 			}
 			e.samples[l.String()] = v
 		}
 	}
-	return e
 }
 
 // varying reports whether a series changes from one gathering to the
@@ -290,5 +300,47 @@ func TestHandlerRefusesTheCollectorTwice(t *testing.T) {
 	rec := get(c.WrapHandler(c.Handler(reg, promhttp.HandlerOpts{}), ""), "/metrics")
 	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "gathered twice") {
 		t.Fatalf("status %d: %.300s", rec.Code, rec.Body)
+	}
+}
+
+// TestHandlerConcurrentScrapes scrapes in every format at once while
+// refreshes replace the cache (run it with -race): every answer parses,
+// with the families of the first in its format.
+func TestHandlerConcurrentScrapes(t *testing.T) {
+	f := newHandlerFixture(t)
+	want := parse(t, get(f.served, "/metrics")).families
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 6 {
+		format := acceptFormats[i%len(acceptFormats)]
+		enc := []string{"gzip", "identity"}[i%2]
+		wg.Go(func() {
+			var first []string
+			for j := range 15 {
+				e, err := parseErr(get(f.served, "/metrics", "Accept", format.accept, "Accept-Encoding", enc))
+				if j == 0 {
+					first = e.families
+				}
+				if err == nil && !slices.Equal(e.families, first) {
+					err = fmt.Errorf("families %v, first %v", e.families, first)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("%s/%s: %w", format.name, enc, err)
+					return
+				}
+			}
+		})
+	}
+	for range 10 {
+		f.clock.Add(20 * time.Second)
+		time.Sleep(5 * time.Millisecond)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := parse(t, get(f.served, "/metrics")).families; !slices.Equal(got, want) {
+		t.Errorf("families after the refreshes:\n got %v\nwant %v", got, want)
 	}
 }
