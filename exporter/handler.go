@@ -111,7 +111,12 @@ func (h *handler) ServeHTTP(rsp http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	// promhttp adds to Vary and sets the others.
 	for k, v := range neg.h {
+		if k == "Vary" {
+			rsp.Header()[k] = append(rsp.Header()[k], v...)
+			continue
+		}
 		rsp.Header()[k] = v
 	}
 

@@ -253,7 +253,7 @@ func TestHandlerServesWhatPromhttpServes(t *testing.T) {
 
 // TestHandlerNegotiatesAsPromhttp checks the headers and status of
 // answers to unusual Accept and Accept-Encoding headers, and a name[]
-// filter, against promhttp's.
+// filter, against promhttp's, behind a middleware that sets Vary.
 func TestHandlerNegotiatesAsPromhttp(t *testing.T) {
 	f := newHandlerFixture(t)
 	for _, tc := range []struct{ name, target, accept, encoding string }{
@@ -270,8 +270,8 @@ func TestHandlerNegotiatesAsPromhttp(t *testing.T) {
 		{"name filter", "/metrics?name[]=syncwatch_window_runs&name[]=test_requests_total", "", "gzip"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := get(f.served, tc.target, "Accept", tc.accept, "Accept-Encoding", tc.encoding)
-			want := get(f.plain, tc.target, "Accept", tc.accept, "Accept-Encoding", tc.encoding)
+			got := get(varyOrigin(f.served), tc.target, "Accept", tc.accept, "Accept-Encoding", tc.encoding)
+			want := get(varyOrigin(f.plain), tc.target, "Accept", tc.accept, "Accept-Encoding", tc.encoding)
 			if got.Code != want.Code {
 				t.Fatalf("status %d, promhttp's %d", got.Code, want.Code)
 			}
@@ -286,6 +286,15 @@ func TestHandlerNegotiatesAsPromhttp(t *testing.T) {
 			compare(t, parse(t, got), parse(t, want))
 		})
 	}
+}
+
+// varyOrigin is a middleware that varies its answers by Origin, as CORS
+// middleware does: the handlers add to Vary.
+func varyOrigin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Origin")
+		h.ServeHTTP(w, r)
+	})
 }
 
 // TestHandlerRefusesTheCollectorTwice checks that a gatherer already
