@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // fixedSource answers one pair, and a new value at every call.
@@ -86,5 +87,44 @@ func TestHandlerEncodesOncePerChange(t *testing.T) {
 	now = now.Add(10 * time.Minute)
 	if parts()[diagnostics] == first[diagnostics] {
 		t.Error("the diagnostics' part was not renewed by a new computation")
+	}
+}
+
+// TestDiagnosticsRebuiltWhenLabelsChange checks that the diagnostics'
+// metrics answered again between computations are rebuilt when the source
+// cap gives a folded source its name back.
+func TestDiagnosticsRebuiltWhenLabelsChange(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	limiter := NewSourceLimiter(1)
+	limiter.Label("acme")
+	s := &diagnosticsScraper{src: fixedDiagnostics{}, interval: time.Hour, d: newDescs()}
+	run := func() []prometheus.Metric {
+		t.Helper()
+		ms, err := s.scrape(context.Background(), &scrapeRun{now: now, types: map[string]bool{"stock": true}, limiter: limiter, folded: map[string]bool{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ms
+	}
+	folded := run()
+	if again := run(); !sameMetrics(folded, again) {
+		t.Error("the same computation with the same labels was rebuilt")
+	}
+	// acme stops running: haier takes its place.
+	limiter.Rebalance(map[string]time.Time{"haier": now}, now, time.Hour)
+	named := run()
+	if sameMetrics(folded, named) {
+		t.Fatal("the metrics of the folded source were answered again under its own name")
+	}
+	for _, m := range named {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range pb.GetLabel() {
+			if l.GetName() == "source" && l.GetValue() != "haier" {
+				t.Fatalf("source %q after the rebalance, want haier", l.GetValue())
+			}
+		}
 	}
 }
