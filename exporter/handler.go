@@ -28,7 +28,9 @@ import (
 // encoded at every scrape, as promhttp does.
 //
 // c must not be registered in g (New with a nil Registerer): a family both
-// in g and in c's cache is a gathering error, as with prometheus.Gatherers.
+// in g and in c is a gathering error, as with prometheus.Gatherers. Wrap
+// the handler in WrapHandler, so that a scrape waits for the refresh of a
+// stale cache.
 // Requests with name[] filters, content encodings other than gzip and
 // identity, and options that limit or time requests
 // (MaxRequestsInFlight, Timeout, CoalesceGather, Registry,
@@ -62,7 +64,10 @@ func (c *Collector) Handler(g prometheus.Gatherer, opts promhttp.HandlerOpts) ht
 			ProcessStartTime: opts.ProcessStartTime,
 		}),
 		flates: sync.Pool{New: func() any {
-			w, _ := flate.NewWriter(nil, flate.DefaultCompression) // the level is valid
+			w, err := flate.NewWriter(nil, flate.DefaultCompression)
+			if err != nil {
+				panic(err) // only for a level out of range
+			}
 			return w
 		}},
 	}
