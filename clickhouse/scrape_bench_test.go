@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/auth"
@@ -33,9 +34,9 @@ const scrapesPerOp = 100
 // syncwatch serve with the cache warm (issue 16: p99 ≤ 20 ms): GET
 // /metrics over loopback HTTP from the service as serve assembles it
 // (internal/app's handler behind the exporter's WrapHandler; one registry
-// with the Go and process collectors, the ingest and HTTP instruments, and
-// the ClickHouse-backed collector with the diagnostics registered through
-// exporter/diagsource) over benchStore's runs (200,000, or
+// with the Go and process collectors, the ingest and HTTP instruments,
+// served by the exporter's Handler beside the ClickHouse-backed collector
+// with the diagnostics of exporter/diagsource) over benchStore's runs (200,000, or
 // SYNCWATCH_BENCH_ROWS). The cache and the diagnostics live an hour here,
 // so that every sample is a cached scrape; the cold refresh is
 // BenchmarkScrape's and the diagnostics' own benchmarks'. It reports p50,
@@ -79,7 +80,8 @@ func servedScrape(b *testing.B, s *Store, withDiagnostics bool) {
 	if withDiagnostics {
 		cfg.Diagnostics = diagsource.New(diag)
 	}
-	exp, err := exporter.New(exporterSource{s}, cfg, reg)
+	// Registered nowhere: its Handler serves it beside reg, as serve does.
+	exp, err := exporter.New(exporterSource{s}, cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,7 +105,8 @@ func servedScrape(b *testing.B, s *Store, withDiagnostics bool) {
 	srv, err := app.New(app.Config{Ingest: collector.Config{SyncTypes: types}}, app.Deps{
 		Log: log, Auth: tokens, Spool: spool, Batcher: collector.NewBatcher(spool, quarantine, s, collector.BatcherConfig{}, log, metrics),
 		Quarantine: quarantine, Storage: s, Metrics: metrics, Registerer: reg, Gatherer: reg, Query: s, States: s,
-		Checks: exp.HealthChecks(), Diagnose: diag,
+		MetricsHandler: exp.Handler(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}),
+		Checks:         exp.HealthChecks(), Diagnose: diag,
 	})
 	if err != nil {
 		b.Fatal(err)

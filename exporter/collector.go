@@ -156,6 +156,8 @@ type Collector struct {
 
 	mu    sync.Mutex
 	cache cacheState
+	// encoded is the cache as Handler serves it.
+	encoded servedCache
 }
 
 // cacheState is what the last refreshes left.
@@ -175,6 +177,8 @@ type cacheState struct {
 	late bool
 	// failing is true from a failed refresh to the next successful one.
 	failing bool
+	// gen is the last generation given to a part's metrics.
+	gen uint64
 }
 
 // scrapedPart is one scraper's share of the cache.
@@ -189,6 +193,9 @@ type scrapedPart struct {
 	err error
 	// dur is how long the last scrape took.
 	dur time.Duration
+	// gen identifies metrics: it changes when a refresh replaces them by
+	// others, and stays when the scraper answers the same slice again.
+	gen uint64
 }
 
 // servable reports whether p has values young enough to serve at now.
@@ -327,6 +334,23 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // in the background, which the next scrape serves. WrapHandler makes a
 // scrape wait for that refresh within its timeout.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	st, now := c.view()
+	for _, i := range c.served(st, now) {
+		for _, m := range st.parts[i].metrics {
+			ch <- m
+		}
+	}
+	for _, m := range c.static {
+		ch <- m
+	}
+	for _, m := range c.live(st, now) {
+		ch <- m
+	}
+}
+
+// view returns the cache as a scrape at now serves it, and starts a
+// refresh in the background when it is stale.
+func (c *Collector) view() (cacheState, time.Time) {
 	now := c.cfg.Now()
 	c.mu.Lock()
 	st := c.cache
@@ -335,7 +359,27 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if stale {
 		c.group.DoChan(refreshKey, c.refresh) // buffered; nobody waits
 	}
+	return st, now
+}
 
+// served returns the indexes of the parts of st that a scrape at now
+// serves: those young enough (Config.MaxStaleness).
+func (c *Collector) served(st cacheState, now time.Time) []int {
+	var idx []int
+	for i := range c.scrapers {
+		if i < len(st.parts) && st.parts[i].servable(now, c.cfg.MaxStaleness) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// live returns the metrics that change from one scrape to the next
+// although the cache does not: the scrapers' success and duration, the
+// cache's age, the folded sources and the refresh counts. The cached
+// families (the scrapers' and the configuration's) change only with a
+// refresh; Handler encodes those once per refresh.
+func (c *Collector) live(st cacheState, now time.Time) []prometheus.Metric {
 	// Fresh means what scrape_success documents: the scraper's values
 	// exist, its last scrape succeeded, and no refresh is late: a scrape
 	// gave up waiting for it, or it has run longer than a scrape waits by
@@ -343,6 +387,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	// may gather it a moment after the TTL ran out, which with scrapes
 	// every TTL happens about every other time, and nothing failed then.
 	late := st.late || (!st.inflight.IsZero() && now.Sub(st.inflight) >= c.cfg.ScrapeTimeout)
+	out := make([]prometheus.Metric, 0, 2*len(c.scrapers)+4)
 	var oldest time.Time
 	folded := map[string]bool{}
 	for i, sc := range c.scrapers {
@@ -352,9 +397,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		servable := p.servable(now, c.cfg.MaxStaleness)
 		if servable {
-			for _, m := range p.metrics {
-				ch <- m
-			}
 			for s := range p.folded {
 				folded[s] = true
 			}
@@ -367,17 +409,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if !st.inflight.IsZero() && now.Sub(st.inflight) > dur && !fresh {
 			dur = now.Sub(st.inflight)
 		}
-		ch <- prometheus.MustNewConstMetric(c.d.scrapeDuration, prometheus.GaugeValue, dur.Seconds(), sc.name())
-		ch <- prometheus.MustNewConstMetric(c.d.scrapeSuccess, prometheus.GaugeValue, boolFloat(fresh), sc.name())
+		out = append(out, prometheus.MustNewConstMetric(c.d.scrapeDuration, prometheus.GaugeValue, dur.Seconds(), sc.name()),
+			prometheus.MustNewConstMetric(c.d.scrapeSuccess, prometheus.GaugeValue, boolFloat(fresh), sc.name()))
 	}
 	if !oldest.IsZero() {
-		ch <- prometheus.MustNewConstMetric(c.d.cacheAge, prometheus.GaugeValue, max(0, now.Sub(oldest).Seconds()))
-		ch <- prometheus.MustNewConstMetric(c.d.foldedSources, prometheus.GaugeValue, float64(len(folded)))
+		out = append(out, prometheus.MustNewConstMetric(c.d.cacheAge, prometheus.GaugeValue, max(0, now.Sub(oldest).Seconds())),
+			prometheus.MustNewConstMetric(c.d.foldedSources, prometheus.GaugeValue, float64(len(folded))))
 	}
-	for _, m := range c.static {
-		ch <- m
+	ch := make(chan prometheus.Metric, 2)
+	go func() {
+		c.refreshes.Collect(ch)
+		close(ch)
+	}()
+	for m := range ch {
+		out = append(out, m)
 	}
-	c.refreshes.Collect(ch)
+	return out
+}
+
+// sameMetrics reports whether a and b are the same slice: a scraper that
+// found nothing new answers its last metrics again.
+func sameMetrics(a, b []prometheus.Metric) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func boolFloat(b bool) float64 {
@@ -468,6 +521,10 @@ func (c *Collector) refresh() (any, error) {
 			continue
 		}
 		r.done = end
+		if r.gen = parts[i].gen; !sameMetrics(parts[i].metrics, r.metrics) || parts[i].done.IsZero() {
+			st.gen++
+			r.gen = st.gen
+		}
 		parts[i] = r
 	}
 	st.parts = parts

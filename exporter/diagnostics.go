@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,6 +68,13 @@ type diagnosticsScraper struct {
 	// interval has passed: a slow or failing diagnosis is not retried at
 	// every refresh.
 	err error
+	// out are the metrics last built from results with the source labels
+	// labels, answered again while neither changes, so that the served
+	// exposition of the part is encoded once per computation
+	// (Collector.Handler).
+	out       []prometheus.Metric
+	outAt     time.Time
+	outLabels []string
 }
 
 func (s *diagnosticsScraper) name() string { return "diagnostics" }
@@ -88,13 +96,24 @@ func (s *diagnosticsScraper) scrape(ctx context.Context, run *scrapeRun) ([]prom
 		detected map[string]int
 		ongoing  map[string]bool
 	}
+	// The source labels depend on the cap's admissions, which go on
+	// between computations.
+	labels := make([]string, len(s.results))
+	for i, st := range s.results {
+		if run.types[st.SyncType] {
+			labels[i] = run.label(st.Source)
+		}
+	}
+	if s.out != nil && s.outAt.Equal(s.at) && slices.Equal(labels, s.outLabels) {
+		return s.out, nil
+	}
 	anomalies := map[pairKey]*agg{}
-	var out []prometheus.Metric
-	for _, st := range s.results {
+	out := []prometheus.Metric{}
+	for i, st := range s.results {
 		if !run.types[st.SyncType] {
 			continue
 		}
-		label := run.label(st.Source)
+		label := labels[i]
 		k := pairKey{label, st.SyncType}
 		a := anomalies[k]
 		if a == nil {
@@ -143,5 +162,6 @@ func (s *diagnosticsScraper) scrape(ctx context.Context, run *scrapeRun) ([]prom
 			out = append(out, gauge(s.d.anomalyOngoing, on, k.source, k.syncType, kind))
 		}
 	}
+	s.out, s.outAt, s.outLabels = out, s.at, labels
 	return out, nil
 }

@@ -18,6 +18,10 @@ type Options struct {
 	// Registerer receives the HTTP metrics; Gatherer serves /metrics.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// Metrics, when set, serves /metrics instead of promhttp over
+	// Gatherer: the exporter's handler, which encodes the families it
+	// caches once per refresh.
+	Metrics http.Handler
 	// Health answers /healthz, /readyz and /api/v1/health.
 	Health *Health
 	// HealthGuard, when set, runs before the detailed health report
@@ -47,8 +51,11 @@ type Server struct {
 // recovery on every route, JSON answers for unknown routes and methods,
 // /metrics, the health endpoints and /openapi.yaml.
 func NewServer(o Options) (*Server, error) {
-	if o.Log == nil || o.Registerer == nil || o.Gatherer == nil {
+	if o.Log == nil || o.Registerer == nil || o.Gatherer == nil && o.Metrics == nil {
 		return nil, errors.New("web: a logger, a registerer and a gatherer are required")
+	}
+	if o.Metrics == nil {
+		o.Metrics = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})
 	}
 	if o.Health == nil {
 		o.Health = NewHealth()
@@ -71,7 +78,7 @@ func NewServer(o Options) (*Server, error) {
 	e.NoMethod(noMethod)
 	e.GET("/healthz", handleHealthz)
 	e.GET("/readyz", o.Health.handleReadyz)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})))
+	e.GET("/metrics", gin.WrapH(o.Metrics))
 	detail := []gin.HandlerFunc{o.Health.handleHealth}
 	if o.HealthGuard != nil {
 		detail = append([]gin.HandlerFunc{o.HealthGuard}, detail...)

@@ -115,7 +115,9 @@ func (o *exporterOptions) check(syncTypes []string) error {
 }
 
 // newExporter builds the ClickHouse-backed collector over store, with the
-// diagnostics of diag, and registers it with reg.
+// diagnostics of diag, and registers it with reg; serve and export
+// register it nowhere and serve it beside their registry with its
+// Handler, which encodes the cached families once per refresh.
 func (o *exporterOptions) newExporter(reg prometheus.Registerer, types synclog.SyncTypes, limiter *exporter.SourceLimiter, store *clickhouse.Store, diag *diagnose.Service, log logrus.FieldLogger) (*exporter.Collector, error) {
 	cfg, err := o.config(types, limiter, log)
 	if err != nil {
@@ -202,7 +204,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	reg := newRegistry()
-	c, err := o.metrics.newExporter(reg, types, exporter.NewSourceLimiter(o.metrics.maxSources), store, diag, log)
+	c, err := o.metrics.newExporter(nil, types, exporter.NewSourceLimiter(o.metrics.maxSources), store, diag, log)
 	if err != nil {
 		return err
 	}
@@ -238,7 +240,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 // /readyz, which pings ClickHouse.
 func exportHandler(reg *prometheus.Registry, c *exporter.Collector, store *clickhouse.Store) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", c.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}), ""))
+	mux.Handle("GET /metrics", c.WrapHandler(c.Handler(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}), ""))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)

@@ -141,14 +141,14 @@ func TestPrometheusScrapesExporter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := o.newExporter(reg, types, limiter, st, diag, quietLogger())
+	c, err := o.newExporter(nil, types, limiter, st, diag, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range ds.Runs[:100] {
 		ingest.Observe(r.Reports)
 	}
-	srv := httptest.NewServer(c.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}), "/metrics"))
+	srv := httptest.NewServer(c.WrapHandler(c.Handler(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}), "/metrics"))
 	defer srv.Close()
 	api := startPrometheus(t, srv.Listener.Addr().String())
 

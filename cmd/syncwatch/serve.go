@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
 	"github.com/syncwatch/syncwatch/auth"
@@ -164,11 +165,15 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	var exp *exporter.Collector
 	var checks []web.Check
+	// With the exporter, /metrics serves reg and the exporter's cached
+	// families, encoded once per refresh.
+	var metricsHandler http.Handler
 	if o.Exporter {
-		if exp, err = o.metrics.newExporter(reg, types, limiter, store, diag, log); err != nil {
+		if exp, err = o.metrics.newExporter(nil, types, limiter, store, diag, log); err != nil {
 			return err
 		}
 		checks = exp.HealthChecks()
+		metricsHandler = exp.Handler(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
 	}
 	archived, autoArchive, err := startArchive(ctx, o.archive, o.storage.Retention, store, reg, log)
 	if err != nil {
@@ -213,7 +218,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Digests:        o.notify.Digests,
 		Relay:          o.relay(channels),
 	}, app.Deps{
-		Log: log, Registerer: reg, Gatherer: reg, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
+		Log: log, Registerer: reg, Gatherer: reg, MetricsHandler: metricsHandler, Auth: tokens, Spool: spool, Batcher: batcher, Quarantine: quarantine,
 		Storage: store, Metrics: metrics, Query: store, States: store, Checks: checks, Digester: digestBuilder,
 		Archive: archiveReader, Diagnose: diag,
 	})

@@ -51,6 +51,9 @@ type Deps struct {
 	// Registerer receives every instrument; Gatherer serves /metrics.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// MetricsHandler, when set, serves /metrics instead of promhttp over
+	// Gatherer (the exporter's Collector.Handler).
+	MetricsHandler http.Handler
 	// Auth checks bearer tokens; nil leaves the API open.
 	Auth       *auth.Auth
 	Spool      *collector.Spool
@@ -113,7 +116,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	s.Ingest = ingest
 	health := web.NewHealth(append(ingest.HealthChecks(), d.Checks...)...)
 	s.Web, err = web.NewServer(web.Options{
-		Log: d.Log, Registerer: d.Registerer, Gatherer: d.Gatherer, Health: health,
+		Log: d.Log, Registerer: d.Registerer, Gatherer: d.Gatherer, Metrics: d.MetricsHandler, Health: health,
 		HealthGuard:    s.Guard.Require(auth.RoleQuery),
 		TrustedProxies: cfg.TrustedProxies,
 		// Without tokens, anyone who reaches the service may use it: only
