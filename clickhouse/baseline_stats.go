@@ -175,7 +175,8 @@ func (ts typeSamples) baseline(c diagnose.Config) (typeBaseline, error) {
 }
 
 // baselineParams lays the types' baselines out as durationScoreQuery's
-// array parameters, per type and slot (hour of the day and weekday). A run
+// array parameters, per type and slot (hour of the day and weekday; a type
+// not seasonal has one slot, from t_offset, t_wide says which). A run
 // is judged against its hour and weekday slots when its type is seasonal
 // and both slots hold at least SeasonalMinSlotRuns runs, in log space,
 // with the residual MAD widened by the uncertainty of the two slot
@@ -191,44 +192,54 @@ func baselineParams(types []typeBaseline, c diagnose.Config, p Params) slotLayou
 		pairs[i] = [2]string{t.Source, t.SyncType}
 	}
 	typeNumbers(pairs, p)
-	hist := make([]uint64, n)
+	hist, wide, offset := make([]uint64, n), make([]uint8, n), make([]uint64, n)
+	// A type judged the same in every slot (neither its durations nor
+	// its record counts seasonal) has one: the arrays are parsed and
+	// planned at every question, and most types are not seasonal.
 	const slots = 24 * 7
-	xLog, cLog := make([]uint8, slots*n), make([]uint8, slots*n)
-	xCenter, xScale, xExpected := make([]float64, slots*n), make([]float64, slots*n), make([]float64, slots*n)
-	cCenter, cScale, cExpected := make([]float64, slots*n), make([]float64, slots*n), make([]float64, slots*n)
+	var xLog, cLog []uint8
+	var xCenter, xScale, xExpected, cCenter, cScale, cExpected []float64
 	logFloor, minSlot := math.Log1p(c.MADFloorRatio), float64(c.SeasonalMinSlotRuns)
 	for i, t := range types {
 		hist[i] = t.N
+		offset[i] = uint64(len(xLog))
+		hours, days := 1, 1
+		if t.Seasonal || t.CSeason {
+			wide[i], hours, days = 1, 24, 7
+		}
 		plainScale := max(t.MAD, c.MADFloorRatio*t.Med, c.MADFloorSeconds)
 		plainCScale := max(t.CMAD, c.MADFloorRatio*t.CMed, 1)
-		for hour := range 24 {
+		for hour := range hours {
 			h := hour
 			if !t.Hourly {
 				h = 0
 			}
-			for wd := 1; wd <= 7; wd++ {
-				k := i*slots + hour*7 + wd - 1
+			for wd := 1; wd <= days; wd++ {
 				slotted := t.HN[h] >= minSlot && t.DN[wd] >= minSlot
 				widen := math.Sqrt(1 + 1.5708*(1/max(t.HN[h], 1)+1/max(t.DN[wd], 1)))
+				var xl, cl uint8
+				var xc, xs, xe, cc, cs, ce float64
 				if t.Seasonal && slotted {
 					elog := t.HMed[h] + t.DMed[wd]
-					xLog[k], xCenter[k], xExpected[k] = 1, elog, math.Exp(elog)
-					xScale[k] = max(t.RMAD*widen, logFloor, math.Log1p(c.MADFloorSeconds/math.Exp(elog)))
+					xl, xc, xe = 1, elog, math.Exp(elog)
+					xs = max(t.RMAD*widen, logFloor, math.Log1p(c.MADFloorSeconds/math.Exp(elog)))
 				} else {
-					xCenter[k], xExpected[k], xScale[k] = t.Med, t.Med, plainScale
+					xc, xe, xs = t.Med, t.Med, plainScale
 				}
 				if t.CSeason && slotted {
 					eclog := t.HCMed[h] + t.DCMed[wd]
-					cLog[k], cCenter[k], cExpected[k] = 1, eclog, math.Exp(eclog)-1
-					cScale[k] = max(t.RCMAD*widen, logFloor)
+					cl, cc, ce = 1, eclog, math.Exp(eclog)-1
+					cs = max(t.RCMAD*widen, logFloor)
 				} else {
-					cCenter[k], cExpected[k], cScale[k] = t.CMed, t.CMed, plainCScale
+					cc, ce, cs = t.CMed, t.CMed, plainCScale
 				}
+				xLog, xCenter, xScale, xExpected = append(xLog, xl), append(xCenter, xc), append(xScale, xs), append(xExpected, xe)
+				cLog, cCenter, cScale, cExpected = append(cLog, cl), append(cCenter, cc), append(cScale, cs), append(cExpected, ce)
 			}
 		}
 	}
 	for k, v := range map[string]any{
-		"t_n":   hist,
+		"t_n": hist, "t_wide": wide, "t_offset": offset,
 		"x_log": xLog, "x_center": xCenter, "x_scale": xScale, "x_expected": xExpected,
 		"c_log": cLog, "c_center": cCenter, "c_scale": cScale, "c_expected": cExpected,
 	} {

@@ -512,6 +512,19 @@ func BenchmarkLargeDataset(b *testing.B) {
 			return nonEmpty(len(rep.Types), "anomalies")
 		})
 	})
+	// A window that ends late in its day: the day it ends in, read at
+	// every question, holds 23 hours of runs (the dataset's end is the
+	// hour it was loaded at).
+	b.Run("diagnose-anomalies-7d-ending-at-23h", func(b *testing.B) {
+		until := utcDay(end).Add(-time.Hour)
+		measureLatency(b, func(int) error {
+			rep, err := diag.Anomalies(ctx, diagnose.Query{Since: until.Add(-7 * 24 * time.Hour), Until: until})
+			if err != nil {
+				return err
+			}
+			return nonEmpty(len(rep.Types), "anomalies")
+		})
+	})
 	// The same question with no day of the window kept from the one
 	// before (the first question of a day, or after a restart).
 	b.Run("diagnose-anomalies-7d-cold", func(b *testing.B) {

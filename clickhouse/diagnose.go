@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -83,7 +82,7 @@ FROM (
           assumeNotNull(duration_ms) AS ms, total_count,
           ms / 1000 AS d, ` + logDuration + ` AS ld, toFloat64(total_count) AS c, ` + logRecords + ` AS lc,
           ` + runTypeNumber + ` AS ti,
-          if(ti = 0, 0, (ti - 1) * 168 + toHour(started_at) * 7 + toDayOfWeek(started_at)) AS k,
+          if(ti = 0, 0, {t_offset:Array(UInt64)}[ti] + if({t_wide:Array(UInt8)}[ti] = 1, toHour(started_at) * 7 + toDayOfWeek(started_at), 1)) AS k,
           row_number() OVER (PARTITION BY source, sync_type, day ORDER BY started_at, run_id) AS idx,
           count() OVER (PARTITION BY source, sync_type, day) AS total
         FROM runs FINAL
@@ -304,31 +303,29 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-// failureSeriesQuery returns each type's baseline failures (the whole
-// days before the window's first day, from their summaries) and, for each
-// of the window's days to compute (%[3]s), the number of its terminal runs and its
-// failed runs with their places in start order within the day (a type
-// with a baseline and none of those days' runs has one row with no day).
-const failureSeriesQuery = `SELECT source, sync_type, base_n, base_failed, toString(day) AS day, total,
-  arraySort(failed) AS f, arrayMap(x -> x.1, f) AS fail_idx, arrayMap(x -> x.2, f) AS fail_ids, arrayMap(x -> x.3, f) AS fail_starts
-FROM (
-  SELECT source, sync_type, sum(terminal) AS base_n, sum(failed) AS base_failed FROM (%[2]s) GROUP BY source, sync_type
-) AS b
-FULL OUTER JOIN (
-  SELECT source, sync_type, day, max(idx) AS total, groupArrayIf((idx, run_id, started_at), status = 'failed') AS failed
-  FROM (
-    SELECT source, sync_type, toDate(started_at) AS day, run_id, started_at, status,
-      row_number() OVER (PARTITION BY source, sync_type, day ORDER BY started_at, run_id) AS idx
-    FROM runs FINAL
-    WHERE %[3]s AND ` + terminalCond + ` AND %[1]s
-  )
-  GROUP BY source, sync_type, day
-) AS n USING (source, sync_type)
-ORDER BY source, sync_type, day` + finalSettings + `, join_use_nulls = 0`
+// failureBaseQuery counts each type's terminal and failed runs of its
+// baseline (the whole days before the window's first day, from their
+// summaries: %[2]s).
+const failureBaseQuery = `SELECT source, sync_type, sum(terminal) AS base_n, sum(failed) AS base_failed
+FROM (%[2]s)
+GROUP BY source, sync_type` + finalSettings
 
-// failureDay is one type's day of a failure series: the baseline's
-// counts, the day's terminal runs and its failures, placed within the
-// day.
+// failureSeriesQuery returns, for each of the window's days to compute
+// (%[2]s), the number of its terminal runs and its failed runs with their
+// places in start order within the day.
+const failureSeriesQuery = `SELECT source, sync_type, toString(day) AS day, max(idx) AS total,
+  arraySort(groupArrayIf((idx, run_id, started_at), status = 'failed')) AS f,
+  arrayMap(x -> x.1, f) AS fail_idx, arrayMap(x -> x.2, f) AS fail_ids, arrayMap(x -> x.3, f) AS fail_starts
+FROM (
+  SELECT source, sync_type, toDate(started_at) AS day, run_id, started_at, status,
+    row_number() OVER (PARTITION BY source, sync_type, day ORDER BY started_at, run_id) AS idx
+  FROM runs FINAL
+  WHERE %[2]s AND ` + terminalCond + ` AND %[1]s
+)
+GROUP BY source, sync_type, day` + finalSettings
+
+// failureDay is one type's baseline counts (with no day), or one of its
+// days: the day's terminal runs and its failures, placed within the day.
 type failureDay struct {
 	source, syncType  string
 	baseN, baseFailed uint64
@@ -344,53 +341,74 @@ func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnos
 	if err != nil {
 		return nil, fmt.Errorf("failure series: %w", err)
 	}
+	cacheable := len(pl.raw) == 0
 	question := fmt.Sprintf("failures %v %v %v", q.Filter, pl.days, pl.at)
-	days, err := s.planWindowDays(ctx, question, q.Since, q.Until, len(pl.raw) == 0)
+	all, err := keptOr(s, question, cacheable, func() ([]failureDay, error) {
+		p := Params{}
+		f := diagWhere(q.Filter, p, "f_")
+		out, err := s.eng.selectRows(ctx, fmt.Sprintf(failureBaseQuery, f, pl.rows(typeSummaries, f, p, "bl_")), p)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := decodeRows[struct {
+			Source     string `json:"source"`
+			SyncType   string `json:"sync_type"`
+			BaseN      uint64 `json:"base_n"`
+			BaseFailed uint64 `json:"base_failed"`
+		}](out)
+		if err != nil {
+			return nil, err
+		}
+		base := make([]failureDay, len(rows))
+		for i, r := range rows {
+			base[i] = failureDay{source: r.Source, syncType: r.SyncType, baseN: r.BaseN, baseFailed: r.BaseFailed}
+		}
+		return base, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("failure series: %w", err)
 	}
-	// The baseline is asked even when every day is kept: it is the part
-	// of the answer without a day.
-	p := Params{}
-	f := diagWhere(q.Filter, p, "f_")
-	out, err := s.eng.selectRows(ctx, fmt.Sprintf(failureSeriesQuery, f, pl.rows(typeSummaries, f, p, "bl_"), days.where(p)), p)
+	all = slices.Clone(all)
+	days, err := s.planWindowDays(ctx, question, q.Since, q.Until, cacheable)
 	if err != nil {
 		return nil, fmt.Errorf("failure series: %w", err)
 	}
-	rows, err := decodeRows[struct {
-		Source     string      `json:"source"`
-		SyncType   string      `json:"sync_type"`
-		BaseN      uint64      `json:"base_n"`
-		BaseFailed uint64      `json:"base_failed"`
-		Day        string      `json:"day"`
-		Total      int         `json:"total"`
-		Idx        []int       `json:"fail_idx"`
-		IDs        []string    `json:"fail_ids"`
-		Starts     []time.Time `json:"fail_starts"`
-	}](out)
-	if err != nil {
-		return nil, err
-	}
-	var all []failureDay
 	byDay := map[time.Time][]failureDay{}
-	for _, r := range rows {
-		fd := failureDay{source: r.Source, syncType: r.SyncType, baseN: r.BaseN, baseFailed: r.BaseFailed, total: r.Total}
-		if len(r.IDs) != len(r.Idx) || len(r.Starts) != len(r.Idx) {
-			return nil, fmt.Errorf("failure series: %d places, %d ids, %d starts", len(r.Idx), len(r.IDs), len(r.Starts))
+	if len(days.compute) > 0 {
+		p := Params{}
+		out, err := s.eng.selectRows(ctx, fmt.Sprintf(failureSeriesQuery, diagWhere(q.Filter, p, "f_"), days.where(p)), p)
+		if err != nil {
+			return nil, fmt.Errorf("failure series: %w", err)
 		}
-		for j, at := range r.Idx {
-			if at < 1 || at > r.Total {
-				return nil, fmt.Errorf("failure series: failed run %s at place %d of %d", r.IDs[j], at, r.Total)
+		rows, err := decodeRows[struct {
+			Source   string      `json:"source"`
+			SyncType string      `json:"sync_type"`
+			Day      string      `json:"day"`
+			Total    int         `json:"total"`
+			Idx      []int       `json:"fail_idx"`
+			IDs      []string    `json:"fail_ids"`
+			Starts   []time.Time `json:"fail_starts"`
+		}](out)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			fd := failureDay{source: r.Source, syncType: r.SyncType, total: r.Total}
+			if len(r.IDs) != len(r.Idx) || len(r.Starts) != len(r.Idx) {
+				return nil, fmt.Errorf("failure series: %d places, %d ids, %d starts", len(r.Idx), len(r.IDs), len(r.Starts))
 			}
-			fd.failures = append(fd.failures, diagnose.FailedRun{Index: at, RunID: r.IDs[j], Started: r.Starts[j].UTC()})
-		}
-		if r.Total > 0 {
+			for j, at := range r.Idx {
+				if at < 1 || at > r.Total {
+					return nil, fmt.Errorf("failure series: failed run %s at place %d of %d", r.IDs[j], at, r.Total)
+				}
+				fd.failures = append(fd.failures, diagnose.FailedRun{Index: at, RunID: r.IDs[j], Started: r.Starts[j].UTC()})
+			}
 			if fd.day, err = time.Parse(time.DateOnly, r.Day); err != nil {
 				return nil, fmt.Errorf("failure series: %w", err)
 			}
 			byDay[fd.day] = append(byDay[fd.day], fd)
+			all = append(all, fd)
 		}
-		all = append(all, fd)
 	}
 	for _, d := range days.compute {
 		s.remember(days, d.day, byDay[d.day])
@@ -529,7 +547,7 @@ ORDER BY source, sync_type, day` + finalSettings
 
 // configuredInterval is the configured interval of a run's sync type in
 // seconds, 0 when none is.
-const configuredInterval = `arrayElement(arrayMap(x -> toFloat64(x), {iv_secs:Array(String)}), indexOf({iv_types:Array(String)}, sync_type))`
+const configuredInterval = `{iv_secs:Array(Float64)}[indexOf({iv_types:Array(String)}, sync_type)]`
 
 // gapBase is a row of gapBaseQuery.
 type gapBase struct {
@@ -566,9 +584,9 @@ type gapDay struct {
 // question, and joinGaps joins the days.
 func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeGaps, error) {
 	types := slices.Sorted(maps.Keys(q.Intervals))
-	secs := make([]string, len(types))
+	secs := make([]float64, len(types))
 	for i, t := range types {
-		secs[i] = strconv.FormatFloat(q.Intervals[t].Seconds(), 'f', -1, 64)
+		secs[i] = q.Intervals[t].Seconds()
 	}
 	pl, err := s.planBaselines(ctx, q.BaselineFrom, q.Since)
 	if err != nil {
