@@ -28,9 +28,9 @@ import (
 // asked again, reads the runs of the day it ends in, and counts those of
 // the day it starts in.
 
-// windowCacheEntries bounds the days kept, of every question and
-// baseline: a question of 7 days over all types keeps 7, one of a type
-// over a day none.
+// windowCacheEntries bounds the answers kept, of every question: one of
+// 7 days keeps, for each of its three detectors, its 7 past days and its
+// baseline (24 answers).
 const windowCacheEntries = 256
 
 // windowDay is a UTC day of a window: the window covers [from, to) of
@@ -60,8 +60,9 @@ func windowDays(since, until time.Time) []windowDay {
 	return out
 }
 
-// dayKey names one day's answer to one question: the question names the
-// detector, its parameters and the baseline it judges by.
+// dayKey names one day's answer to one question, or with no day the
+// question's baseline: the question names the detector, its parameters
+// and the baseline summaries it judges by.
 type dayKey struct {
 	question string
 	day      time.Time
