@@ -196,7 +196,6 @@ func baselineParams(types []typeBaseline, c diagnose.Config, p Params) slotLayou
 	// A type judged the same in every slot (neither its durations nor
 	// its record counts seasonal) has one: the arrays are parsed and
 	// planned at every question, and most types are not seasonal.
-	const slots = 24 * 7
 	var xLog, cLog []uint8
 	var xCenter, xScale, xExpected, cCenter, cScale, cExpected []float64
 	logFloor, minSlot := math.Log1p(c.MADFloorRatio), float64(c.SeasonalMinSlotRuns)
