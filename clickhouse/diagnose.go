@@ -118,12 +118,17 @@ func (s *Store) DurationScores(ctx context.Context, q diagnose.ScoreQuery) ([]di
 	// A baseline read wholly from summaries is the same as long as they
 	// are: it, and the days judged by it, can be kept.
 	cacheable := len(pl.raw) == 0
-	question := fmt.Sprintf("scores %v %v %v %s %+v %d %d", q.Filter, pl.days, pl.at, utcDay(q.BaselineFrom), c, q.Latest, q.Limit)
-	types, err := keptOr(s, question, cacheable, func() ([]typeBaseline, error) { return s.typeBaselines(ctx, q, pl) })
+	qn := question{all: fmt.Sprintf("scores %v %v %s %+v %d %d", pl.days, pl.at, utcDay(q.BaselineFrom), c, q.Latest, q.Limit), filter: q.Filter}
+	types, err := keptOr(s, qn, cacheable, func() ([]typeBaseline, error) { return s.typeBaselines(ctx, q, pl) },
+		func(rows []typeBaseline) []typeBaseline {
+			return pickTypes(qn, rows, func(t typeBaseline) (string, string) { return t.Source, t.SyncType })
+		})
 	if err != nil {
 		return nil, err
 	}
-	days, err := s.planWindowDays(ctx, question, q.Since, q.Until, cacheable)
+	days, err := s.planWindowDays(ctx, qn, q.Since, q.Until, cacheable, func(rows any) any {
+		return pickTypes(qn, rows.([]scoredDay), func(d scoredDay) (string, string) { return d.source, d.syncType })
+	})
 	if err != nil {
 		return nil, fmt.Errorf("duration scores: %w", err)
 	}
@@ -342,8 +347,11 @@ func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnos
 		return nil, fmt.Errorf("failure series: %w", err)
 	}
 	cacheable := len(pl.raw) == 0
-	question := fmt.Sprintf("failures %v %v %v", q.Filter, pl.days, pl.at)
-	all, err := keptOr(s, question, cacheable, func() ([]failureDay, error) {
+	qn := question{all: fmt.Sprintf("failures %v %v", pl.days, pl.at), filter: q.Filter}
+	pick := func(rows []failureDay) []failureDay {
+		return pickTypes(qn, rows, func(d failureDay) (string, string) { return d.source, d.syncType })
+	}
+	all, err := keptOr(s, qn, cacheable, func() ([]failureDay, error) {
 		p := Params{}
 		f := diagWhere(q.Filter, p, "f_")
 		out, err := s.eng.selectRows(ctx, fmt.Sprintf(failureBaseQuery, f, pl.rows(typeSummaries, f, p, "bl_")), p)
@@ -364,12 +372,12 @@ func (s *Store) FailureSeries(ctx context.Context, q diagnose.Window) ([]diagnos
 			base[i] = failureDay{source: r.Source, syncType: r.SyncType, baseN: r.BaseN, baseFailed: r.BaseFailed}
 		}
 		return base, nil
-	})
+	}, pick)
 	if err != nil {
 		return nil, fmt.Errorf("failure series: %w", err)
 	}
 	all = slices.Clone(all)
-	days, err := s.planWindowDays(ctx, question, q.Since, q.Until, cacheable)
+	days, err := s.planWindowDays(ctx, qn, q.Since, q.Until, cacheable, func(rows any) any { return pick(rows.([]failureDay)) })
 	if err != nil {
 		return nil, fmt.Errorf("failure series: %w", err)
 	}
@@ -593,20 +601,25 @@ func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeG
 		return nil, fmt.Errorf("gaps: %w", err)
 	}
 	cacheable := len(pl.raw) == 0
-	question := fmt.Sprintf("gaps %v %v %v %v %v %v %d %d", q.Filter, pl.days, pl.at, types, secs, []float64{q.LateGrace, q.TooOftenRatio}, q.MinStarts, q.Limit)
+	qn := question{all: fmt.Sprintf("gaps %v %v %v %v %v %d %d", pl.days, pl.at, types, secs, []float64{q.LateGrace, q.TooOftenRatio}, q.MinStarts, q.Limit),
+		filter: q.Filter}
 	p := Params{"grace": q.LateGrace, "often": q.TooOftenRatio, "iv_types": types, "iv_secs": secs, "min_history": q.MinStarts}
 	f := diagWhere(q.Filter, p, "f_")
-	bases, err := keptOr(s, question, cacheable, func() ([]gapBase, error) {
+	bases, err := keptOr(s, qn, cacheable, func() ([]gapBase, error) {
 		out, err := s.eng.selectRows(ctx, fmt.Sprintf(gapBaseQuery, f, pl.rows(typeSummaries, f, p, "bl_")), p)
 		if err != nil {
 			return nil, err
 		}
 		return decodeRows[gapBase](out)
+	}, func(rows []gapBase) []gapBase {
+		return pickTypes(qn, rows, func(b gapBase) (string, string) { return b.Source, b.SyncType })
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gaps: %w", err)
 	}
-	days, err := s.planWindowDays(ctx, question, q.Since, q.Until, cacheable)
+	days, err := s.planWindowDays(ctx, qn, q.Since, q.Until, cacheable, func(rows any) any {
+		return pickTypes(qn, rows.([]gapDay), func(d gapDay) (string, string) { return d.Source, d.SyncType })
+	})
 	if err != nil {
 		return nil, fmt.Errorf("gaps: %w", err)
 	}
@@ -647,22 +660,6 @@ func (s *Store) Gaps(ctx context.Context, q diagnose.GapQuery) ([]diagnose.TypeG
 		all = append(all, rows.([]gapDay)...)
 	}
 	return joinGaps(bases, all, q), nil
-}
-
-// keptOr returns what compute returns, kept under the question when it
-// is cacheable and answered from there the next time.
-func keptOr[T any](s *Store, question string, cacheable bool, compute func() (T, error)) (T, error) {
-	key := dayKey{question: question}
-	if cacheable && s.window != nil {
-		if a, ok := s.window.days.Get(key); ok {
-			return a.rows.(T), nil
-		}
-	}
-	v, err := compute()
-	if err == nil && cacheable && s.window != nil {
-		s.window.days.Add(key, dayAnswer{rows: v})
-	}
-	return v, err
 }
 
 // joinGaps joins each type's baseline and days: the gap from each day's

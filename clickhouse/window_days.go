@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,80 @@ func windowDays(since, until time.Time) []windowDay {
 	return out
 }
 
+// question names a window question for what it keeps: all is the
+// question over every type (the detector, its parameters and the baseline
+// summaries it judges by), filter the types asked. A filtered question
+// answers from its own kept days or, failing those, from the kept days of
+// the question over every type, keeping its types' rows: each type's rows
+// are its own.
+type question struct {
+	all    string
+	filter diagnose.Filter
+}
+
+// key is what the question's own answers are kept under.
+func (q question) key() string {
+	if q.everyType() {
+		return q.all
+	}
+	return fmt.Sprintf("%s %v", q.all, q.filter)
+}
+
+func (q question) everyType() bool { return len(q.filter.Sources) == 0 && len(q.filter.SyncTypes) == 0 }
+
+// asks reports whether the question covers the type.
+func (q question) asks(source, syncType string) bool {
+	return (len(q.filter.Sources) == 0 || slices.Contains(q.filter.Sources, source)) &&
+		(len(q.filter.SyncTypes) == 0 || slices.Contains(q.filter.SyncTypes, syncType))
+}
+
+// lookup returns the kept answer of the question under day (zero for its
+// baseline), from its own or, picked by its types, from the question over
+// every type.
+func (s *Store) lookup(q question, day time.Time, pick func(any) any) (dayAnswer, bool) {
+	if s.window == nil {
+		return dayAnswer{}, false
+	}
+	if a, ok := s.window.days.Get(dayKey{q.key(), day}); ok {
+		return a, true
+	}
+	if q.everyType() {
+		return dayAnswer{}, false
+	}
+	a, ok := s.window.days.Get(dayKey{q.all, day})
+	if ok {
+		a.rows = pick(a.rows)
+	}
+	return a, ok
+}
+
+// pickTypes keeps the rows of the question's types.
+func pickTypes[T any](q question, rows []T, typ func(T) (string, string)) []T {
+	var out []T
+	for _, r := range rows {
+		if q.asks(typ(r)) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// keptOr returns what compute returns, kept under the question when it
+// is cacheable and answered from there the next time (pick keeps a
+// filtered question's types of an answer kept for every type).
+func keptOr[T any](s *Store, q question, cacheable bool, compute func() (T, error), pick func(T) T) (T, error) {
+	if cacheable {
+		if a, ok := s.lookup(q, time.Time{}, func(rows any) any { return pick(rows.(T)) }); ok {
+			return a.rows.(T), nil
+		}
+	}
+	v, err := compute()
+	if err == nil && cacheable && s.window != nil {
+		s.window.days.Add(dayKey{question: q.key()}, dayAnswer{rows: v})
+	}
+	return v, err
+}
+
 // dayKey names one day's answer to one question, or with no day the
 // question's baseline: the question names the detector, its parameters
 // and the baseline summaries it judges by.
@@ -91,7 +166,7 @@ func newWindowCache(size int) (*windowCache, error) {
 // dayPlan says which days of a question come from the cache and which
 // are computed, and which of those are kept.
 type dayPlan struct {
-	question string
+	question question
 	// since is the window's start; first its first day, which is
 	// computed whole and trimmed to start at since when since is after
 	// the day's start.
@@ -114,8 +189,8 @@ func (pl dayPlan) trimmed() bool { return pl.since.After(pl.first) }
 // day up in the cache; a question with a cacheable of false (its baseline
 // partly read from the runs, which change without a mark of the window's
 // days) computes every day and keeps none.
-func (s *Store) planWindowDays(ctx context.Context, question string, since, until time.Time, cacheable bool) (dayPlan, error) {
-	pl := dayPlan{question: question, since: since, first: utcDay(since), cached: map[time.Time]any{}, keep: map[time.Time]bool{}}
+func (s *Store) planWindowDays(ctx context.Context, q question, since, until time.Time, cacheable bool, pick func(any) any) (dayPlan, error) {
+	pl := dayPlan{question: q, since: since, first: utcDay(since), cached: map[time.Time]any{}, keep: map[time.Time]bool{}}
 	var whole []string
 	for _, d := range windowDays(since, until) {
 		d.from = d.day // the first day is computed whole
@@ -162,7 +237,7 @@ FROM (SELECT day, max(marked_at) AS m FROM run_baseline_marks WHERE day IN {days
 	pl.compute = nil
 	for _, d := range days {
 		if d.whole() && !d.to.Add(baselineSettle).After(now) {
-			if a, ok := s.window.days.Get(dayKey{question, d.day}); ok && marks[d.day].Before(a.computed) {
+			if a, ok := s.lookup(q, d.day, pick); ok && marks[d.day].Before(a.computed) {
 				pl.cached[d.day] = a.rows
 				continue
 			}
@@ -206,7 +281,7 @@ GROUP BY source, sync_type`+finalSettings, p)
 // remember keeps the computed rows of the plan's days to keep.
 func (s *Store) remember(pl dayPlan, day time.Time, rows any) {
 	if s.window != nil && pl.keep[day] {
-		s.window.days.Add(dayKey{pl.question, day}, dayAnswer{computed: pl.computed, rows: rows})
+		s.window.days.Add(dayKey{pl.question.key(), day}, dayAnswer{computed: pl.computed, rows: rows})
 	}
 }
 

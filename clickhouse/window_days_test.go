@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -89,6 +90,9 @@ func TestWindowDaysAreKept(t *testing.T) {
 	sameAnswers(t, "from the kept days", warm, want)
 	onePass(t, s, since, until)
 
+	oneType := diagnose.Filter{Sources: []string{"erp"}, SyncTypes: []string{"order"}}
+	wantOne := windowAnswers(t, &plain, since, until, oneType)
+
 	// A run written to a kept day's runs without a report leaves no mark.
 	day := today.AddDate(0, 0, -3)
 	if err := s.eng.exec(ctx, `INSERT INTO runs (started_at, run_id, version, event_id, source, sync_type, status, message,
@@ -108,6 +112,12 @@ VALUES ({at:DateTime64(3, 'UTC')}, 'wd-unmarked', 1, 'wd-unmarked-1', 'erp', 'or
 			t.Errorf("a kept day without a mark: %s changed: the day was not kept", q)
 		}
 	}
+	// A question of one type, asked for the first time, answers from the
+	// days kept for every type.
+	if windowAnswers(t, &plain, since, until, oneType)["failure series"] == wantOne["failure series"] {
+		t.Fatal("the failed run did not change erp/order's failure series")
+	}
+	sameAnswers(t, "one type from the days kept for every type", windowAnswers(t, s, since, until, oneType), wantOne)
 
 	// A report of the run marks its day.
 	c := day.Add(12*time.Hour + 50*time.Second)
@@ -129,6 +139,36 @@ VALUES ({at:DateTime64(3, 'UTC')}, 'wd-unmarked', 1, 'wd-unmarked-1', 'erp', 'or
 		t.Fatal(err)
 	}
 	sameAnswers(t, "after a delete from a kept day", diagnosisAnswers(t, s, since, until), want)
+	sameAnswers(t, "one type after a delete", windowAnswers(t, s, since, until, oneType), wantOne)
+}
+
+// windowAnswers asks the window questions of the filter's types, as
+// diagnosisAnswers does, and returns the answers as JSON.
+func windowAnswers(t *testing.T, s *Store, since, until time.Time, f diagnose.Filter) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	cfg := diagnose.DefaultConfig()
+	cfg.BaselineDays, cfg.SeasonalWeeks = 10, 2
+	w := diagnose.Window{Filter: f, Since: since, Until: until, BaselineFrom: since.AddDate(0, 0, -cfg.BaselineDays)}
+	out := map[string]string{}
+	keep := func(name string, v any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = string(b)
+	}
+	scored, err := s.DurationScores(ctx, diagnose.ScoreQuery{Window: w, SeasonalFrom: since.AddDate(0, 0, -7*cfg.SeasonalWeeks), Config: cfg, Latest: 3, Limit: 1000})
+	keep("duration scores", scored, err)
+	series, err := s.FailureSeries(ctx, w)
+	keep("failure series", series, err)
+	gaps, err := s.Gaps(ctx, diagnose.GapQuery{Window: w, LateGrace: cfg.LateGrace, TooOftenRatio: cfg.TooOftenRatio, MinStarts: 8, Limit: 1000})
+	keep("gaps", gaps, err)
+	return out
 }
 
 // onePass checks the joined days against one pass over the window: each
