@@ -266,7 +266,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	baselineCtx, stopBaselines := context.WithCancel(context.Background())
 	go func() {
 		defer close(baselinesDone)
-		diagnose.MaintainBaselines(baselineCtx, store, diagCfg, baselineInterval, log.WithField("component", "baselines"))
+		diagnose.MaintainBaselines(baselineCtx, store, diagCfg, baselineInterval, log.WithField("component", "baselines"), diag.KeepWarm)
 	}()
 
 	select {

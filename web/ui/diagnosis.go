@@ -11,8 +11,9 @@ import (
 	"github.com/syncwatch/syncwatch/web/api"
 )
 
-// diagnosisWindow is how far back the Diagnosis page lists anomalies.
-const diagnosisWindow = 7 * 24 * time.Hour
+// diagnosisWindow is how far back the Diagnosis page lists anomalies:
+// the window the service keeps warm.
+const diagnosisWindow = diagnose.DiagnosisWindow
 
 // kindLabels name the kinds of anomaly and hint in the console.
 var kindLabels = map[string]string{
