@@ -512,6 +512,18 @@ func BenchmarkLargeDataset(b *testing.B) {
 			return nonEmpty(len(rep.Types), "anomalies")
 		})
 	})
+	// The console's Diagnosis page: one sync type over 7 days, its days
+	// picked from those kept for every type.
+	b.Run("diagnose-anomalies-7d-one-type", func(b *testing.B) {
+		measureLatency(b, func(int) error {
+			rep, err := diag.Anomalies(ctx, diagnose.Query{Filter: diagnose.Filter{SyncTypes: []string{"order"}},
+				Since: end.Add(-7 * 24 * time.Hour), Until: end})
+			if err != nil {
+				return err
+			}
+			return nonEmpty(len(rep.Types), "anomalies")
+		})
+	})
 	// A window that ends late in its day: the day it ends in, read at
 	// every question, holds 23 hours of runs (the dataset's end is the
 	// hour it was loaded at).
