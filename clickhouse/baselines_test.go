@@ -13,38 +13,56 @@ import (
 )
 
 // diagnosisAnswers asks every diagnose question of the store over the
-// window [since, until) and returns the answers as JSON, to compare.
+// window [since, until) and returns the answers as JSON, to compare: the
+// window questions of every type (windowAnswers) and the root-cause
+// questions of erp/order.
 func diagnosisAnswers(t *testing.T, s *Store, since, until time.Time) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	cfg := diagnose.DefaultConfig()
-	cfg.BaselineDays = 10
-	cfg.SeasonalWeeks = 2
-	w := diagnose.Window{Since: since, Until: until, BaselineFrom: since.AddDate(0, 0, -cfg.BaselineDays)}
-	one := diagnose.Window{Filter: diagnose.Filter{Sources: []string{"erp"}, SyncTypes: []string{"order"}}, Since: since, Until: until, BaselineFrom: w.BaselineFrom}
-	out := map[string]string{}
-	keep := func(name string, v any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[name] = string(b)
-	}
-	scored, err := s.DurationScores(ctx, diagnose.ScoreQuery{Window: w, SeasonalFrom: since.AddDate(0, 0, -7*cfg.SeasonalWeeks), Config: cfg, Latest: 3, Limit: 1000})
-	keep("duration scores", scored, err)
-	series, err := s.FailureSeries(ctx, w)
-	keep("failure series", series, err)
-	gaps, err := s.Gaps(ctx, diagnose.GapQuery{Window: w, LateGrace: cfg.LateGrace, TooOftenRatio: cfg.TooOftenRatio, MinStarts: 8, Limit: 1000})
-	keep("gaps", gaps, err)
+	out := windowAnswers(t, s, since, until, diagnose.Filter{})
+	one := diagnose.Window{Filter: diagnose.Filter{Sources: []string{"erp"}, SyncTypes: []string{"order"}}, Since: since, Until: until,
+		BaselineFrom: since.AddDate(0, 0, -answersBaselineDays)}
 	attrs, totals, err := s.AttributeCounts(ctx, diagnose.CauseQuery{Window: one, SeenFrom: one.BaselineFrom, Limit: 20})
-	keep("attribute counts", []any{attrs, totals}, err)
+	keepAnswer(t, out, "attribute counts", []any{attrs, totals}, err)
 	fps, err := s.Fingerprints(ctx, diagnose.CauseQuery{Window: one, SeenFrom: one.BaselineFrom, Limit: 20})
-	keep("fingerprints", fps, err)
+	keepAnswer(t, out, "fingerprints", fps, err)
 	return out
+}
+
+// answersBaselineDays and answersSeasonalWeeks are the baselines of
+// diagnosisAnswers' questions.
+const answersBaselineDays, answersSeasonalWeeks = 10, 2
+
+// windowAnswers asks the window questions (duration scores, failure
+// series, gaps) of the filter's types and returns the answers as JSON.
+func windowAnswers(t *testing.T, s *Store, since, until time.Time, f diagnose.Filter) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	cfg := diagnose.DefaultConfig()
+	cfg.BaselineDays, cfg.SeasonalWeeks = answersBaselineDays, answersSeasonalWeeks
+	w := diagnose.Window{Filter: f, Since: since, Until: until, BaselineFrom: since.AddDate(0, 0, -cfg.BaselineDays)}
+	out := map[string]string{}
+	scored, err := s.DurationScores(ctx, diagnose.ScoreQuery{Window: w, SeasonalFrom: since.AddDate(0, 0, -7*cfg.SeasonalWeeks), Config: cfg, Latest: 3, Limit: 1000})
+	keepAnswer(t, out, "duration scores", scored, err)
+	series, err := s.FailureSeries(ctx, w)
+	keepAnswer(t, out, "failure series", series, err)
+	gaps, err := s.Gaps(ctx, diagnose.GapQuery{Window: w, LateGrace: cfg.LateGrace, TooOftenRatio: cfg.TooOftenRatio, MinStarts: 8, Limit: 1000})
+	keepAnswer(t, out, "gaps", gaps, err)
+	return out
+}
+
+// keepAnswer puts the answer v under name in out as JSON; a question that
+// failed fails the test.
+func keepAnswer(t *testing.T, out map[string]string, name string, v any, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out[name] = string(b)
 }
 
 func sameAnswers(t *testing.T, what string, got, want map[string]string) {

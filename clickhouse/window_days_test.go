@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -142,35 +141,6 @@ VALUES ({at:DateTime64(3, 'UTC')}, 'wd-unmarked', 1, 'wd-unmarked-1', 'erp', 'or
 	sameAnswers(t, "one type after a delete", windowAnswers(t, s, since, until, oneType), wantOne)
 }
 
-// windowAnswers asks the window questions of the filter's types, as
-// diagnosisAnswers does, and returns the answers as JSON.
-func windowAnswers(t *testing.T, s *Store, since, until time.Time, f diagnose.Filter) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	cfg := diagnose.DefaultConfig()
-	cfg.BaselineDays, cfg.SeasonalWeeks = 10, 2
-	w := diagnose.Window{Filter: f, Since: since, Until: until, BaselineFrom: since.AddDate(0, 0, -cfg.BaselineDays)}
-	out := map[string]string{}
-	keep := func(name string, v any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[name] = string(b)
-	}
-	scored, err := s.DurationScores(ctx, diagnose.ScoreQuery{Window: w, SeasonalFrom: since.AddDate(0, 0, -7*cfg.SeasonalWeeks), Config: cfg, Latest: 3, Limit: 1000})
-	keep("duration scores", scored, err)
-	series, err := s.FailureSeries(ctx, w)
-	keep("failure series", series, err)
-	gaps, err := s.Gaps(ctx, diagnose.GapQuery{Window: w, LateGrace: cfg.LateGrace, TooOftenRatio: cfg.TooOftenRatio, MinStarts: 8, Limit: 1000})
-	keep("gaps", gaps, err)
-	return out
-}
-
 // onePass checks the joined days against one pass over the window: each
 // scored run's place and total, the latest runs of each type, and each
 // type's failure flags.
@@ -178,7 +148,7 @@ func onePass(t *testing.T, s *Store, since, until time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	cfg := diagnose.DefaultConfig()
-	cfg.BaselineDays, cfg.SeasonalWeeks = 10, 2
+	cfg.BaselineDays, cfg.SeasonalWeeks = answersBaselineDays, answersSeasonalWeeks
 	w := diagnose.Window{Since: since, Until: until, BaselineFrom: since.AddDate(0, 0, -cfg.BaselineDays)}
 	const latest = 3
 	scored, err := s.DurationScores(ctx, diagnose.ScoreQuery{Window: w, SeasonalFrom: since.AddDate(0, 0, -7*cfg.SeasonalWeeks), Config: cfg, Latest: latest, Limit: 1000})
