@@ -366,11 +366,14 @@ func measureLatency(b *testing.B, op func(i int) error) {
 		lat = append(lat, time.Since(t0))
 	}
 	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		return float64(lat[int(p*float64(len(lat)-1)+0.5)]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.95), "p95-ms")
+	b.ReportMetric(percentileMs(lat, 0.50), "p50-ms")
+	b.ReportMetric(percentileMs(lat, 0.95), "p95-ms")
+}
+
+// percentileMs is the p-quantile of the sorted latencies, in
+// milliseconds (the nearest rank).
+func percentileMs(sorted []time.Duration, p float64) float64 {
+	return float64(sorted[int(p*float64(len(sorted)-1)+0.5)]) / float64(time.Millisecond)
 }
 
 // BenchmarkLargeDataset measures the store's queries over a dataset of

@@ -179,12 +179,9 @@ func servedScrape(b *testing.B, s *Store, withDiagnostics bool) {
 		}
 	}
 	slices.Sort(lat)
-	pct := func(p float64) float64 {
-		return float64(lat[int(p*float64(len(lat)-1)+0.5)]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.95), "p95-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(percentileMs(lat, 0.50), "p50-ms")
+	b.ReportMetric(percentileMs(lat, 0.95), "p95-ms")
+	b.ReportMetric(percentileMs(lat, 0.99), "p99-ms")
 	b.ReportMetric(float64(size)/1024, "KiB/scrape")
 	b.ReportMetric(float64(samples), "samples/scrape")
 	b.ReportMetric(float64(len(lat)), "scrapes")
